@@ -7,6 +7,7 @@ on stderr, no traceback), 1 internal error (traceback only with ``--debug``).
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Sequence
 
@@ -47,11 +48,9 @@ def _err(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and, as a script, exit with) the exit code."""
-    import click
-
     args = list(sys.argv[1:] if argv is None else argv)
     state["debug"] = "--debug" in args
-    args = [a for a in args if a != "--debug"]
+    args = _protect_negative_numbers([a for a in args if a != "--debug"])
     if state["debug"]:
         args.insert(0, "--debug")
     code = 0
@@ -65,24 +64,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         _err(str(exc))
         code = 2
-    except click.exceptions.Exit as exc:
-        code = exc.exit_code
-    except click.exceptions.Abort:
-        _err("aborted")
-        code = 130
-    except click.ClickException as exc:
-        exc.show()
-        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except KeyboardInterrupt:
         _err("interrupted")
         code = 130
-    except Exception as exc:  # an internal error: say so, traceback only under --debug
+    except Exception as exc:  # click's own exceptions (typer vendors click), then internal errors
+        kinds = {c.__name__ for c in type(exc).__mro__}
+        if "Exit" in kinds:
+            return _finish(getattr(exc, "exit_code", 0), argv)
+        if "Abort" in kinds:
+            _err("aborted")
+            return _finish(130, argv)
+        if "ClickException" in kinds:
+            exc.show()  # type: ignore[attr-defined]
+            return _finish(2 if "UsageError" in kinds else getattr(exc, "exit_code", 1), argv)
         if state["debug"]:
             import traceback
 
             traceback.print_exc()
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for a traceback)")
         code = 1
+    return _finish(code, argv)
+
+
+def _finish(code: int, argv: Sequence[str] | None) -> int:
     if argv is None:
         sys.exit(code)
     return code
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _protect_negative_numbers(args: list[str]) -> list[str]:
+    """Let ``ductree where -20 15 0 -l R`` work: click would read ``-20`` as an option.
+
+    Only for commands whose positional arguments are numbers; options keep
+    their values, positionals move behind ``--``.
+    """
+    if not args or args[0] not in _NUMERIC_POSITIONAL_COMMANDS or "--" in args:
+        return args
+    takes_value = _NUMERIC_POSITIONAL_COMMANDS[args[0]]
+    options: list[str] = []
+    positionals: list[str] = []
+    i = 1
+    while i < len(args):
+        a = args[i]
+        if _NEGATIVE_NUMBER.match(a) or not a.startswith("-"):
+            positionals.append(a)
+        else:
+            options.append(a)
+            if a in takes_value and "=" not in a and i + 1 < len(args):
+                options.append(args[i + 1])
+                i += 1
+        i += 1
+    return [args[0], *options, "--", *positionals]
+
+
+# command -> its options that take a value
+_NUMERIC_POSITIONAL_COMMANDS = {"where": {"--laterality", "-l", "--breast-depth"}}
