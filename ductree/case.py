@@ -75,6 +75,8 @@ class LesionSpec:
     note: str | None = None
     origin: str = "case"  #: where the spec came from: case, navlog, ductogram
     key: str = ""         #: where it stands in its file, for error messages (e.g. "lesion[1]")
+    #: the breast a finding was stated on (e.g. a scope log's header); None = the case's own
+    laterality: str | None = None
 
     @property
     def method(self) -> str:
