@@ -191,8 +191,11 @@ def load_case(path: str | PathLike) -> Case:
     except UnicodeDecodeError:
         raise InputError("not a UTF-8 text file", source=p) from None
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        msg = getattr(exc, "msg", str(exc))
+        # Python 3.11's tomllib puts the position only in the text: "... (at line 2, column 14)".
+        import re
+
+        m = re.search(r"^(.*?)\s*\(at line (\d+), column \d+\)$", str(exc))
+        msg, line = (m.group(1), int(m.group(2))) if m else (str(exc), None)
         raise InputError(f"invalid TOML: {msg}", source=p, line=line) from None
     return case_from_dict(data, path=p)
 
