@@ -34,11 +34,11 @@ taken as BF.
   its root.
 - Other centerlines (VMTK and the like: polylines sharing end points, no
   topology arrays) are welded by point: points with exactly equal
-  coordinates are one node. Each connected component is one duct system
-  (unless a ``System`` cell array says otherwise) and its **root is the
-  degree-1 point (a polyline end that no other polyline shares) with the
-  largest radius** — the orifice is where the duct is widest; a component
-  without such an end uses its widest point. Edges are directed away from
+  coordinates are one node. Each connected component is one duct system,
+  numbered in file order (unless a ``System`` cell array says otherwise),
+  and its **root is the degree-1 point (a polyline end that no other
+  polyline shares) with the largest radius** — the orifice is where the duct
+  is widest; a component without such an end uses its widest point. Edges are directed away from
   the root; edges that close a loop become anastomoses. The radius comes
   from ``MaximumInscribedSphereRadius`` (or a point array named ``Radius``
   / ``radius``).
@@ -226,10 +226,10 @@ def from_polydata(pd, *, source: str | Path | None = None) -> DuctTree:
         return InputError(message, source=source, key=key)
 
     lines = pd.GetLines()
-    if pd.GetNumberOfPoints() == 0 or lines is None or lines.GetNumberOfCells() == 0:
-        raise fail("no centerlines: the file has no points or no line cells")
     if pd.GetNumberOfPolys() or pd.GetNumberOfStrips():
         raise fail("the file holds a surface (polygons), not centerlines; expected polyline cells")
+    if pd.GetNumberOfPoints() == 0 or lines is None or lines.GetNumberOfCells() == 0:
+        raise fail("no centerlines: the file has no points or no line cells")
     points = vtk_to_numpy(pd.GetPoints().GetData()).astype(np.float64).reshape(-1, 3)
     offsets = vtk_to_numpy(lines.GetOffsetsArray()).astype(np.int64)
     conn = vtk_to_numpy(lines.GetConnectivityArray()).astype(np.int64)
@@ -408,6 +408,10 @@ def _from_welding(cells, points, radius, system, clocks, laterality, fail):
     adj = adj + adj.T
     degree = np.diff(adj.indptr)
     n_comp, comp = connected_components(adj, directed=False)
+    # Number the components in file order: the component of the first cell is 0, and so on.
+    seq = comp[node_of_point[np.concatenate(cells)]]
+    _, first_at = np.unique(seq, return_index=True)
+    comp = np.argsort(np.argsort(first_at))[comp].astype(np.int64)
 
     # Node system: a System cell array if present, else the component.
     node_system = comp.astype(np.int64)
