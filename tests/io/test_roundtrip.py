@@ -102,3 +102,20 @@ def test_radii_positions_exact_where_the_format_allows(tmp_path, phantom_like):
         # BF files store float64 with shortest repr or raw binary: bit-for-bit.
         assert np.array_equal(back.positions, t.positions), suffix
         assert np.array_equal(back.radii, t.radii), suffix
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    from ductree.phantom import generate_tree
+
+    return generate_tree(seed=1, systems=4, branches=20, laterality="L")
+
+
+@pytest.mark.parametrize("suffix", sorted(FORMATS))
+def test_generated_phantom_round_trip(tmp_path, suffix, phantom, same_tree):
+    write_tree(phantom, tmp_path / f"p{suffix}")
+    back = read_tree(tmp_path / f"p{suffix}")
+    same_tree(phantom, back, atol=1e-6, loops=FORMATS[suffix][0])
+    assert len(back.systems()) == 4 and back.laterality == "L"
+    if suffix in (".json", ".graphml"):   # formats that keep graph attributes
+        assert back.graph["breast_depth_mm"] == phantom.graph["breast_depth_mm"]
