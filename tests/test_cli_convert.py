@@ -93,7 +93,7 @@ def test_bad_swc_names_file_and_line(tmp_path):
     bad.write_text("# header\n1 1 0 0 0 1 -1\n2 3 0 1 0 1 1\n3 3 0 2 0 1 7\n")
     before = sorted(p.name for p in tmp_path.rglob("*"))
     r = run("convert", bad, tmp_path / "t.json")
-    assert_refused(r, tmp_path, before, f"{bad}:4:", "parent id 7 does not exist")
+    assert_refused(r, tmp_path, before, f"{bad}:4:", "parent: no node has id 7")
 
 
 def test_output_folder_missing(tmp_path, tree_json):

@@ -184,7 +184,7 @@ def parse_swc(text: str, *, source: str | Path | None = None) -> DuctTree:
         raise err(int(bad[0]), f"coordinates must be finite numbers, got {xyz[bad[0]].tolist()}", key="x y z")
     bad = np.flatnonzero(~(radius > 0) | ~np.isfinite(radius))
     if len(bad):
-        raise err(int(bad[0]), f"radius must be a finite number > 0 mm, got {radius[bad[0]]!r}", key="radius")
+        raise err(int(bad[0]), f"must be a finite number > 0 mm, got {float(radius[bad[0]])!r}", key="radius")
 
     # Duplicate ids: report the second occurrence.
     order = np.argsort(ids, kind="stable")
@@ -194,7 +194,7 @@ def parse_swc(text: str, *, source: str | Path | None = None) -> DuctTree:
         second = order[dup + 1]
         k = int(second.min())
         first = int(order[np.searchsorted(sorted_ids, ids[k])])
-        raise err(k, f"duplicate id {ids[k]} (first used on line {lineno[first]})", key="id")
+        raise err(k, f"{ids[k]} is used twice (first on line {lineno[first]})", key="id")
 
     # Parent id -> row.
     is_root = parent_id < 0
@@ -204,7 +204,7 @@ def parse_swc(text: str, *, source: str | Path | None = None) -> DuctTree:
     missing = np.flatnonzero(~is_root & ~found)
     if len(missing):
         k = int(missing[0])
-        raise err(k, f"parent id {parent_id[k]} does not exist", key="parent")
+        raise err(k, f"no node has id {parent_id[k]}", key="parent")
     parent_row = np.where(is_root, -1, order[pos_in_sorted]).astype(np.int64)
 
     root_of = _root_rows(parent_row)

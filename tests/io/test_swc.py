@@ -144,15 +144,15 @@ def test_header_laterality_and_systems_read_back():
 # ----------------------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("text,line,words", [
-    ("1 1 0 0 0 1 -1\n2 3 0 1 0 1 1\n3 3 0 2 0 1 9\n", 3, "parent id 9 does not exist"),
+    ("1 1 0 0 0 1 -1\n2 3 0 1 0 1 1\n3 3 0 2 0 1 9\n", 3, "parent: no node has id 9"),
     ("# c\n1 1 0 0 0 1 -1\n2 3 0 1 0 1 3\n3 3 0 2 0 1 2\n", 3, "cycle of parents"),
     ("1 3 0 0 0 1 1\n", 1, "cycle of parents: 1 -> 1"),
     ("1 1 0 0 0 1 -1\n\n2 3 0 abc 0 1 1\n", 3, "y: not a number: 'abc'"),
-    ("1 1 0 0 0 1 -1\n2 3 0 1 0 1 1\n2 3 0 2 0 1 1\n", 3, "duplicate id 2 (first used on line 2)"),
+    ("1 1 0 0 0 1 -1\n2 3 0 1 0 1 1\n2 3 0 2 0 1 1\n", 3, "id: 2 is used twice (first on line 2)"),
     ("1 1 0 0 0 1 -1\n2 3 0 1 0 1\n", 2, "expected 7 columns"),
-    ("1 1 0 0 0 1 -1\n2 3 0 1 0 0 1\n", 2, "radius must be a finite number > 0"),
-    ("1 1 0 0 0 1 -1\n2 3 0 1 0 -0.5 1\n", 2, "radius must be a finite number > 0"),
-    ("1 1 0 0 0 1 -1\n# x\n2 3 0 1 0 nan 1\n", 3, "radius must be a finite number > 0"),
+    ("1 1 0 0 0 1 -1\n2 3 0 1 0 0 1\n", 2, "radius: must be a finite number > 0 mm, got 0.0"),
+    ("1 1 0 0 0 1 -1\n2 3 0 1 0 -0.5 1\n", 2, "radius: must be a finite number > 0 mm, got -0.5"),
+    ("1 1 0 0 0 1 -1\n# x\n2 3 0 1 0 nan 1\n", 3, "radius: must be a finite number > 0 mm, got nan"),
     ("1 1 0 0 0 1 -1\n2 3 0 inf 0 1 1\n", 2, "coordinates must be finite"),
     ("1.5 1 0 0 0 1 -1\n", 1, "id: must be an integer"),
     ("# laterality X\n1 1 0 0 0 1 -1\n", 1, "'L' or 'R'"),
