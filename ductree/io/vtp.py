@@ -41,7 +41,10 @@ taken as BF.
   is widest; a component without such an end uses its widest point. Edges are directed away from
   the root; edges that close a loop become anastomoses. The radius comes
   from ``MaximumInscribedSphereRadius`` (or a point array named ``Radius``
-  / ``radius``).
+  / ``radius``). Limitation: VMTK's raw (not branch-split) centerlines run
+  from the inlet to every outlet and overlap along shared segments without
+  sharing exact points; they are not merged here — split them first
+  (``vmtkbranchextractor``) or expect parallel, near-duplicate paths.
 """
 
 from __future__ import annotations
