@@ -41,7 +41,7 @@ from ..errors import InputError
 from ..frame import normalize_hours, parse_laterality
 from ..tree import DuctTree
 from .params import PhantomParams, murray_angles_deg, murray_sibling
-from .space import SegmentSpace
+from .space import SegmentSpace, segment_distance
 
 Y = np.array([0.0, 1.0, 0.0])
 
@@ -61,10 +61,18 @@ def _coronal(hours: np.ndarray | float) -> np.ndarray:
 
 def _perp_basis(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors completing ``t`` (unit, shape (3,)) to an orthonormal frame."""
-    e = np.zeros(3)
-    e[int(np.argmin(np.abs(t)))] = 1.0
-    u = _unit(np.cross(t, e))
-    return u, np.cross(t, u)
+    tx, ty, tz = float(t[0]), float(t[1]), float(t[2])
+    # cross(t, e) with e the axis least aligned with t
+    k = min(range(3), key=lambda i: abs((tx, ty, tz)[i]))
+    if k == 0:
+        ux, uy, uz = 0.0, tz, -ty
+    elif k == 1:
+        ux, uy, uz = -tz, 0.0, tx
+    else:
+        ux, uy, uz = ty, -tx, 0.0
+    n = math.sqrt(ux * ux + uy * uy + uz * uz)
+    ux, uy, uz = ux / n, uy / n, uz / n
+    return np.array([ux, uy, uz]), np.array([ty * uz - tz * uy, tz * ux - tx * uz, tx * uy - ty * ux])
 
 
 def _perp_part(v: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -258,7 +266,7 @@ class _Grower:
 
     def _crowd_add(self, system: int, a: np.ndarray, b: np.ndarray) -> None:
         mid = 0.5 * (a + b)
-        length = np.linalg.norm(b - a, axis=1)
+        length = np.sqrt(np.einsum("ij,ij->i", b - a, b - a))
         ijk = np.clip(((mid - self.grid_lo) / self.cell).astype(int), 0, self.grid_shape - 1)
         np.add.at(self.grid[system], (ijk[:, 0], ijk[:, 1], ijk[:, 2]), length)
 
@@ -370,11 +378,16 @@ class _Grower:
         return False
 
     def _try_split(self, b: int, f1: float, length_factor: float) -> bool:
-        """One round of candidate placements for the children of ``b``; True if one fitted."""
+        """One round of candidate placements for the children of ``b``; True if one fitted.
+
+        All candidates are drawn at once; the ones inside the envelope are
+        ranked by cost and checked for clearance best-first (in two batches),
+        so the usual case checks a single pair.
+        """
         p, rng = self.p, self.rng
         r0 = self.br_r[b]
         f2 = float(murray_sibling(f1, p.murray_exponent))
-        a1, a2 = murray_angles_deg(f1, f2)
+        a1, a2 = (float(x) for x in murray_angles_deg(f1, f2))
         system = self.br_sys[b]
         J = self.br_end[b]
         T = self.br_tan[b]
@@ -398,58 +411,73 @@ class _Grower:
         length = np.maximum(length * length_factor, max(p.min_segment_mm, ex + 0.2))
         # bends: toward the lobe's preferred direction, mixed with a random direction
         pref = self.pref_dir(system, J[None])[0]
-        toward = _perp_part(np.broadcast_to(pref, d.shape), d)
-        rnd = _unit(_perp_part(rng.normal(size=d.shape), d))
-        tn = np.linalg.norm(toward, axis=1, keepdims=True)
+        toward = d @ pref
+        toward = pref[None, :] - toward[:, None] * d
+        rnd = rng.normal(size=d.shape)
+        rnd = _unit(rnd - (rnd * d).sum(1, keepdims=True) * d)
+        tn = np.sqrt((toward * toward).sum(1, keepdims=True))
         bend = _unit(p.tropism * toward / np.maximum(tn, 1e-9) * np.minimum(1.0, 3 * tn) + (1 - p.tropism) * rnd)
         turn = np.radians(rng.uniform(*p.arc_turn_deg, 2 * K))
         start = np.broadcast_to(J, d.shape)
         pts, owner, m, tan_end = _arcs(start, d, bend, turn, length, p.step_mm)
         first = np.cumsum(m) - m
-        a = np.empty_like(pts)
-        a[1:] = pts[:-1]
-        a[first] = J
-        rseg = radius[owner].copy()
-        rseg[first] = r0  # the segment leaving the junction tapers from the parent's radius
-        ok = np.ones(2 * K, dtype=bool)
-        ins = self.env.inside(pts)
-        ok &= np.bincount(owner, weights=~ins, minlength=2 * K) == 0
-        ex2 = ex * ex
-        dj_a = ((a - J) ** 2).sum(1) <= ex2
-        dj_b = ((pts - J) ** 2).sum(1) <= ex2
-        in_ball = dj_a & dj_b
-        nseg = len(pts)
-        bad = self.space.violations(a, pts, rseg, np.full(nseg, b), np.broadcast_to(J, a.shape),
-                                    np.full(nseg, ex), in_ball)
-        ok &= np.bincount(owner, weights=bad, minlength=2 * K) == 0
-        cand_ok = ok[:K] & ok[K:]
-        if not cand_ok.any():
-            return False
-        # siblings of one candidate must clear each other away from the junction
-        g1 = np.flatnonzero(owner < K)
-        g2 = np.flatnonzero(owner >= K)
-        ii, jj = np.meshgrid(g1, g2, indexing="ij")
-        same = owner[ii] == owner[jj] - K
-        ii, jj = ii[same], jj[same]
-        keep = ~(in_ball[ii] | in_ball[jj])
-        ii, jj = ii[keep], jj[keep]
-        if len(ii):
-            dist = self._seg_dist(a[ii], pts[ii], a[jj], pts[jj])
-            clash = dist < rseg[ii] + rseg[jj] + self.clearance
-            sib_bad = np.bincount(owner[ii][clash], minlength=K)[:K] > 0
-            cand_ok &= ~sib_bad
+        inside = np.bincount(owner, weights=~self.env.inside(pts), minlength=2 * K) == 0
+        cand_ok = inside[:K] & inside[K:]
         if not cand_ok.any():
             return False
         # cost: misalignment with the lobe + crowding at the two ends
         ends = pts[first + m - 1]
-        pref_end = self.pref_dir(system, ends)
-        dir_cost = 1.0 - (tan_end * pref_end).sum(1)
+        dir_cost = 1.0 - (tan_end * self.pref_dir(system, ends)).sum(1)
         own, other = self._crowding(system, ends)
         norm = self.cell ** 3 / 50.0
         cost = p.cost_direction * dir_cost + (p.cost_density_own * own + p.cost_density_other * other) / norm
         cost = cost[:K] + cost[K:]
-        cost[~cand_ok] = np.inf
-        k = int(np.argmin(cost))
+        order = [int(k) for k in np.argsort(cost, kind="stable") if cand_ok[k]]
+        a = np.empty_like(pts)
+        a[1:] = pts[:-1]
+        a[first] = J
+        rseg = radius[owner]
+        rseg[first] = r0  # the segment leaving the junction tapers from the parent's radius
+        ex2 = ex * ex
+        in_ball = (((a - J) ** 2).sum(1) <= ex2) & (((pts - J) ** 2).sum(1) <= ex2)
+        for batch in (order[:1], order[1:3], order[3:]):
+            if not batch:
+                continue
+            k = self._first_clear(batch, K, owner, a, pts, rseg, b, J, ex, in_ball)
+            if k is not None:
+                self._commit(b, k, K, first, m, pts, a, rseg, radius, tan_end, length, system)
+                return True
+        return False
+
+    def _first_clear(self, batch: list[int], K: int, owner: np.ndarray, a: np.ndarray, pts: np.ndarray,
+                     rseg: np.ndarray, b: int, J: np.ndarray, ex: float, in_ball: np.ndarray) -> int | None:
+        """The first candidate of ``batch`` (best first) whose two children clear everything."""
+        kids = np.zeros(2 * K, dtype=bool)
+        kids[batch] = True
+        kids[[k + K for k in batch]] = True
+        sel = np.flatnonzero(kids[owner])
+        n = len(sel)
+        bad = self.space.violations(a[sel], pts[sel], rseg[sel], np.full(n, b), np.broadcast_to(J, (n, 3)),
+                                    np.full(n, ex), in_ball[sel])
+        bad_child = np.bincount(owner[sel], weights=bad, minlength=2 * K) > 0
+        for k in batch:
+            if bad_child[k] or bad_child[k + K]:
+                continue
+            # the two siblings must clear each other away from the junction
+            i1 = np.flatnonzero((owner == k) & ~in_ball)
+            i2 = np.flatnonzero((owner == k + K) & ~in_ball)
+            if len(i1) and len(i2):
+                ii = np.repeat(i1, len(i2))
+                jj = np.tile(i2, len(i1))
+                dist = segment_distance(a[ii], pts[ii], a[jj], pts[jj])
+                if np.any(dist < rseg[ii] + rseg[jj] + self.clearance):
+                    continue
+            return k
+        return None
+
+    def _commit(self, b: int, k: int, K: int, first: np.ndarray, m: np.ndarray, pts: np.ndarray, a: np.ndarray,
+                rseg: np.ndarray, radius: np.ndarray, tan_end: np.ndarray, length: np.ndarray,
+                system: int) -> None:
         gen = self.br_gen[b] + 1
         parent_node = self.br_end_node[b]
         for c in (k, K + k):
@@ -460,13 +488,6 @@ class _Grower:
                                   float(length[c]), system)
             self.space.add(a[sl], cp, rseg[sl], br)
             self._crowd_add(system, a[sl], cp)
-        return True
-
-    @staticmethod
-    def _seg_dist(p1, q1, p2, q2):
-        from .space import segment_distance
-
-        return segment_distance(p1, q1, p2, q2)
 
     def grow(self) -> None:
         while self.heap:

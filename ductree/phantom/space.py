@@ -49,13 +49,15 @@ def segment_distance(p1: np.ndarray, q1: np.ndarray, p2: np.ndarray, q2: np.ndar
     e_safe = np.maximum(e, 1e-18)
     denom = a * e - b * b
     general = denom > 1e-12 * a_safe * e_safe
-    s = np.zeros_like(a)
-    s[general] = np.clip((b[general] * f[general] - c[general] * e[general]) / denom[general], 0.0, 1.0)
+    s = np.where(general, (b * f - c * e) / np.where(general, denom, 1.0), 0.0)
+    s = np.minimum(np.maximum(s, 0.0), 1.0)
     t = (b * s + f) / e_safe
     below = t < 0.0
     above = t > 1.0
-    s = np.where(below, np.clip(-c / a_safe, 0.0, 1.0), np.where(above, np.clip((b - c) / a_safe, 0.0, 1.0), s))
-    t = np.clip(t, 0.0, 1.0)
+    s_below = np.minimum(np.maximum(-c / a_safe, 0.0), 1.0)
+    s_above = np.minimum(np.maximum((b - c) / a_safe, 0.0), 1.0)
+    s = np.where(below, s_below, np.where(above, s_above, s))
+    t = np.minimum(np.maximum(t, 0.0), 1.0)
     diff = r + d1 * s[:, None] - d2 * t[:, None]
     return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
@@ -71,7 +73,7 @@ class SegmentSpace:
         Segments added between two rebuilds of the KD-tree.
     """
 
-    def __init__(self, clearance_mm: float, rebuild_every: int = 600) -> None:
+    def __init__(self, clearance_mm: float, rebuild_every: int = 1500) -> None:
         self.clearance = float(clearance_mm)
         self.rebuild_every = int(rebuild_every)
         cap = 1024
@@ -79,6 +81,7 @@ class SegmentSpace:
         self.b = np.empty((cap, 3))
         self.mid = np.empty((cap, 3))
         self.r = np.empty(cap)
+        self.half = np.empty(cap)
         self.branch = np.empty(cap, dtype=np.int64)
         self.n = 0
         self.n_built = 0
@@ -95,7 +98,7 @@ class SegmentSpace:
         need = self.n + m
         if need > len(self.r):
             cap = max(need, 2 * len(self.r))
-            for name in ("a", "b", "mid", "r", "branch"):
+            for name in ("a", "b", "mid", "r", "half", "branch"):
                 old = getattr(self, name)
                 new = np.empty((cap,) + old.shape[1:], dtype=old.dtype)
                 new[: self.n] = old[: self.n]
@@ -107,7 +110,9 @@ class SegmentSpace:
         self.r[sl] = r
         self.branch[sl] = branch
         self.n = need
-        self.half_max = max(self.half_max, 0.5 * float(np.sqrt(((b - a) ** 2).sum(1)).max()))
+        half = 0.5 * np.sqrt(np.einsum("ij,ij->i", b - a, b - a))
+        self.half[sl] = half
+        self.half_max = max(self.half_max, float(half.max()))
         self.r_max = max(self.r_max, float(np.max(r)))
         if self.n - self.n_built >= self.rebuild_every:
             self.kd = cKDTree(self.mid[: self.n])
@@ -119,26 +124,18 @@ class SegmentSpace:
         self.r[sl] = r
         self.r_max = max(self.r_max, float(np.max(r)))
 
-    def candidate_pairs(self, mid: np.ndarray, reach: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Index pairs (query row, placed segment) whose midpoints lie within ``reach`` (mm)."""
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
+    def near(self, center: np.ndarray, radius: float) -> np.ndarray:
+        """Indices of placed segments whose midpoints lie within ``radius`` mm of ``center``."""
+        parts = []
         if self.kd is not None and self.n_built:
-            hits = self.kd.query_ball_point(mid, reach, return_sorted=False)
-            counts = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
-            if counts.sum():
-                rows.append(np.repeat(np.arange(len(mid)), counts))
-                cols.append(np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if h]))
+            parts.append(np.asarray(self.kd.query_ball_point(center, radius, return_sorted=False),
+                                    dtype=np.int64))
         if self.n > self.n_built:
-            recent = self.mid[self.n_built: self.n]
-            d2 = ((mid[:, None, :] - recent[None, :, :]) ** 2).sum(-1)
-            i, j = np.nonzero(d2 <= (reach ** 2)[:, None])
-            rows.append(i)
-            cols.append(j + self.n_built)
-        if not rows:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty
-        return np.concatenate(rows), np.concatenate(cols)
+            tail = self.mid[self.n_built: self.n] - center
+            parts.append(np.flatnonzero(np.einsum("ij,ij->i", tail, tail) <= radius * radius) + self.n_built)
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def violations(
         self,
@@ -170,14 +167,24 @@ class SegmentSpace:
         (M,) bool, True where the segment is too close to something.
         """
         out = np.zeros(len(a), dtype=bool)
-        if self.n == 0:
+        if self.n == 0 or len(a) == 0:
             return out
         mid = 0.5 * (a + b)
         half = 0.5 * np.sqrt(((b - a) ** 2).sum(1))
-        reach = half + self.half_max + r + self.r_max + self.clearance
-        i, j = self.candidate_pairs(mid, reach)
+        center = mid.mean(axis=0)
+        span = float((np.sqrt(((mid - center) ** 2).sum(1)) + half + r).max())
+        cand = self.near(center, span + self.half_max + self.r_max + self.clearance)
+        if len(cand) == 0:
+            return out
+        # Midpoint prefilter with the exact per-pair bound, then the exact segment distance.
+        omid = self.mid[cand]
+        ohalf = self.half[cand]
+        d2 = ((mid[:, None, :] - omid[None, :, :]) ** 2).sum(-1)
+        reach = (half + r + self.clearance)[:, None] + (ohalf + self.r[cand])[None, :]
+        i, jc = np.nonzero(d2 <= reach * reach)
         if len(i) == 0:
             return out
+        j = cand[jc]
         d = segment_distance(a[i], b[i], self.a[j], self.b[j])
         bad = d < r[i] + self.r[j] + self.clearance
         if not bad.any():
