@@ -85,10 +85,12 @@ class DuctTree(nx.DiGraph):
                 raise InputError("system must have one id per node")
         t = cls(laterality=None if laterality is None else parse_laterality(laterality))
         id_list = ids.tolist()
-        for i, nid in enumerate(id_list):
-            t.add_node(nid, pos=pos[i].copy(), radius=float(rad[i]), system=int(sysid[i]))
+        pos_rows = pos.copy()  # one private array; each node's pos is a row view of it
+        t.add_nodes_from(
+            (nid, {"pos": pos_rows[i], "radius": r, "system": s})
+            for i, (nid, r, s) in enumerate(zip(id_list, rad.tolist(), sysid.tolist())))
         t.add_edges_from((id_list[p], id_list[i]) for i, p in enumerate(par.tolist()) if p >= 0)
-        _fill_orifice_clocks(t, orifice_clock)
+        _fill_orifice_clocks(t, orifice_clock, roots=[id_list[i] for i in np.flatnonzero(par < 0)])
         return t
 
     @classmethod
@@ -333,28 +335,33 @@ def _sort_key(n: Any) -> tuple:
 
 
 def _components_from_parents(parent: np.ndarray) -> np.ndarray:
-    """Label each row with the index (in root order) of the root it hangs from."""
+    """Label each row with the index (in root order) of the root it hangs from.
+
+    Pointer jumping: each round every row's pointer jumps to its pointer's
+    pointer, so a chain of length L settles in log2(L) vectorised rounds.
+    """
     n = len(parent)
-    root_of = np.full(n, -1, dtype=np.int64)
+    rows = np.arange(n)
+    ptr = np.where(parent < 0, rows, parent)
+    for _ in range(max(1, int(np.ceil(np.log2(max(n, 2))))) + 1):
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            break
+        ptr = nxt
+    if np.any(parent[ptr] >= 0):
+        raise InputError("parent indices contain a cycle")
     roots = np.flatnonzero(parent < 0)
-    root_of[roots] = np.arange(len(roots))
-    for i in range(n):
-        # Walk up until a labelled row; then label the walked path.
-        path = []
-        j = i
-        while root_of[j] < 0:
-            path.append(j)
-            j = parent[j]
-            if j < 0 or len(path) > n:
-                raise InputError("parent indices contain a cycle")
-        root_of[path] = root_of[j]
-    return root_of
+    label = np.full(n, -1, dtype=np.int64)
+    label[roots] = np.arange(len(roots))
+    return label[ptr]
 
 
-def _fill_orifice_clocks(tree: DuctTree, given: dict[int, float] | None) -> None:
-    for n in tree.nodes:
-        if any(not tree.edges[u, n].get("anastomosis") for u in tree.predecessors(n)):
-            continue
+def _fill_orifice_clocks(tree: DuctTree, given: dict[int, float] | None, roots: list | None = None) -> None:
+    """Set ``orifice_clock`` on roots: given per system, else the clock of the root position."""
+    if roots is None:
+        roots = [n for n in tree.nodes
+                 if not any(not tree.edges[u, n].get("anastomosis") for u in tree.predecessors(n))]
+    for n in roots:
         d = tree.nodes[n]
         if given and d.get("system") in given:
             d["orifice_clock"] = float(given[d["system"]])
