@@ -20,8 +20,11 @@ clinician; :func:`place_lesions` puts it on a duct of the tree:
 the true direction lies within +/-7.5 degrees of it (+/-3.75 for quarter
 hours, ...); the lateral tolerance therefore grows with the distance from the
 nipple. A stated depth or fn is rounded to its last digit (+/-0.5 mm for
-whole millimetres). On top come the duct's radius there, a fixed slack
-(``base_tolerance_mm``) and the source's uncertainty (``uncertainty_mm``).
+whole millimetres). On top come the duct's radius there (the lesion sits in
+the duct, not necessarily on its centreline), a small fixed slack
+(``base_tolerance_mm``, 0.5 mm) and the source's uncertainty
+(``uncertainty_mm``: default 0 for a case file, 2 mm for a ductogram, 3 mm
+for a scope log; pass a larger one when the stated position is rough).
 Each duct point gets a *misfit*: its lateral and depth (or radial) errors
 divided by those tolerances, combined as a hypotenuse; a duct fits when its
 best point has misfit <= 1.
@@ -30,7 +33,9 @@ best point has misfit <= 1.
 fits a clock spec equally well. Fitting ducts are grouped into *distinct*
 candidates: different systems, or points of one system further apart along
 the tree than ``branch_separation_mm``. One distinct candidate: ``placed``.
-Several: ``ambiguous`` — all are listed with their distances, and the one
+Several: ``ambiguous`` (``ambiguity`` says ``"system"`` when several duct
+systems fit, ``"branch"`` when one system fits at branches far apart) — all
+are listed with their distances, and the one
 with the smallest misfit is chosen (ties: wider duct, lower system id,
 earlier row), so the result is deterministic. For an exact point the
 distances themselves decide: a second candidate is only "about as good" when
@@ -65,8 +70,9 @@ from .frame import (
 from .measures import child_count, generation, path_mm, segment_length, strahler
 from .tree import DuctTree
 
-#: Fixed slack added to every tolerance (mm): reading error, a lesion sitting off the centreline.
-BASE_TOLERANCE_MM = 1.5
+#: Fixed slack added to every tolerance (mm), on top of rounding and duct radius: numerical and
+#: reading slack only. Real measurement error belongs in ``uncertainty_mm`` (per source).
+BASE_TOLERANCE_MM = 0.5
 #: Two fitting points of one system further apart than this along the tree are distinct candidates (mm).
 BRANCH_SEPARATION_MM = 10.0
 #: Source uncertainty (mm) used when the caller gives none, by ``LesionSpec.origin``.
@@ -167,6 +173,9 @@ class LocatedLesion:
     nearest_other_system_mm: float | None = None
     candidates: list[Candidate] = field(default_factory=list)
     nearest: dict | None = None
+    #: for an ambiguous placement: "system" (several duct systems fit) or "branch" (one system,
+    #: branches far apart along the tree); None otherwise
+    ambiguity: str | None = None
 
     @property
     def located(self) -> bool:
@@ -614,7 +623,8 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
     # Sample the candidate segments every SAMPLE_STEP_MM, then refine around each one's best sample.
     n = np.maximum(2, np.ceil(geo.length[cand] / SAMPLE_STEP_MM).astype(np.int64) + 1)
     t_best, m_best, d_best = _minimise_on_segments(cand, n, evaluate, refine=True)
-    return _Fit(cand, t_best, m_best, d_best), d_seg, tol
+    ok = m_best <= 1.0
+    return _Fit(cand[ok], t_best[ok], m_best[ok], d_best[ok]), d_seg, tol
 
 
 def _minimise_on_segments(cand: np.ndarray, n: np.ndarray, evaluate, *, refine: bool
@@ -695,10 +705,13 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
     out.candidates = clusters
     if close:
         out.status = "ambiguous"
-        alts = ", ".join(f"system {c.system} (orifice {format_clock(c.orifice_clock)}) at {c.distance_mm:.1f} mm"
-                         for c in [best, *close])
-        out.reason = (f"{len([best, *close])} distinct ducts fit {_spec_words(spec)}: {alts}; "
-                      f"chose system {best.system}, the smallest misfit")
+        fits = [best, *close]
+        out.ambiguity = "system" if len({c.system for c in fits}) > 1 else "branch"
+        alts = ", ".join(f"system {c.system} (orifice {format_clock(c.orifice_clock)}) path {c.path_mm:.0f} mm "
+                         f"at {c.distance_mm:.1f} mm" for c in fits)
+        what = "duct systems" if out.ambiguity == "system" else f"branches of system {best.system}"
+        out.reason = (f"{len(fits)} distinct {what} fit {_spec_words(spec)}: {alts}; "
+                      f"chose the smallest misfit")
     else:
         out.status = "placed"
         out.reason = f"one duct fits {_spec_words(spec)}"
@@ -881,6 +894,7 @@ def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLe
     if n_systems > 1 or fork_ambiguous:
         out.status = "ambiguous"
         why = []
+        out.ambiguity = "system" if n_systems > 1 else "branch"
         if n_systems > 1:
             why.append(f"{n_systems} orifices match {format_clock(spec.orifice_clock)} "
                        f"(systems {', '.join(map(str, long_enough))})")
