@@ -711,7 +711,7 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
                          f"at {c.distance_mm:.1f} mm" for c in fits)
         what = "duct systems" if out.ambiguity == "system" else f"branches of system {best.system}"
         out.reason = (f"{len(fits)} distinct {what} fit {_spec_words(spec)}: {alts}; "
-                      f"chose the smallest misfit")
+                      f"chose the best fit (smallest misfit; ties: wider duct, lower system id)")
     else:
         out.status = "placed"
         out.reason = f"one duct fits {_spec_words(spec)}"
