@@ -21,6 +21,7 @@ from . import demo as _demo  # noqa: E402,F401
 from . import info as _info  # noqa: E402,F401
 from . import frame as _frame  # noqa: E402,F401
 from . import convert as _convert  # noqa: E402,F401
+from . import plan as _plan  # noqa: E402,F401
 from . import phantom as _phantom  # noqa: E402,F401
 
 __all__ = ["app", "main"]
