@@ -10,9 +10,10 @@ clinician; :func:`place_lesions` puts it on a duct of the tree:
     a line parallel to the depth axis through the point at that clock and
     coronal distance from the nipple. Any duct passing near it fits.
 ``path_mm`` + ``orifice_clock`` (or ``system``)
-    the point ``path_mm`` along the duct from that orifice, following the
-    main stem (at each fork the child of highest Strahler order, then the
-    widest) when the duct branches before it.
+    the point ``path_mm`` along the duct from that orifice. Every branch
+    that reaches that length is a candidate; distinct ones make the
+    placement ambiguous, and the main stem (at each fork the child of
+    highest Strahler order, then the widest) is chosen.
 ``point_bf`` / ``point_lps``
     an exact point; the nearest duct fits.
 
@@ -79,9 +80,6 @@ BRANCH_SEPARATION_MM = 10.0
 DEFAULT_UNCERTAINTY_MM = {"case": 0.0, "navlog": 3.0, "ductogram": 2.0}
 #: An orifice clock matches a system's orifice within its rounding plus this slack (hours).
 ORIFICE_SLACK_H = 0.25
-#: At a fork, a sibling at least this fraction of the main child's radius (same Strahler order)
-#: makes a path_mm placement beyond the fork ambiguous.
-NEAR_EQUAL_FORK = 0.9
 #: Sampling step along candidate segments when minimising the misfit (mm).
 SAMPLE_STEP_MM = 0.2
 #: Length of the segment standing in for an infinite ray or line (mm); longer than any breast.
@@ -883,27 +881,25 @@ def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLe
         raise InputError(f"{who}: path_mm {target:g} mm is longer than the duct (system {s0} reaches "
                          f"{reach[s0]:.1f} mm from its orifice)", key=_where(spec, "path_mm"))
     cands: list[Candidate] = []
-    fork_ambiguous = False
     for s in long_enough:
-        c, forks = _path_point(tree, geo, s, target, sep)
-        cands.extend(c)
-        fork_ambiguous = fork_ambiguous or forks
+        cands.extend(_path_point(tree, geo, s, target, sep))
     out.candidates = cands
     best = cands[0]
     n_systems = len(long_enough)
-    if n_systems > 1 or fork_ambiguous:
+    if len(cands) > 1:
         out.status = "ambiguous"
         why = []
         out.ambiguity = "system" if n_systems > 1 else "branch"
         if n_systems > 1:
             why.append(f"{n_systems} orifices match {format_clock(spec.orifice_clock)} "
                        f"(systems {', '.join(map(str, long_enough))})")
-        if fork_ambiguous:
-            why.append("the duct forks into near-equal branches before that depth")
+        n_branches = sum(1 for c in cands if c.system == best.system)
+        if n_branches > 1:
+            why.append(f"{n_branches} distinct branches of system {best.system} reach {target:g} mm")
         out.reason = "; ".join(why) + f"; chose system {best.system} along its main stem"
     else:
         out.status = "placed"
-        out.reason = f"{target:g} mm along the main stem of system {best.system}"
+        out.reason = f"{target:g} mm along system {best.system}: one branch reaches that length"
     _fill_placement(out, tree, geo, best, lat, breast_depth, nip)
     return out
 
@@ -915,28 +911,17 @@ def _orifice_clock(tree: DuctTree, root: Any) -> float:
     return math.nan if c is None else float(c)
 
 
-def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep: float
-                ) -> tuple[list[Candidate], bool]:
-    """Points ``target`` mm along one system: main stem first, then the other distinct branches.
-
-    Returns the candidates and whether a near-equal fork before ``target`` makes the main stem uncertain.
-    """
+def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep: float) -> list[Candidate]:
+    """Points ``target`` mm along one system, one per distinct branch: the main stem's first."""
     order = strahler(tree)
     rad = tree.radii
     kids = tree.cached("children_rows", lambda t: _children(t.parent_index))
     root = int(np.flatnonzero((geo.parent_index < 0) & (tree.system_ids == system))[0])
-    # Walk the main stem while it lasts.
+    # The main stem: at each fork the child of highest Strahler order, then the widest.
     stem = [root]
-    forks = False
     cur = root
     while kids[cur] and geo.node_pm[cur] < target:
-        ks = sorted(kids[cur], key=lambda k: (-order[k], -rad[k], k))
-        if len(ks) > 1:
-            a, b = ks[0], ks[1]
-            reach_b = _subtree_max_pm(tree, geo, b)
-            if order[b] == order[a] and rad[b] >= NEAR_EQUAL_FORK * rad[a] and reach_b >= target:
-                forks = True
-        cur = ks[0]
+        cur = min(kids[cur], key=lambda k: (-order[k], -rad[k], k))
         stem.append(cur)
     hits = np.flatnonzero((geo.system == system) & (geo.pm_a <= target + 1e-9)
                           & (geo.pm_a + geo.length >= target - 1e-9) & (geo.child != geo.parent))
@@ -959,18 +944,13 @@ def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep:
         c = _candidate(tree, geo, s, tk, 0.0, 0.0)
         c.note = "main stem" if on_stem[k] else "side branch"
         cands.append(c)
-    return cands, forks
+    return cands
 
 
 def _children(par: np.ndarray) -> list[list[int]]:
     from .tree import iter_rows_children
 
     return iter_rows_children(par)
-
-
-def _subtree_max_pm(tree: DuctTree, geo: _Segments, row: int) -> float:
-    lo, hi = subtree_rows(tree, row)
-    return float(geo.node_pm[lo:hi].max())
 
 
 def subtree_rows(tree: DuctTree, row: int) -> tuple[int, int]:
