@@ -260,7 +260,7 @@ class _Grower:
         self.br_len.append(length)
         self.br_sys.append(system)
         self.count[system] += 1
-        heapq.heappush(self.heap, (-r_end, self.tick, b))
+        heapq.heappush(self.heap, (-r_end / self.main_radius[system], self.tick, b))
         self.tick += 1
         return b
 
@@ -489,6 +489,28 @@ class _Grower:
             self.space.add(a[sl], cp, rseg[sl], br)
             self._crowd_add(system, a[sl], cp)
 
+    def _extend(self, b: int, mm: float) -> bool:
+        """Run branch ``b`` on straight along its end tangent by ``mm``; False if it does not fit."""
+        J, T, r = self.br_end[b], self.br_tan[b], self.br_r[b]
+        m = max(2, int(math.ceil(mm / self.p.step_mm)))
+        pts = J + np.outer(np.arange(1, m + 1) * (mm / m), T)
+        if not self.env.inside(pts).all():
+            return False
+        a = np.vstack([J[None], pts[:-1]])
+        rseg = np.full(m, r)
+        bad = self.space.violations(a, pts, rseg, np.full(m, b), np.broadcast_to(J, (m, 3)), np.full(m, 1e9),
+                                    np.ones(m, dtype=bool))
+        if bad.any():
+            return False
+        system = self.br_sys[b]
+        idx = self._add_nodes(pts, rseg.copy(), self.br_end_node[b], system)
+        self.space.add(a, pts, rseg, b)
+        self._crowd_add(system, a, pts)
+        self.br_end_node[b] = int(idx[-1])
+        self.br_end[b] = pts[-1].copy()
+        self.br_len[b] += mm
+        return True
+
     def grow(self) -> None:
         while self.heap:
             _, _, b = heapq.heappop(self.heap)
@@ -497,7 +519,12 @@ class _Grower:
                 continue
             if self.max_generation is not None and self.br_gen[b] + 1 > self.max_generation:
                 continue
-            self.split(b)
+            if not self.split(b) and self.br_gen[b] == 0:
+                # A main duct hemmed in by its neighbours inside the nipple: run it on a few mm
+                # (the ducts diverge with depth) and try again.
+                if self.br_len[b] + 3.0 <= self.p.first_branch_clamp_mm[1] + 3.0 and self._extend(b, 3.0):
+                    heapq.heappush(self.heap, (-self.br_r[b] / self.main_radius[self.br_sys[b]], self.tick, b))
+                    self.tick += 1
 
     # ----------------------------------------------------------------- output
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

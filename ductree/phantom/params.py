@@ -36,7 +36,7 @@ class PhantomParams:
     """Orifice clocks: evenly spread around the clock, each jittered by this fraction of the spacing."""
     lobe_clock_jitter_h: float = 0.6
     """A lobe's clock differs from its orifice's by up to this many hours (DOMAIN §2 caution)."""
-    lobe_tilt_deg: tuple[float, float] = (30.0, 55.0)
+    lobe_tilt_deg: tuple[float, float] = (30.0, 50.0)
     """Angle between a lobe's axis and the posterior (+y) axis: lobes fan out radially."""
     root_outward_deg: tuple[float, float] = (4.0, 14.0)
     """Outward tilt of a main duct in the nipple (ducts run almost parallel there)."""
@@ -70,7 +70,7 @@ class PhantomParams:
     """Clamp of each child's deflection from its parent's axis."""
 
     # --- lengths and shape ---------------------------------------------------------
-    length_scale_mm: float = 12.0
+    length_scale_mm: float = 13.0
     """Length of a segment as thick as its main duct, in a 100-mm-deep breast; segments scale as
     (radius / main radius) ** length_exponent and with the breast depth."""
     length_exponent: float = 0.75
