@@ -1,0 +1,666 @@
+"""3D segmentation volume -> DuctTree (centrelines with radii, one system per component or label).
+
+The pipeline (:func:`tree_from_mask`), all vectorised over voxels:
+
+1. **Components.** The mask is cropped to its foreground and labelled
+   (26-connectivity; with a label volume, per label). Components smaller than
+   ``min_component_mm3`` are dust: dropped and counted in a warning.
+2. **Skeleton.** Topology-preserving parallel thinning
+   (:mod:`ductree.reconstruct.skeleton`) gives a one-voxel curve skeleton,
+   decomposed (:mod:`ductree.reconstruct.skelgraph`) into chains between
+   curve ends and junctions; a cluster of junction voxels becomes one node.
+3. **Radii.** The distance from each centreline point to the mask surface —
+   the nearest voxel-face midpoint between a foreground and a background
+   voxel, so it is sub-voxel and needs no full-volume distance transform —
+   corrected for the voxel grid (``radius_offset_vox``) and median-filtered
+   along each chain.
+4. **Clean-up.** Spurs whose protrusion beyond the junction's inscribed
+   sphere is small next to their own radius (bumps, surface noise) are pruned,
+   repeatedly; chain polylines are smoothed (junctions and ends fixed) and
+   thinned to nodes every ``node_spacing`` (about a radius, in mm).
+5. **Loops.** A cycle is broken where two ducts merely touch: a short chain
+   between two junctions, no longer than the sum of the radii there, is a
+   contact, and is removed. A cycle left after that is a real anastomosis: it
+   is kept, and the tree edge that closes it (far from the orifice) is
+   flagged ``anastomosis=True``.
+6. **Roots and frame.** With the nipple given (LPS mm or a voxel index),
+   each system is rooted at its curve end nearest the nipple. Without it,
+   each system's orifice end is the end of its thickest duct, preferring ends
+   that lie near the other systems' (orifices cluster on the nipple); the
+   nipple is put at the mean of those orifices, and a warning says so. The
+   tree is in the breast frame, ``p_BF = p_LPS - nipple_LPS``, and keeps
+   ``graph["nipple_lps"]`` so exports can be written back onto the volume.
+
+Warnings (:class:`~ductree.errors.DuctreeWarning`): dust dropped, mask
+touching the volume border (ducts may be cut off), nipple estimated, loops
+kept as anastomoses.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field, replace
+from os import PathLike
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from ..errors import DuctreeWarning, InputError
+from ..io.volumes import Volume, check_nipple_lps, mask_labels, nipple_from_voxel, read_volume
+from ..tree import DuctTree
+
+if TYPE_CHECKING:
+    from ..case import Case
+
+
+@dataclass(frozen=True)
+class VolumeOptions:
+    """Tuning of :func:`tree_from_mask` (lengths in mm unless named ``_vox``)."""
+
+    min_component_mm3: float | None = None
+    """Dust: components smaller than this are dropped (default: 2 voxels' worth, at least 0.002 mm^3)."""
+    spur_protrusion: float = 0.6
+    """A terminal chain is kept when it sticks out beyond the junction's inscribed sphere by more than
+    this many of its own radii (and more than ``spur_min_vox`` voxels)."""
+    spur_min_vox: float = 1.0
+    radius_offset_vox: float = 0.0
+    """Added to the surface distance (in voxels along the local grid) to get the radius."""
+    touch_factor: float = 1.25
+    """A chain between two junctions no longer than this times the sum of their radii, on a cycle, is a contact."""
+    smooth_iterations: int = 20
+    node_spacing_radii: float = 1.0
+    """Nodes along a branch about this many radii apart..."""
+    node_spacing_vox: tuple[float, float] = (2.0, 8.0)
+    """...clamped to this range in voxels."""
+
+
+# --------------------------------------------------------------------------- public entry points
+
+def tree_from_case(case: "Case") -> DuctTree:
+    """Build a case's tree from its ``[source] volume`` (with label, spacing, nipple_voxel, nipple_lps)."""
+    src = case.source
+    return tree_from_volume(src.volume, laterality=case.laterality, label=src.label,
+                            nipple_lps=case.nipple_lps, nipple_voxel=src.nipple_voxel, spacing=src.spacing_mm)
+
+
+def tree_from_volume(
+    path_or_volume: str | PathLike | Volume,
+    *,
+    laterality: str | None = None,
+    label: int | None = None,
+    nipple_lps: Sequence[float] | None = None,
+    nipple_voxel: Sequence[int] | None = None,
+    spacing: Sequence[float] | None = None,
+    options: VolumeOptions | None = None,
+) -> DuctTree:
+    """Read a segmentation volume (or take a :class:`Volume`) and rebuild its ductal tree (BF mm).
+
+    Parameters
+    ----------
+    path_or_volume : path or Volume
+        NIfTI, NRRD, MetaImage, a DICOM series folder or ``.npy`` (with ``spacing``).
+    laterality : {"L", "R"}, optional
+        The breast; stored on the tree.
+    label : int, optional
+        Use only the voxels with this value; without it a binary mask is one
+        foreground and a label volume gives one system per label (and component).
+    nipple_lps, nipple_voxel : optional
+        The nipple as an LPS point (mm) or an image index (i, j, k); at most one.
+        Without either, orifices and nipple are estimated (with a warning).
+    spacing : 3 floats, optional
+        Voxel size for ``.npy`` arrays (mm, along i, j, k).
+    options : VolumeOptions, optional
+
+    Returns
+    -------
+    DuctTree
+        In the breast frame (mm), ``graph["nipple_lps"]`` set.
+    """
+    if isinstance(path_or_volume, Volume):
+        vol, src = path_or_volume, None
+    else:
+        vol, src = read_volume(path_or_volume, spacing=spacing), path_or_volume
+    if nipple_lps is not None and nipple_voxel is not None:
+        raise InputError("give the nipple as an LPS point or as a voxel index, not both", key="nipple")
+    nip = None
+    nip_how = None
+    if nipple_voxel is not None:
+        nip, nip_how = nipple_from_voxel(vol, nipple_voxel, source=src), "voxel"
+    elif nipple_lps is not None:
+        nip, nip_how = check_nipple_lps(vol, nipple_lps, source=src), "lps"
+    labels = mask_labels(vol, label, source=src)
+    tree = tree_from_mask(labels, vol, nipple_lps=nip, laterality=laterality, options=options, source=src)
+    if nip_how is not None:
+        tree.graph["nipple_from"] = "given as a voxel index" if nip_how == "voxel" else "given (LPS)"
+    return tree
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+@dataclass
+class _Geometry:
+    """Array-index (k, j, i) <-> LPS mm for the cropped array."""
+
+    origin: np.ndarray
+    matrix: np.ndarray          # LPS = origin + matrix @ kji
+    spacing: np.ndarray         # along k, j, i
+
+    def lps(self, kji: np.ndarray) -> np.ndarray:
+        return self.origin + np.asarray(kji, dtype=float) @ self.matrix.T
+
+
+@dataclass
+class _Graph:
+    """Key nodes and chains in LPS mm, per system, while cleaning up."""
+
+    pos: list[np.ndarray]        # key node positions
+    rad: list[float]             # key node radius (inscribed sphere)
+    kind: list[int]              # 0 end, 1 junction, 2 isolated, 3 ring seed
+    system: list[int]
+    chains: dict[int, dict] = field(default_factory=dict)   # id -> {a, b, pts (n,3), rad (n,)}
+    next_chain: int = 0
+
+    def add_chain(self, a: int, b: int, pts: np.ndarray, rad: np.ndarray) -> int:
+        cid = self.next_chain
+        self.chains[cid] = {"a": a, "b": b, "pts": pts, "rad": rad}
+        self.next_chain += 1
+        return cid
+
+
+def tree_from_mask(
+    labels: np.ndarray,
+    volume: Volume,
+    *,
+    nipple_lps: Sequence[float] | None = None,
+    laterality: str | None = None,
+    options: VolumeOptions | None = None,
+    source: str | PathLike | None = None,
+) -> DuctTree:
+    """Rebuild the tree from a mask or label array laid out like ``volume.array`` (see the module docs).
+
+    ``labels`` is 0 for background; non-zero values are foreground, and
+    different values never join one system.
+    """
+    opt = options or VolumeOptions()
+    lab = np.asarray(labels)
+    if lab.shape != volume.array.shape:
+        raise InputError(f"mask shape {lab.shape} differs from the volume's {volume.array.shape}")
+    spacing = volume.array_spacing
+    h = float(np.mean(spacing))
+    vox_mm3 = float(np.prod(spacing))
+
+    # --- crop to the foreground (one voxel of background kept around it)
+    proj = lab.any(axis=0)
+    nz_axes = [np.flatnonzero(lab.any(axis=(1, 2))), np.flatnonzero(proj.any(axis=1)),
+               np.flatnonzero(proj.any(axis=0))]
+    if any(len(x) == 0 for x in nz_axes):
+        raise InputError("the mask is empty (no foreground voxels)", source=source)
+    touches_border = any(x[0] == 0 or x[-1] == n - 1 for x, n in zip(nz_axes, lab.shape))
+    lo = np.array([x[0] for x in nz_axes])
+    hi = np.array([x[-1] + 1 for x in nz_axes])
+    crop = lab[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    # padded work grid: index (k, j, i) of the crop is (k + 1, j + 1, i + 1) here
+    geo = _Geometry(origin=volume.array_to_lps(lo.astype(float) - 1.0), matrix=volume.array_matrix,
+                    spacing=spacing)
+    shape = tuple(int(n) + 2 for n in crop.shape)
+
+    # --- components, dust
+    fg_crop = np.flatnonzero(crop)
+    comp_id = _component_ids(crop, fg_crop)
+    n_comp = int(comp_id.max()) if len(comp_id) else 0
+    counts = np.bincount(comp_id, minlength=n_comp + 1)
+    counts[0] = 0
+    min_mm3 = opt.min_component_mm3 if opt.min_component_mm3 is not None else max(12 * vox_mm3, 0.01)
+    dust = np.flatnonzero((counts > 0) & (counts * vox_mm3 < min_mm3))
+    keep = np.flatnonzero(counts * vox_mm3 >= min_mm3)
+    if len(keep) == 0:
+        raise InputError(f"the mask holds only dust: {len(dust)} component(s) each smaller than {min_mm3:.3g} mm^3",
+                         source=source)
+    if len(dust):
+        warnings.warn(f"dropped {len(dust)} speck(s) of dust (components under {min_mm3:.3g} mm^3, "
+                      f"{int(counts[dust].sum())} voxels in all)", DuctreeWarning, stacklevel=2)
+    if touches_border:
+        warnings.warn("the mask touches the border of the volume: ducts may be cut off there",
+                      DuctreeWarning, stacklevel=2)
+    remap = np.zeros(n_comp + 1, dtype=np.int32)
+    remap[keep] = np.arange(1, len(keep) + 1)
+    kept = remap[comp_id] > 0
+    # flat index in the padded grid
+    kk, jj, ii = np.unravel_index(fg_crop[kept], crop.shape)
+    fg = np.ravel_multi_index((kk + 1, jj + 1, ii + 1), shape)
+    fg_sys = remap[comp_id[kept]] - 1
+    del kk, jj, ii, fg_crop, comp_id
+    order = np.argsort(fg)
+    fg, fg_sys = fg[order], fg_sys[order]
+    grid = np.zeros(shape, dtype=np.uint8)
+    grid.reshape(-1)[fg] = 1
+
+    # --- surface model for radii: midpoints of faces between foreground and background voxels
+    _fill_pinholes(grid, fg)
+    surface = _surface_points(grid, fg, geo)
+    from scipy.spatial import cKDTree
+
+    kd = cKDTree(surface)
+
+    # --- skeleton
+    from .skeleton import thin_padded
+    from .skelgraph import skeleton_chains
+
+    sk = thin_padded(grid, fg)
+    del grid
+    sk_sys = fg_sys[np.searchsorted(fg, sk)]
+    sk_vox = np.stack(np.unravel_index(sk, shape), axis=1)
+    ch = skeleton_chains(sk_vox)
+
+    # --- graph in LPS
+    g = _build_graph(ch, sk_sys, geo, kd, opt, h)
+
+    # --- per-system clean-up
+    _prune_spurs(g, opt, h)
+    _break_contacts(g, opt, h)
+    _merge_degree_two(g)
+
+    # --- roots and nipple
+    systems = sorted(set(g.system[k] for k in range(len(g.pos)) if _alive(g, k)))
+    roots, nip, how = _choose_roots(g, systems, nipple_lps)
+    if nipple_lps is None:
+        warnings.warn(f"nipple not given: put at LPS ({nip[0]:.1f}, {nip[1]:.1f}, {nip[2]:.1f}) mm, the mean of "
+                      f"{len(roots)} orifice end(s) chosen as the end of each system's thickest duct "
+                      "(give --nipple or --nipple-voxel to fix it)", DuctreeWarning, stacklevel=2)
+    tree = _to_tree(g, roots, nip, opt, h, laterality)
+    tree.graph.update(
+        source="volume",
+        nipple_lps=[float(v) for v in nip],
+        nipple_from=how,
+        voxel_spacing_mm=[float(v) for v in volume.spacing],
+        dust_dropped=int(len(dust)),
+        touches_border=bool(touches_border),
+    )
+    n_loops = len(tree.anastomoses())
+    if n_loops:
+        warnings.warn(f"{n_loops} loop(s) kept as anastomoses (edges flagged anastomosis=true)",
+                      DuctreeWarning, stacklevel=2)
+    return tree
+
+
+# --------------------------------------------------------------------------- steps
+
+def _component_ids(crop: np.ndarray, fg: np.ndarray) -> np.ndarray:
+    """26-connected component id (1..n) of each foreground voxel ``fg`` (flat indices of ``crop``).
+
+    A label array is split per label value as well.
+    """
+    try:
+        import cc3d
+
+        lab = cc3d.connected_components(np.ascontiguousarray(crop), connectivity=26)
+        return lab.reshape(-1)[fg].astype(np.int64)
+    except ImportError:  # pragma: no cover - cc3d ships with the dependencies
+        from scipy import ndimage
+
+        out = np.zeros(len(fg), dtype=np.int64)
+        vals = crop.reshape(-1)[fg]
+        n = 0
+        for v in np.unique(vals):
+            lab, k = ndimage.label(crop == v, structure=np.ones((3, 3, 3)))
+            sel = vals == v
+            out[sel] = lab.reshape(-1)[fg[sel]] + n
+            n += k
+        return out
+
+
+def _fill_pinholes(grid: np.ndarray, fg: np.ndarray) -> None:
+    """Fill background voxels enclosed on all six faces (one-voxel cavities), in place."""
+    flat = grid.reshape(-1)
+    st = np.array([grid.shape[1] * grid.shape[2], grid.shape[2], 1])
+    faces = np.concatenate([st, -st])
+    cand = np.unique((fg[:, None] + faces[None, :]).reshape(-1))
+    cand = cand[flat[cand] == 0]
+    kji = np.stack(np.unravel_index(cand, grid.shape), axis=1)
+    cand = cand[np.all((kji >= 1) & (kji <= np.asarray(grid.shape) - 2), axis=1)]
+    enclosed = np.ones(len(cand), dtype=bool)
+    for f in faces:
+        enclosed &= flat[cand + f] == 1
+    flat[cand[enclosed]] = 1
+
+
+def _surface_points(grid: np.ndarray, fg: np.ndarray, geo: _Geometry) -> np.ndarray:
+    """LPS midpoints of every face between a foreground voxel and a background voxel (mm)."""
+    flat = grid.reshape(-1)
+    st = np.array([grid.shape[1] * grid.shape[2], grid.shape[2], 1])
+    kji = np.stack(np.unravel_index(fg, grid.shape), axis=1).astype(float)
+    pts = []
+    for ax in range(3):
+        for sign in (-1, 1):
+            open_ = flat[fg + sign * st[ax]] == 0
+            p = kji[open_]
+            p[:, ax] += 0.5 * sign
+            pts.append(p)
+    return geo.lps(np.vstack(pts))
+
+
+def _build_graph(ch, sysid_vox: np.ndarray, geo: _Geometry, kd, opt: VolumeOptions, h: float) -> _Graph:
+    vox = ch.voxels
+    p_lps = geo.lps(vox) if len(vox) else np.zeros((0, 3))
+    dist_vox = kd.query(p_lps)[0] if len(vox) else np.zeros(0)
+    node_pos = geo.lps(ch.node_pos) if len(ch.node_pos) else np.zeros((0, 3))
+    node_r = []
+    for k, members in enumerate(ch.node_voxels):
+        node_r.append(float(dist_vox[members].max()) + opt.radius_offset_vox * h)
+    g = _Graph(pos=list(node_pos), rad=node_r, kind=[int(x) for x in ch.node_kind],
+               system=[int(sysid_vox[m[0]]) for m in ch.node_voxels])
+    for a, b, rows in zip(ch.chain_a.tolist(), ch.chain_b.tolist(), ch.chain_voxels):
+        if a == b and len(rows) <= 3:
+            continue  # a tiny ring inside a junction cluster
+        pts = p_lps[rows] if len(rows) else np.zeros((0, 3))
+        rad = dist_vox[rows] + opt.radius_offset_vox * h if len(rows) else np.zeros(0)
+        g.add_chain(a, b, pts, rad)
+    return g
+
+
+def _alive(g: _Graph, k: int) -> bool:
+    return g.kind[k] >= 0
+
+
+def _incident(g: _Graph) -> dict[int, list[int]]:
+    inc: dict[int, list[int]] = {}
+    for cid, c in g.chains.items():
+        inc.setdefault(c["a"], []).append(cid)
+        inc.setdefault(c["b"], []).append(cid)
+    return inc
+
+
+def _chain_length(g: _Graph, c: dict) -> float:
+    pts = np.vstack([g.pos[c["a"]][None], c["pts"], g.pos[c["b"]][None]])
+    return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+
+
+def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
+    """Remove terminal chains that stick out too little beyond their junction (bumps, noise), repeatedly."""
+    while True:
+        inc = _incident(g)
+        degree = {k: len(v) for k, v in inc.items()}
+        removed = False
+        cands = []
+        for cid, c in g.chains.items():
+            a, b = c["a"], c["b"]
+            if a == b:
+                continue
+            ends = [x for x in (a, b) if degree.get(x, 0) == 1]
+            if len(ends) != 1:
+                continue
+            tip = ends[0]
+            junction = b if tip == a else a
+            if degree.get(junction, 0) < 3:
+                continue
+            length = _chain_length(g, c)
+            rj = g.rad[junction]
+            rr = c["rad"]
+            # the spur's own radius: beyond the junction sphere, else at the tip
+            pts = c["pts"]
+            if len(rr):
+                far = np.linalg.norm(pts - g.pos[junction], axis=1) > rj
+                r_own = float(np.median(rr[far])) if far.any() else float(np.median(rr))
+            else:
+                r_own = g.rad[tip]
+            protrusion = length - rj
+            if protrusion <= max(opt.spur_protrusion * r_own, opt.spur_min_vox * h):
+                cands.append((protrusion / max(r_own, 1e-9), cid, tip, junction))
+        # remove the worst spur of each junction first, never leaving a junction with fewer than 2 chains
+        cands.sort()
+        taken: dict[int, int] = {}
+        for _, cid, tip, junction in cands:
+            if degree[junction] - taken.get(junction, 0) <= 2:
+                continue
+            taken[junction] = taken.get(junction, 0) + 1
+            del g.chains[cid]
+            g.kind[tip] = -1
+            removed = True
+        if not removed:
+            return
+        _merge_degree_two(g)
+
+
+def _merge_degree_two(g: _Graph) -> None:
+    """Join the two chains meeting at a key node that has only those two (after pruning or cutting)."""
+    inc = _incident(g)
+    for k, cids in list(inc.items()):
+        if len(cids) != 2 or g.kind[k] < 0 or cids[0] == cids[1]:
+            continue
+        c1, c2 = g.chains.get(cids[0]), g.chains.get(cids[1])
+        if c1 is None or c2 is None:
+            continue
+        # orient c1 to end at k and c2 to start at k
+        p1, r1 = (c1["pts"], c1["rad"]) if c1["b"] == k else (c1["pts"][::-1], c1["rad"][::-1])
+        a1 = c1["a"] if c1["b"] == k else c1["b"]
+        p2, r2 = (c2["pts"], c2["rad"]) if c2["a"] == k else (c2["pts"][::-1], c2["rad"][::-1])
+        b2 = c2["b"] if c2["a"] == k else c2["a"]
+        if a1 == k or b2 == k:
+            continue
+        pts = np.vstack([p1, g.pos[k][None], p2])
+        rad = np.concatenate([r1, [_chain_radius_near(r1, r2)], r2])
+        del g.chains[cids[0]], g.chains[cids[1]]
+        new = g.add_chain(a1, b2, pts, rad)
+        g.kind[k] = -1
+        inc[a1] = [new if x in cids else x for x in inc.get(a1, [])]
+        inc[b2] = [new if x in cids else x for x in inc.get(b2, [])]
+        inc[k] = []
+
+
+def _chain_radius_near(r1: np.ndarray, r2: np.ndarray) -> float:
+    near = np.concatenate([r1[-3:], r2[:3]])
+    return float(np.median(near)) if len(near) else 0.0
+
+
+def _break_contacts(g: _Graph, opt: VolumeOptions, h: float) -> None:
+    """Remove short chains between two junctions that lie on a cycle (ducts that merely touch)."""
+    import networkx as nx
+
+    while True:
+        mg = nx.MultiGraph()
+        for cid, c in g.chains.items():
+            mg.add_edge(c["a"], c["b"], key=cid)
+        if not mg.number_of_edges():
+            return
+        bridges = {frozenset(e) for e in nx.bridges(nx.Graph(mg))} if mg.number_of_edges() else set()
+        # edges on a cycle: not a graph bridge, or a parallel edge
+        cands = []
+        for cid, c in g.chains.items():
+            a, b = c["a"], c["b"]
+            if a == b:
+                cands.append((0.0, cid))
+                continue
+            on_cycle = mg.number_of_edges(a, b) > 1 or frozenset((a, b)) not in bridges
+            if not on_cycle:
+                continue
+            if mg.degree(a) < 3 or mg.degree(b) < 3:
+                continue
+            length = _chain_length(g, c)
+            if length <= opt.touch_factor * (g.rad[a] + g.rad[b]) + h:
+                cands.append((length / (g.rad[a] + g.rad[b] + 1e-9), cid))
+        if not cands:
+            return
+        cands.sort()
+        del g.chains[cands[0][1]]
+        _merge_degree_two(g)
+
+
+def _choose_roots(g: _Graph, systems: list[int], nipple: Sequence[float] | None):
+    """One root key node per system; the nipple (given or estimated as the mean of the roots)."""
+    inc = _incident(g)
+    per_sys_ends: dict[int, list[int]] = {s: [] for s in systems}
+    per_sys_any: dict[int, list[int]] = {s: [] for s in systems}
+    for k in range(len(g.pos)):
+        if not _alive(g, k):
+            continue
+        s = g.system[k]
+        if s not in per_sys_any:
+            continue
+        deg = len(inc.get(k, []))
+        if deg == 0 and g.kind[k] != 2:
+            continue
+        per_sys_any[s].append(k)
+        if deg <= 1:
+            per_sys_ends[s].append(k)
+    roots: dict[int, int] = {}
+    if nipple is not None:
+        nip = np.asarray(nipple, dtype=float)
+        for s in systems:
+            cand = per_sys_ends[s] or per_sys_any[s]
+            d = [np.linalg.norm(g.pos[k] - nip) for k in cand]
+            roots[s] = cand[int(np.argmin(d))]
+        return roots, nip, "given"
+    # estimate: each system's thickest end; then prefer, among its thick ends, the one nearest the others
+    thick: dict[int, list[tuple[float, int]]] = {}
+    for s in systems:
+        cand = per_sys_ends[s] or per_sys_any[s]
+        scored = sorted(((_end_radius(g, k, inc), k) for k in cand), reverse=True)
+        thick[s] = scored
+        roots[s] = scored[0][1]
+    if len(systems) > 1:
+        for _ in range(2):
+            centre = np.median(np.array([g.pos[roots[s]] for s in systems]), axis=0)
+            for s in systems:
+                best = thick[s][0][0]
+                ok = [(np.linalg.norm(g.pos[k] - centre), k) for r, k in thick[s] if r >= 0.6 * best]
+                roots[s] = min(ok)[1]
+    nip = np.mean(np.array([g.pos[roots[s]] for s in systems]), axis=0)
+    return roots, nip, "estimated"
+
+
+def _end_radius(g: _Graph, k: int, inc: dict[int, list[int]]) -> float:
+    """Radius of the duct at an end: the median radius of the first part of its chain."""
+    cids = inc.get(k, [])
+    if not cids:
+        return g.rad[k]
+    c = g.chains[cids[0]]
+    r = c["rad"] if c["a"] == k else c["rad"][::-1]
+    if not len(r):
+        return g.rad[k]
+    n = max(3, len(r) // 4)
+    return float(np.median(r[:n]))
+
+
+def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptions, h: float,
+             laterality: str | None) -> DuctTree:
+    """Orient chains away from each root (BFS by path length), smooth, resample, and build the DuctTree."""
+    import heapq
+
+    inc = _incident(g)
+    positions: list[np.ndarray] = []
+    radii: list[float] = []
+    parents: list[int] = []
+    systems: list[int] = []
+    anastomoses: list[tuple[int, int]] = []
+    row_of_key: dict[int, int] = {}
+    done_chain: set[int] = set()
+    for s_index, s in enumerate(sorted(roots)):
+        root = roots[s]
+        row_of_key[root] = len(positions)
+        positions.append(g.pos[root])
+        radii.append(max(_end_radius(g, root, inc), 1e-3))
+        parents.append(-1)
+        systems.append(s_index)
+        # Dijkstra over key nodes: chains are taken in order of the distance of their near end
+        dist = {root: 0.0}
+        heap = [(0.0, root)]
+        while heap:
+            d, k = heapq.heappop(heap)
+            if d > dist.get(k, math.inf):
+                continue
+            for cid in sorted(inc.get(k, [])):
+                if cid in done_chain:
+                    continue
+                c = g.chains[cid]
+                forward = c["a"] == k
+                other = c["b"] if forward else c["a"]
+                pts = c["pts"] if forward else c["pts"][::-1]
+                rad = c["rad"] if forward else c["rad"][::-1]
+                done_chain.add(cid)
+                length = _chain_length(g, c)
+                seg_pts, seg_rad = _refine_chain(g.pos[k], pts, g.pos[other], rad, g.rad[k], g.rad[other],
+                                                 opt, h)
+                prev = row_of_key[k]
+                if other in row_of_key:
+                    # the chain closes a loop: grow it from both ends, flag the middle link
+                    half = len(seg_pts) // 2
+                    prev = _append(positions, radii, parents, systems, seg_pts[:half], seg_rad[:half], prev, s_index)
+                    back = _append(positions, radii, parents, systems, seg_pts[half:][::-1], seg_rad[half:][::-1],
+                                   row_of_key[other], s_index)
+                    anastomoses.append((prev, back))
+                    continue
+                prev = _append(positions, radii, parents, systems, seg_pts, seg_rad, prev, s_index)
+                row_of_key[other] = len(positions)
+                positions.append(g.pos[other])
+                radii.append(_node_radius(g, other, seg_rad, inc))
+                parents.append(prev)
+                systems.append(s_index)
+                nd = d + length
+                if nd < dist.get(other, math.inf):
+                    dist[other] = nd
+                    heapq.heappush(heap, (nd, other))
+    pos = np.array(positions, dtype=float).reshape(-1, 3) - nip
+    rad = np.maximum(np.array(radii, dtype=float), 0.25 * h)
+    par = np.array(parents, dtype=np.int64)
+    tree = DuctTree.from_arrays(pos, rad, par, np.array(systems, dtype=np.int64), laterality=laterality)
+    for u, v in anastomoses:
+        if u == v or u < 0 or v < 0:
+            continue
+        tree.add_edge(u, v, anastomosis=True)
+    return tree
+
+
+def _append(positions, radii, parents, systems, pts, rad, prev: int, s: int) -> int:
+    for p, r in zip(pts, rad):
+        positions.append(p)
+        radii.append(float(r))
+        parents.append(prev)
+        systems.append(s)
+        prev = len(positions) - 1
+    return prev
+
+
+def _node_radius(g: _Graph, k: int, seg_rad: np.ndarray, inc: dict[int, list[int]]) -> float:
+    """Radius stored on a key node: the duct's, not the junction's inscribed sphere."""
+    if len(seg_rad):
+        return float(np.median(seg_rad[-3:]))
+    return g.rad[k]
+
+
+def _refine_chain(pa: np.ndarray, pts: np.ndarray, pb: np.ndarray, rad: np.ndarray, ra: float, rb: float,
+                  opt: VolumeOptions, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Smooth a chain's interior (ends fixed), filter its radii, and keep nodes about a radius apart."""
+    n = len(pts)
+    if n == 0:
+        return pts, rad
+    full = np.vstack([pa[None], pts, pb[None]])
+    for _ in range(opt.smooth_iterations):
+        full[1:-1] = 0.5 * full[1:-1] + 0.25 * (full[:-2] + full[2:])
+    inner = full[1:-1]
+    r = _running_median(rad, 5)
+    # resample: keep points about max(2h, radius) apart along the arc
+    seg = np.linalg.norm(np.diff(full, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    total = s[-1]
+    step_lo, step_hi = opt.node_spacing_vox[0] * h, opt.node_spacing_vox[1] * h
+    rmed = float(np.median(r)) if len(r) else h
+    step = min(max(opt.node_spacing_radii * rmed, step_lo), step_hi)
+    m = int(round(total / step))
+    if m <= 1:
+        keep_s = np.array([total / 2]) if n >= 2 and total > 2 * step_lo else np.zeros(0)
+    else:
+        keep_s = np.linspace(0, total, m + 1)[1:-1]
+    if len(keep_s) == 0:
+        return np.zeros((0, 3)), np.zeros(0)
+    out = np.stack([np.interp(keep_s, s, full[:, q]) for q in range(3)], axis=1)
+    out_r = np.interp(keep_s, s[1:-1], r) if n > 1 else np.full(len(keep_s), r[0])
+    return out, out_r
+
+
+def _running_median(x: np.ndarray, w: int) -> np.ndarray:
+    if len(x) < 3:
+        return np.asarray(x, dtype=float)
+    from scipy.ndimage import median_filter
+
+    return median_filter(np.asarray(x, dtype=float), size=min(w, len(x)), mode="nearest")
