@@ -875,14 +875,15 @@ def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLe
         ok = ok[np.lexsort((root_sys[ok], diff[ok]))]
         systems = [int(root_sys[k]) for k in ok]
     reach = {s: float(geo.node_pm[tree.system_ids == s].max()) for s in systems}
-    long_enough = [s for s in systems if target <= reach[s] + 1e-9]
+    slack = length_rounding_mm(target) / 2.0  # a stated length covers +/- half its last digit
+    long_enough = [s for s in systems if target <= reach[s] + slack]
     if not long_enough:
         s0 = systems[0]
         raise InputError(f"{who}: path_mm {target:g} mm is longer than the duct (system {s0} reaches "
                          f"{reach[s0]:.1f} mm from its orifice)", key=_where(spec, "path_mm"))
     cands: list[Candidate] = []
     for s in long_enough:
-        cands.extend(_path_point(tree, geo, s, target, sep))
+        cands.extend(_path_point(tree, geo, s, target, sep, slack))
     out.candidates = cands
     best = cands[0]
     n_systems = len(long_enough)
@@ -911,8 +912,12 @@ def _orifice_clock(tree: DuctTree, root: Any) -> float:
     return math.nan if c is None else float(c)
 
 
-def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep: float) -> list[Candidate]:
-    """Points ``target`` mm along one system, one per distinct branch: the main stem's first."""
+def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep: float, slack: float
+                ) -> list[Candidate]:
+    """Points ``target`` mm along one system, one per distinct branch: the main stem's first.
+
+    A branch ending up to ``slack`` mm short of ``target`` still counts (at its end).
+    """
     order = strahler(tree)
     rad = tree.radii
     kids = tree.cached("children_rows", lambda t: _children(t.parent_index))
@@ -923,8 +928,11 @@ def _path_point(tree: DuctTree, geo: _Segments, system: int, target: float, sep:
     while kids[cur] and geo.node_pm[cur] < target:
         cur = min(kids[cur], key=lambda k: (-order[k], -rad[k], k))
         stem.append(cur)
-    hits = np.flatnonzero((geo.system == system) & (geo.pm_a <= target + 1e-9)
-                          & (geo.pm_a + geo.length >= target - 1e-9) & (geo.child != geo.parent))
+    ends = geo.pm_a + geo.length
+    is_tip = np.zeros(len(geo.child), bool)
+    is_tip[:] = child_count(tree)[geo.child] == 0
+    hits = np.flatnonzero((geo.system == system) & (geo.pm_a <= target + 1e-9) & (geo.child != geo.parent)
+                          & ((ends >= target - 1e-9) | (is_tip & (ends >= target - slack))))
     if len(hits) == 0:  # a one-node system and target 0
         hits = np.flatnonzero((geo.system == system) & (geo.child == geo.parent))
     t = np.where(geo.length[hits] > 0, (target - geo.pm_a[hits]) / np.where(geo.length[hits] > 0, geo.length[hits], 1), 0.0)
