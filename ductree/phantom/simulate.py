@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from .lesions import PhantomLesion
 
 #: kind -> "module:function" (e.g. "volume" -> "ductree.phantom.volume:simulate_volume").
-SIMULATORS: dict[str, str] = {}
+SIMULATORS: dict[str, str] = {
+    "navlog": "ductree.phantom.navlog_sim:simulate_navlog",
+}
 
 
 def simulate(kind: str, case_dir: str | PathLike, tree: "DuctTree", lesions: "list[PhantomLesion]",

@@ -152,6 +152,56 @@ def lumen_clock(axis: np.ndarray, direction: np.ndarray) -> float | None:
     return direction_to_clock(float(u[0]), float(u[2]))
 
 
+def _walk_point(tree: DuctTree, start: Any, look_mm: float, up: bool, first: Any = None) -> np.ndarray:
+    """The point ``look_mm`` along the tree from node ``start`` (BF mm): up toward the root, or down
+    through ``first`` and then single children; the last node reached when the duct is shorter."""
+    p0 = np.asarray(tree.nodes[start]["pos"], dtype=float)
+    prev, cur = p0, start
+    acc = 0.0
+    nxt = first
+    while True:
+        if up:
+            nxt = tree.parent(cur)
+        elif nxt is None:
+            kids = tree.children(cur)
+            nxt = kids[0] if len(kids) == 1 else None
+        if nxt is None:
+            return prev
+        q = np.asarray(tree.nodes[nxt]["pos"], dtype=float)
+        seg = float(np.linalg.norm(q - prev))
+        if acc + seg >= look_mm and seg > 0:
+            return prev + (q - prev) * ((look_mm - acc) / seg)
+        acc += seg
+        prev, cur, nxt = q, nxt, None
+
+
+def junction_lumens(tree: DuctTree, node: Any, look_mm: float = 2.0) -> tuple[np.ndarray, list[tuple[Any, float, float]]]:
+    """The duct axis arriving at a junction and, per child, its lumen clock and deflection.
+
+    The axis runs from the point ``look_mm`` upstream to the junction (at a
+    root, the root's first ``look_mm`` of duct); each child's direction from
+    the junction to the point ``look_mm`` down that child. Returns
+    ``(axis, [(child, clock_hours, deflection_deg), ...])`` with children in
+    the tree's order; a lumen straight along the axis gets the clock of the
+    axis itself.
+    """
+    p = np.asarray(tree.nodes[node]["pos"], dtype=float)
+    up = _walk_point(tree, node, look_mm, True)
+    axis = p - up
+    if np.linalg.norm(axis) < 1e-9:
+        axis = np.array([0.0, 1.0, 0.0])
+    axis = _unit(axis)
+    out = []
+    for c in tree.children(node):
+        q = _walk_point(tree, node, look_mm, False, first=c)
+        v = _unit(q - p)
+        clk = lumen_clock(axis, v)
+        if clk is None:
+            clk = direction_to_clock(float(axis[0]), float(axis[2])) or 12.0
+        out.append((c, float(clk), math.degrees(math.acos(float(np.clip(v @ axis, -1.0, 1.0))))))
+    return axis, out
+
+
 def _rotate_toward(v: np.ndarray, target: np.ndarray, angle_rad: float) -> np.ndarray:
     """Turn unit ``v`` toward unit ``target`` by at most ``angle_rad``."""
     c = float(np.clip(v @ target, -1.0, 1.0))
