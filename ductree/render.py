@@ -1,0 +1,676 @@
+"""Offscreen standard views (PNG) of a case, through VTK and pyvista.
+
+One :class:`Renderer` owns one offscreen render window (EGL when there is no
+display) and is reused for every view and every case: a case's meshes are
+uploaded once (:meth:`Renderer.load`), then each view only moves the camera,
+toggles which actors are visible and redraws the 2D annotations. That reuse
+is what makes batch rendering fast; :func:`render_views` uses a per-process
+shared renderer unless one is passed.
+
+What is drawn comes from :func:`ductree.scene.build_scene`; this module adds
+the per-view annotations in pixels: the laterality marker and view name,
+orientation letters on the image edges, a scale bar in mm, the legend, and
+the text labels (lesion labels placed clear of the lesion with a leader line).
+
+Examples
+--------
+>>> from ductree.render import render_views            # doctest: +SKIP
+>>> for case in cases:                                  # doctest: +SKIP
+...     render_views(case, views=("cc", "front"), out_dir=f"out/{case.id}")
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from .errors import InputError
+from .scene import (
+    BREAST_VIEWS,
+    DEPTH_VIEWS,
+    PARALLEL_VIEWS,
+    Scene,
+    SceneOptions,
+    ViewCamera,
+    build_scene,
+    check_views,
+    hex_to_rgb,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyvista as pv
+
+    from .case import Case
+
+#: Pixel sizes below are for a 1024 px tall image and scale with the height.
+REF_HEIGHT = 1024.0
+ANTI_ALIASING = ("msaa", "ssaa", "none")
+
+
+def _use_egl_without_display() -> None:
+    """Without a display, go straight to EGL (VTK otherwise tries X first, which costs seconds)."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+def parse_size(text: str | Sequence[int] | None, *, key: str = "size") -> tuple[int, int] | None:
+    """``"1024,768"`` (or ``1024x768``, or a pair) -> ``(1024, 768)``; 64..8192 px each."""
+    if text is None:
+        return None
+    if isinstance(text, str):
+        parts = text.replace("x", ",").replace("X", ",").split(",")
+        try:
+            vals = [int(p.strip()) for p in parts]
+        except ValueError:
+            raise InputError(f"must be W,H in pixels, got {text!r}", key=key) from None
+    else:
+        vals = [int(v) for v in text]
+    if len(vals) == 1:
+        vals = vals * 2
+    if len(vals) != 2 or not all(64 <= v <= 8192 for v in vals):
+        raise InputError(f"must be W,H in pixels (64..8192 each), got {text!r}", key=key)
+    return (vals[0], vals[1])
+
+
+def _rgb01(color: str | Sequence[float]) -> tuple[float, float, float]:
+    if isinstance(color, str):
+        if color.startswith("#"):
+            c = hex_to_rgb(color) / 255.0
+            return (float(c[0]), float(c[1]), float(c[2]))
+        import pyvista as pv
+
+        c = pv.Color(color).float_rgb
+        return (float(c[0]), float(c[1]), float(c[2]))
+    return (float(color[0]), float(color[1]), float(color[2]))
+
+
+def check_background(color: str) -> str:
+    """Validate a background colour name or ``#RRGGBB``; raise :class:`InputError` otherwise."""
+    try:
+        _rgb01(color)
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"unknown colour {color!r} (a name like white or #RRGGBB)", key="background") from None
+    return color
+
+
+# --------------------------------------------------------------------------- text measuring and label layout
+
+_TEXT_RENDERER = None
+
+
+def _text_size(text: str, font_px: int, bold: bool = False) -> tuple[int, int]:
+    """Width and height in pixels of a one-line text at ``font_px`` (FreeType, no GL needed)."""
+    global _TEXT_RENDERER
+    from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
+
+    if _TEXT_RENDERER is None:
+        _TEXT_RENDERER = vtkTextRenderer()
+    tp = vtkTextProperty()
+    tp.SetFontSize(int(font_px))
+    tp.SetBold(bool(bold))
+    tp.SetFontFamilyToArial()
+    bbox = [0, 0, 0, 0]
+    _TEXT_RENDERER.GetBoundingBox(tp, text, bbox, 72)
+    return (bbox[1] - bbox[0] + 1, bbox[3] - bbox[2] + 1)
+
+
+@dataclass
+class PlacedText:
+    """A text laid out in pixels: box ``(col0, row0, col1, row1)`` (rows from the top)."""
+
+    text: str
+    box: tuple[float, float, float, float]
+    font_px: int
+    color: str
+    bold: bool = False
+    frame: bool = False
+    leader: tuple[tuple[float, float], tuple[float, float]] | None = None
+    role: str = ""
+
+
+def _overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    return max(0.0, w) * max(0.0, h)
+
+
+def _circle_box_overlap(box: Sequence[float], c: Sequence[float], r: float) -> float:
+    """Approximate overlap area of a box with a disc (0 when they do not touch)."""
+    nx_ = min(max(c[0], box[0]), box[2])
+    ny_ = min(max(c[1], box[1]), box[3])
+    d = math.hypot(c[0] - nx_, c[1] - ny_)
+    if d >= r:
+        return 0.0
+    return _overlap(box, (c[0] - r, c[1] - r, c[0] + r, c[1] + r)) + (r - d) * 10.0
+
+
+def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
+                  reserved: Sequence[Sequence[float]] = ()) -> list[PlacedText]:
+    """Lay out the scene's labels for one view, in pixels.
+
+    Fixed labels are centred at their projected anchor plus ``offset_px``.
+    Lesion labels (``avoid_mm > 0``) try eight directions around the lesion
+    and take the one that covers no lesion, no other label and no reserved
+    box (title, legend), stays in the image and covers the fewest tree
+    points; a leader line joins the label to the lesion's edge.
+    """
+    cam = scene.camera(view, size)
+    w, h = size
+    k = h / REF_HEIGHT
+    labels = scene.labels_in(view)
+    out: list[PlacedText] = []
+    boxes = [tuple(b) for b in reserved]
+    discs = []
+    for lab in labels:
+        if lab.avoid_mm > 0:
+            c = cam.project([lab.anchor])[0]
+            discs.append((c, lab.avoid_mm * cam.mm_at(lab.anchor)))
+    tree_px = cam.project(scene.tree_points) if view in BREAST_VIEWS and len(scene.tree_points) else np.zeros((0, 2))
+    for lab in labels:
+        font = max(8, int(round(17 * lab.size * k)))
+        tw, th = _text_size(lab.text, font, lab.bold)
+        pad = 3 * k if lab.box else 0.0
+        tw, th = tw + 2 * pad, th + 2 * pad
+        c = cam.project([lab.anchor])[0]
+        if not np.all(np.isfinite(c)):
+            continue
+        if lab.avoid_mm <= 0:
+            cx, cy = c[0] + lab.offset_px[0] * k, c[1] - lab.offset_px[1] * k
+            # Keep fixed labels inside the image.
+            cx = min(max(cx, tw / 2 + 2), w - tw / 2 - 2)
+            cy = min(max(cy, th / 2 + 2), h - th / 2 - 2)
+            box = (cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2)
+            out.append(PlacedText(lab.text, box, font, lab.color, lab.bold, lab.box, None, lab.role))
+            continue
+        r = lab.avoid_mm * cam.mm_at(lab.anchor)
+        gap = 14 * k + r
+        best = None
+        for pref, ang in enumerate((45, 135, -45, -135, 90, -90, 0, 180)):
+            for reach in (1.0, 1.8, 2.8):
+                dx, dy = math.cos(math.radians(ang)), -math.sin(math.radians(ang))
+                px, py = c[0] + dx * gap * reach, c[1] + dy * gap * reach
+                x0 = px if dx > 0.3 else (px - tw if dx < -0.3 else px - tw / 2)
+                y0 = py if dy > 0.3 else (py - th if dy < -0.3 else py - th / 2)
+                box = (x0, y0, x0 + tw, y0 + th)
+                cost = pref * 0.5 + (reach - 1.0) * 20.0
+                cost += sum(_circle_box_overlap(box, dc, dr + 2 * k) for dc, dr in discs) * 100.0
+                cost += sum(_overlap(box, b) for b in boxes) * 50.0
+                outside = (tw * th) - _overlap(box, (2, 2, w - 2, h - 2))
+                cost += outside * 200.0
+                if len(tree_px):
+                    inside = ((tree_px[:, 0] >= box[0]) & (tree_px[:, 0] <= box[2])
+                              & (tree_px[:, 1] >= box[1]) & (tree_px[:, 1] <= box[3]))
+                    cost += float(inside.sum()) * 0.05
+                if best is None or cost < best[0]:
+                    best = (cost, box)
+        box = best[1]
+        # Leader: from the box's nearest point to the lesion's edge.
+        nx_ = min(max(c[0], box[0]), box[2])
+        ny_ = min(max(c[1], box[1]), box[3])
+        v = np.array([nx_ - c[0], ny_ - c[1]])
+        dist = float(np.linalg.norm(v))
+        leader = None
+        if dist > r + 2:
+            e = c + v / dist * (r + 1.0)
+            leader = ((float(nx_), float(ny_)), (float(e[0]), float(e[1])))
+        placed = PlacedText(lab.text, box, font, lab.color, lab.bold, lab.box, leader, lab.role)
+        out.append(placed)
+        boxes.append(box)
+    return out
+
+
+# --------------------------------------------------------------------------- the renderer
+
+class Renderer:
+    """One offscreen render window, reused for every view and case.
+
+    Parameters
+    ----------
+    size : (width, height)
+        Image size in pixels.
+    background : str
+        Background colour (a name or ``#RRGGBB``).
+    anti_aliasing : {"msaa", "ssaa", "none"}
+        Multisampling (default, cheap), supersampling (sharper, ~2x slower) or none.
+    plotter : pyvista.Plotter, optional
+        Draw into an existing offscreen plotter instead of creating one.
+    """
+
+    def __init__(self, size: Sequence[int] = (1024, 1024), *, background: str = "white",
+                 anti_aliasing: str = "msaa", plotter: "pv.Plotter | None" = None) -> None:
+        _use_egl_without_display()
+        import pyvista as pv
+
+        if anti_aliasing not in ANTI_ALIASING:
+            raise InputError(f"must be one of {', '.join(ANTI_ALIASING)}, got {anti_aliasing!r}",
+                             key="anti_aliasing")
+        pv.OFF_SCREEN = True
+        self.size = (int(size[0]), int(size[1]))
+        self.background = check_background(background)
+        if plotter is None:
+            plotter = pv.Plotter(off_screen=True, window_size=list(self.size), lighting="light kit")
+        self.plotter = plotter
+        plotter.set_background(_rgb01(self.background))
+        if anti_aliasing != "none":
+            plotter.enable_anti_aliasing(anti_aliasing, multi_samples=4)
+        # Depth peeling drops translucent actors under Mesa EGL; VTK's default order-independent
+        # transparency (weighted blending) draws them correctly.
+        plotter.disable_depth_peeling()
+        # A second layer for the highlight (involved ducts, lesions) and the 2D annotations: it
+        # shares the camera and lights, and its own depth buffer keeps it in front of the breast.
+        from vtkmodules.vtkRenderingCore import vtkRenderer
+
+        rw = plotter.render_window
+        self._top = vtkRenderer()
+        self._top.SetLayer(rw.GetNumberOfLayers())
+        rw.SetNumberOfLayers(rw.GetNumberOfLayers() + 1)
+        self._top.SetActiveCamera(plotter.renderer.GetActiveCamera())
+        self._top.InteractiveOff()
+        rw.AddRenderer(self._top)
+        self.plotter.screenshot(return_img=True)  # the first render: creates the GL context once
+        for light in plotter.renderer.GetLights():
+            self._top.AddLight(light)
+        self._top.AutomaticLightCreationOff()
+        self.scene: Scene | None = None
+        self._actors: list[tuple[Any, Any]] = []   # (scene Actor, vtkActor)
+        self._overlay: list[Any] = []
+        self.views_rendered = 0
+
+    # ------------------------------------------------------------------ scene
+
+    def load(self, scene: Scene) -> None:
+        """Upload a scene's meshes (replacing the previous scene's)."""
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        self._clear_overlay()
+        for a, va in self._actors:
+            (self._top if a.layer else self.plotter.renderer).RemoveViewProp(va)
+        self._actors = []
+        for a in scene.actors:
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputData(a.mesh)
+            if a.rgb:
+                mapper.SetScalarModeToUsePointFieldData()
+                mapper.SelectColorArray(a.rgb)
+                mapper.SetColorModeToDirectScalars()
+                mapper.ScalarVisibilityOn()
+            else:
+                mapper.ScalarVisibilityOff()
+            va = vtkActor()
+            va.SetMapper(mapper)
+            prop = va.GetProperty()
+            if a.color:
+                prop.SetColor(*_rgb01(a.color))
+            prop.SetOpacity(float(a.opacity))
+            if a.style == "lines":
+                prop.SetRepresentationToWireframe()
+            else:
+                prop.SetInterpolationToPhong()
+                prop.SetSpecular(0.25)
+                prop.SetSpecularPower(20.0)
+            if not a.lighting:
+                prop.LightingOff()
+            va.SetVisibility(False)
+            (self._top if a.layer else self.plotter.renderer).AddViewProp(va)
+            self._actors.append((a, va))
+        self.scene = scene
+
+    def _clear_overlay(self) -> None:
+        for act in self._overlay:
+            self._top.RemoveViewProp(act)
+        self._overlay = []
+
+    def resize(self, size: Sequence[int]) -> None:
+        size = (int(size[0]), int(size[1]))
+        if size != self.size:
+            self.plotter.window_size = list(size)
+            self.size = size
+
+    # ------------------------------------------------------------------ views
+
+    def render(self, view: str, *, size: Sequence[int] | None = None) -> np.ndarray:
+        """Render one view of the loaded scene; return the image, uint8 (H, W, 3)."""
+        if self.scene is None:
+            raise RuntimeError("load a scene first")
+        view = check_views([view])[0]
+        if size is not None:
+            self.resize(size)
+        scene = self.scene
+        w, h = self.size
+        k = h / REF_HEIGHT
+        for a, va in self._actors:
+            va.SetVisibility(view in a.views)
+            if a.style == "lines":
+                va.GetProperty().SetLineWidth(max(1.0, a.line_width * k))
+        cam = scene.camera(view, self.size)
+        self._set_camera(cam)
+        self._clear_overlay()
+        self._annotate(scene, view, cam)
+        self.plotter.render_window.Render()
+        from pyvista.plotting.plotter import image_from_window
+
+        img = np.asarray(image_from_window(self.plotter.render_window, ignore_alpha=True))
+        self.views_rendered += 1
+        return img
+
+    def save(self, view: str, path: str | PathLike, *, size: Sequence[int] | None = None) -> Path:
+        """Render one view into a PNG file (written atomically)."""
+        img = self.render(view, size=size)
+        return write_png(img, path)
+
+    def close(self) -> None:
+        try:
+            self.plotter.close()
+        except Exception:  # pragma: no cover - closing twice
+            pass
+
+    def _set_camera(self, cam: ViewCamera) -> None:
+        ren = self.plotter.renderer
+        vc = ren.GetActiveCamera()
+        vc.SetFocalPoint(*cam.focal)
+        vc.SetPosition(*cam.position)
+        vc.SetViewUp(*cam.up)
+        if cam.parallel_scale is not None:
+            vc.ParallelProjectionOn()
+            vc.SetParallelScale(cam.parallel_scale)
+        else:
+            vc.ParallelProjectionOff()
+            vc.SetViewAngle(cam.view_angle_deg)
+        vc.SetClippingRange(1.0, cam.distance * 3.0)
+        self._top.SetActiveCamera(vc)
+
+    # ------------------------------------------------------------------ annotations
+
+    def _annotate(self, scene: Scene, view: str, cam: ViewCamera) -> None:
+        w, h = self.size
+        k = h / REF_HEIGHT
+        margin = 14 * k
+        # Which side is the chest wall (depth views): the legend goes there, the title opposite.
+        chest_right = True
+        if view in DEPTH_VIEWS:
+            chest_right = float(cam.r[1]) > 0
+        title_left = chest_right
+        reserved = []
+        # Title: laterality marker and view name, then the case id.
+        tfont = int(round(40 * k))
+        title = cam.title
+        tw, th = _text_size(title, tfont, True)
+        x0 = margin + 24 * k if title_left else w - margin - 24 * k - tw
+        y0 = margin + 18 * k
+        self._text(title, (x0, y0, x0 + tw, y0 + th), tfont, "#000000", bold=True)
+        sub = f"case {scene.case_id}"
+        sfont = int(round(16 * k))
+        sw, sh = _text_size(sub, sfont)
+        sx0 = x0 if title_left else w - margin - 24 * k - sw
+        self._text(sub, (sx0, y0 + th + 4 * k, sx0 + sw, y0 + th + 4 * k + sh), sfont, "#444444")
+        reserved.append((min(x0, sx0) - 4, y0 - 4, max(x0 + tw, sx0 + sw) + 4, y0 + th + sh + 8 * k))
+        # Orientation letters at the edge midpoints.
+        lfont = int(round(30 * k))
+        for edge, text in cam.edge_letters().items():
+            if not text:
+                continue
+            lw, lh = _text_size(text, lfont, True)
+            cx, cy = {"top": (w / 2, margin + lh / 2), "bottom": (w / 2, h - margin - lh / 2),
+                      "left": (margin + lw / 2, h / 2), "right": (w - margin - lw / 2, h / 2)}[edge]
+            box = (cx - lw / 2, cy - lh / 2, cx + lw / 2, cy + lh / 2)
+            self._text(text, box, lfont, "#1F3A93", bold=True)
+            reserved.append(box)
+        # Legend, on the chest-wall side (or the right).
+        entries = scene.legend_in(view)
+        if entries:
+            reserved.append(self._legend(entries, right=chest_right, top=True))
+        # Scale bar in mm (parallel views), bottom corner on the chest-wall side.
+        if cam.parallel_scale is not None and view != "duct":
+            reserved.append(self._scale_bar(cam, right=chest_right))
+        # Labels.
+        for pt in layout_labels(scene, view, self.size, reserved=reserved):
+            if pt.leader is not None:
+                self._polyline([pt.leader[0], pt.leader[1]], "#000000", 1.5 * k)
+            self._text(pt.text, pt.box, pt.font_px, pt.color, bold=pt.bold, frame=pt.frame)
+
+    def _scale_bar(self, cam: ViewCamera, *, right: bool) -> tuple[float, float, float, float]:
+        w, h = self.size
+        k = h / REF_HEIGHT
+        ppm = cam.pixels_per_mm
+        length = next((L for L in (5, 10, 20, 25, 50, 100) if L * ppm >= 0.11 * w), 100)
+        px = length * ppm
+        margin = 26 * k
+        y = h - margin
+        x1 = w - margin if right else margin + px
+        x0 = x1 - px
+        tick = 7 * k
+        self._polyline([(x0, y - tick), (x0, y), (x1, y), (x1, y - tick)], "#000000", 3.0 * k)
+        text = f"{length} mm"
+        font = int(round(17 * k))
+        tw, th = _text_size(text, font, True)
+        cx = (x0 + x1) / 2
+        box = (cx - tw / 2, y - tick - 4 * k - th, cx + tw / 2, y - tick - 4 * k)
+        self._text(text, box, font, "#000000", bold=True)
+        return (x0 - 4, box[1] - 4, x1 + 4, y + 4)
+
+    def _legend(self, entries, *, right: bool, top: bool) -> tuple[float, float, float, float]:
+        w, h = self.size
+        k = h / REF_HEIGHT
+        font = int(round(13 * k))
+        sizes = [_text_size(e.text, font) for e in entries]
+        row_h = max(s[1] for s in sizes) + 6 * k
+        sw = 16 * k
+        bw = max(s[0] for s in sizes) + sw + 22 * k
+        bh = row_h * len(entries) + 12 * k
+        margin = 14 * k + 24 * k
+        x0 = w - margin - bw if right else margin
+        y0 = margin + 10 * k
+        self._rect((x0, y0, x0 + bw, y0 + bh), "#FFFFFF", 0.85, edge="#999999", width=1.0 * k)
+        for i, (e, (tw, th)) in enumerate(zip(entries, sizes)):
+            ry = y0 + 6 * k + i * row_h
+            sq = (x0 + 8 * k, ry + (row_h - sw) / 2, x0 + 8 * k + sw, ry + (row_h + sw) / 2)
+            self._rect(sq, e.color, 1.0, edge="#555555", width=1.0)
+            tx = sq[2] + 6 * k
+            self._text(e.text, (tx, ry + (row_h - th) / 2, tx + tw, ry + (row_h + th) / 2), font, "#111111")
+        return (x0, y0, x0 + bw, y0 + bh)
+
+    # ------------------------------------------------------------------ 2D primitives (pixels, rows from the top)
+
+    def _text(self, text: str, box, font_px: int, color: str, *, bold: bool = False, frame: bool = False) -> None:
+        from vtkmodules.vtkRenderingCore import vtkTextActor
+
+        h = self.size[1]
+        ta = vtkTextActor()
+        ta.SetInput(text)
+        tp = ta.GetTextProperty()
+        tp.SetFontSize(int(font_px))
+        tp.SetFontFamilyToArial()
+        tp.SetBold(bool(bold))
+        tp.SetColor(*_rgb01(color))
+        tp.SetJustificationToCentered()
+        tp.SetVerticalJustificationToCentered()
+        if frame:
+            tp.SetBackgroundColor(1.0, 1.0, 1.0)
+            tp.SetBackgroundOpacity(0.82)
+            tp.SetFrame(True)
+            tp.SetFrameColor(*_rgb01(color))
+        cx = (box[0] + box[2]) / 2.0
+        cy = h - (box[1] + box[3]) / 2.0
+        ta.SetPosition(cx, cy)
+        self._top.AddViewProp(ta)
+        self._overlay.append(ta)
+
+    def _polyline(self, pts, color: str, width: float) -> None:
+        import vtk
+
+        h = self.size[1]
+        points = vtk.vtkPoints()
+        for x, y in pts:
+            points.InsertNextPoint(float(x), float(h - y), 0.0)
+        lines = vtk.vtkCellArray()
+        lines.InsertNextCell(len(pts))
+        for i in range(len(pts)):
+            lines.InsertCellPoint(i)
+        self._add2d(points, lines, None, color, width, 1.0)
+
+    def _rect(self, box, color: str, opacity: float, *, edge: str | None = None, width: float = 1.0) -> None:
+        import vtk
+
+        h = self.size[1]
+        x0, y0, x1, y1 = box
+        corners = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
+        points = vtk.vtkPoints()
+        for x, y in corners:
+            points.InsertNextPoint(float(x), float(h - y), 0.0)
+        polys = vtk.vtkCellArray()
+        polys.InsertNextCell(4)
+        for i in range(4):
+            polys.InsertCellPoint(i)
+        self._add2d(points, None, polys, color, width, opacity)
+        if edge:
+            self._polyline(corners + [corners[0]], edge, width)
+
+    def _add2d(self, points, lines, polys, color: str, width: float, opacity: float) -> None:
+        import vtk
+
+        pd = vtk.vtkPolyData()
+        pd.SetPoints(points)
+        if lines is not None:
+            pd.SetLines(lines)
+        if polys is not None:
+            pd.SetPolys(polys)
+        coord = vtk.vtkCoordinate()
+        coord.SetCoordinateSystemToDisplay()
+        mapper = vtk.vtkPolyDataMapper2D()
+        mapper.SetInputData(pd)
+        mapper.SetTransformCoordinate(coord)
+        act = vtk.vtkActor2D()
+        act.SetMapper(mapper)
+        act.GetProperty().SetColor(*_rgb01(color))
+        act.GetProperty().SetLineWidth(float(width))
+        act.GetProperty().SetOpacity(float(opacity))
+        self._top.AddViewProp(act)
+        self._overlay.append(act)
+
+
+# --------------------------------------------------------------------------- files
+
+def write_png(img: np.ndarray, path: str | PathLike, *, compress_level: int = 2) -> Path:
+    """Write an (H, W, 3) uint8 image as PNG, atomically."""
+    from PIL import Image
+
+    from .atomic import atomic_path
+
+    p = Path(path)
+    with atomic_path(p) as tmp:
+        Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG", compress_level=compress_level)
+    return p
+
+
+def png_bytes(img: np.ndarray, *, compress_level: int = 6) -> bytes:
+    """PNG-encode an (H, W, 3) uint8 image in memory."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the shared renderer and the API
+
+_local = threading.local()
+
+
+def shared_renderer(size: Sequence[int] = (1024, 1024), *, background: str = "white",
+                    anti_aliasing: str = "msaa") -> Renderer:
+    """This thread's reusable renderer (created on first use, resized and recoloured as asked)."""
+    r: Renderer | None = getattr(_local, "renderer", None)
+    if r is not None and r.background == background and getattr(r, "_aa", None) == anti_aliasing:
+        r.resize(size)
+        return r
+    if r is not None:
+        r.close()
+    r = Renderer(size, background=background, anti_aliasing=anti_aliasing)
+    r._aa = anti_aliasing  # type: ignore[attr-defined]
+    _local.renderer = r
+    return r
+
+
+def case_views(case: "Case", views: Sequence[str] | None) -> tuple[str, ...]:
+    """The views to render: the given ones, else the case's ``[render] views``."""
+    return check_views(views if views is not None else case.render.views)
+
+
+def render_views(case: "Case", views: Sequence[str] | None = None, out_dir: str | PathLike | None = None, *,
+                 size: Sequence[int] | None = None, renderer: Renderer | None = None,
+                 plotter: "pv.Plotter | None" = None, scene: Scene | None = None,
+                 options: SceneOptions | None = None, background: str | None = None,
+                 located: Sequence[Any] | None = None, plans: Any = None,
+                 images: dict[str, np.ndarray] | None = None) -> dict[str, Path]:
+    """Render a case's standard views as PNG files ``<out_dir>/<view>.png``.
+
+    Parameters
+    ----------
+    case : Case
+        The case (its tree is loaded, its lesions placed and planned once).
+    views : sequence of str, optional
+        Any of ``cc, lateral, mlo, front, oblique, duct``; default: the case's
+        ``[render] views``.
+    out_dir : path, optional
+        Folder to write into (created if missing); ``None`` renders into
+        ``images`` only.
+    size : (width, height), optional
+        Pixels; default the case's ``[render] size``.
+    renderer, plotter : optional
+        Reuse this renderer (or wrap this offscreen pyvista plotter); by
+        default the calling thread's shared renderer, so a loop over cases
+        reuses one render window.
+    scene : Scene, optional
+        A scene already built for this case (skips :func:`build_scene`).
+    images : dict, optional
+        Filled with ``view -> (H, W, 3) uint8`` arrays as they are rendered.
+
+    Returns
+    -------
+    dict
+        ``view -> path`` of the PNGs written (empty when ``out_dir`` is None).
+    """
+    views = case_views(case, views)
+    size = parse_size(size) if size is not None else tuple(case.render.size)
+    bg = background or case.render.background
+    out = None
+    if out_dir is not None:
+        out = Path(out_dir)
+        _make_dir(out)
+    if scene is None:
+        scene = build_scene(case, located, plans, options)
+    if renderer is None:
+        if plotter is not None:
+            renderer = Renderer(size, background=bg, plotter=plotter)
+        else:
+            renderer = shared_renderer(size, background=bg)
+    renderer.resize(size)
+    renderer.load(scene)
+    written: dict[str, Path] = {}
+    for view in views:
+        img = renderer.render(view)
+        if images is not None:
+            images[view] = img
+        if out is not None:
+            written[view] = write_png(img, out / f"{view}.png")
+    return written
+
+
+def _make_dir(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a folder", source=path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", source=path) from None
+    if not os.access(path, os.W_OK):
+        raise InputError("the output folder is not writable", source=path)
