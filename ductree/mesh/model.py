@@ -1,0 +1,363 @@
+"""DuctTree -> model: one closed body per duct system, plus lesions, context and a base plate.
+
+:func:`tree_to_mesh` is the entry point (re-exported by :mod:`ductree.mesh`).
+Systems are meshed independently (in threads: manifold3d releases the GIL),
+each as the union of its swept tubes, then cleaned so that no two vertices
+can weld when written as float32 (STL).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .bodies import (CONTEXT_COLOR, LESION_COLOR, PLATE_COLOR, Body, ModelBodies, NippleAreola, as_lesion_shapes,
+                     base_plate as make_base_plate, lesion_body, manifold_to_trimesh, nipple_areola_body,
+                     system_color)
+from .surface import (WELD_SAFE_MM, manifold_arrays, separate_close_vertices, system_parts, to_manifold, union)
+from .tubes import QUALITIES, Tolerance
+
+ENDS = ("round", "flat")
+
+
+def _check_number(value: Any, name: str, *, positive: bool = True, allow_zero: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"must be a number, got {value!r}", key=name) from None
+    if not math.isfinite(x) or (positive and (x < 0 or (x == 0 and not allow_zero))):
+        raise InputError(f"must be a finite number {'>= 0' if allow_zero else '> 0'}, got {value!r}", key=name)
+    return x
+
+
+def resolve_tolerance(quality: str = "print", tolerance_mm: float | None = None) -> Tolerance:
+    """The :class:`Tolerance` of a quality name, or a uniform one of ``tolerance_mm`` (mm)."""
+    if quality not in QUALITIES:
+        raise InputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITIES)}", key="quality")
+    tol = QUALITIES[quality]
+    if tolerance_mm is not None:
+        t = _check_number(tolerance_mm, "tolerance_mm")
+        tol = Tolerance(0.0, t, tol.min_sides)
+    return tol
+
+
+def _system_arrays(tree, system: int, min_radius: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rows = np.flatnonzero(tree.system_ids == system)
+    local = np.full(len(tree.radii), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    par = tree.parent_index[rows]
+    par = np.where(par >= 0, local[np.maximum(par, 0)], -1)
+    rad = np.maximum(np.asarray(tree.radii[rows], dtype=float), min_radius)
+    return np.asarray(tree.positions[rows], dtype=float), rad, par
+
+
+def _extend_free_ends(pos: np.ndarray, rad: np.ndarray, par: np.ndarray, reach: float
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Add a node beyond every tip and before the root so a lumen cut with them opens at the ends."""
+    n = len(rad)
+    has_kids = np.zeros(n, bool)
+    has_kids[par[par >= 0]] = True
+    tips = np.flatnonzero(~has_kids & (par >= 0))
+    d = pos[tips] - pos[par[tips]]
+    d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+    tip_pos = pos[tips] + d * (reach + rad[tips])[:, None]
+    # Root: one new root in front of the old one, against the mean direction of its children.
+    root = int(np.flatnonzero(par < 0)[0])
+    kids = np.flatnonzero(par == root)
+    if len(kids):
+        dr = (pos[kids] - pos[root]).mean(axis=0)
+    else:
+        dr = np.array([0.0, 1.0, 0.0])
+    dr /= max(np.linalg.norm(dr), 1e-12)
+    new_root = pos[root] - dr * (reach + rad[root])
+    # Prepend the new root (rows stay parents-first), append the tip extensions.
+    P = np.vstack([new_root[None], pos, tip_pos])
+    R = np.concatenate([[rad[root]], rad, rad[tips]])
+    parent = np.concatenate([[-1], np.where(par >= 0, par + 1, 0), tips + 1])
+    return P, R, parent
+
+
+class _SystemJob:
+    """Arrays and tube parts of one system (outer surface and, when hollow, the lumen)."""
+
+    def __init__(self, tree, system: int, min_radius: float, hollow: float | None, ends: str) -> None:
+        self.system = system
+        self.ends = ends
+        pos, rad, par = _system_arrays(tree, system, min_radius)
+        self.pos, self.rad, self.par = pos, rad, par
+        self.hollow = hollow
+        self.outer = (pos, rad + (hollow or 0.0), par)
+        self.inner = _extend_free_ends(pos, rad, par, 2.0 * hollow + 0.5) if hollow else None
+        self.parts = None
+        self.inner_parts = None
+
+    def plan(self, tol: Tolerance) -> int:
+        self.parts = system_parts(*self.outer, tol, ends=self.ends)
+        tri = self.parts.triangles
+        if self.inner is not None:
+            self.inner_parts = system_parts(*self.inner, tol, ends="round")
+            tri += self.inner_parts.triangles
+        return tri
+
+    def build(self):
+        man = union([to_manifold(v, f) for v, f in self.parts.meshes])
+        if self.inner_parts is not None:
+            lumen = union([to_manifold(v, f) for v, f in self.inner_parts.meshes])
+            man = man - lumen
+        # Let the simplifier merge the slivers the union leaves where tubes meet tangentially.
+        return man.as_original().simplify(WELD_SAFE_MM)
+
+
+def _budget_tolerance(jobs: list[_SystemJob], tol: Tolerance, budget: int, warnings: list[str]) -> Tolerance:
+    """Coarsen ``tol`` until the tubes' triangle count fits ``budget`` (log-log secant on the count)."""
+    count = sum(j.plan(tol) for j in jobs)
+    if count <= budget:
+        return tol
+    f_lo, c_lo = 1.0, count
+    f = (count / budget) ** 2
+    best = tol
+    for _ in range(12):
+        t = tol.scaled(f)
+        c = sum(j.plan(t) for j in jobs)
+        if c <= budget:
+            best = t
+            if c >= 0.9 * budget:
+                break
+            # too coarse: step back toward the last count above the budget
+            f_hi = f
+            f = math.sqrt(f_lo * f_hi)
+            if f_hi / f_lo < 1.05:
+                break
+            continue
+        f_lo, c_lo = f, c
+        if f > 1e5:
+            break
+        f *= max(1.1, (c / budget) ** 2)
+    if best is tol:
+        warnings.append(f"could not meet the budget of {budget} triangles; coarsest mesh has "
+                        f"{sum(j.plan(tol.scaled(f_lo)) for j in jobs)}")
+        best = tol.scaled(f_lo)
+    for j in jobs:
+        j.plan(best)
+    return best
+
+
+def _segment_closest(p1, q1, p2, q2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise closest points of segments p1-q1 and p2-q2: (distance, s, t) with s, t in [0, 1]."""
+    d1, d2, r = q1 - p1, q2 - p2, p1 - p2
+    a = np.einsum("ij,ij->i", d1, d1)
+    e = np.einsum("ij,ij->i", d2, d2)
+    f = np.einsum("ij,ij->i", d2, r)
+    c = np.einsum("ij,ij->i", d1, r)
+    b = np.einsum("ij,ij->i", d1, d2)
+    denom = a * e - b * b
+    safe_a = np.where(a > 1e-300, a, 1.0)
+    safe_e = np.where(e > 1e-300, e, 1.0)
+    s = np.where(denom > 1e-12 * np.maximum(a * e, 1e-300), np.clip((b * f - c * e) / np.where(denom > 0, denom, 1.0), 0, 1), 0.0)
+    t = (b * s + f) / safe_e
+    # clamp t and recompute s where needed
+    t_lo, t_hi = t < 0, t > 1
+    t = np.clip(t, 0.0, 1.0)
+    s = np.where(t_lo, np.clip(-c / safe_a, 0, 1), np.where(t_hi, np.clip((b - c) / safe_a, 0, 1), s))
+    s = np.where(a > 1e-300, s, 0.0)
+    t = np.where(e > 1e-300, t, 0.0)
+    dist = np.linalg.norm((p1 + d1 * s[:, None]) - (p2 + d2 * t[:, None]), axis=1)
+    return dist, s, t
+
+
+def _overlapping_systems(tree, systems: Sequence[int], min_radius: float) -> list[tuple[int, int, np.ndarray]]:
+    """Pairs of systems whose ideal surfaces overlap (capsule test on every pair of nearby segments).
+
+    Returns ``(system a, system b, BF point)`` for each overlapping pair, the
+    point being the middle of the deepest overlap found.
+    """
+    from scipy.spatial import cKDTree
+
+    pos, par, sysid = tree.positions, tree.parent_index, tree.system_ids
+    rad = np.maximum(np.asarray(tree.radii, float), min_radius)
+    child = np.flatnonzero((par >= 0) & np.isin(sysid, list(systems)))
+    if len(child) == 0 or len(set(sysid[child].tolist())) < 2:
+        return []
+    a, b = pos[par[child]], pos[child]
+    ra, rb = rad[par[child]], rad[child]
+    ss = sysid[child]
+    mid = 0.5 * (a + b)
+    reach = 0.5 * np.linalg.norm(b - a, axis=1) + np.maximum(ra, rb)
+    pairs = cKDTree(mid).query_pairs(2.0 * float(reach.max()), output_type="ndarray")
+    if not len(pairs):
+        return []
+    i, j = pairs[:, 0], pairs[:, 1]
+    keep = (ss[i] != ss[j]) & (np.linalg.norm(mid[i] - mid[j], axis=1) < reach[i] + reach[j])
+    i, j = i[keep], j[keep]
+    if not len(i):
+        return []
+    dist, s, t = _segment_closest(a[i], b[i], a[j], b[j])
+    depth = dist - (ra[i] + (rb[i] - ra[i]) * s) - (ra[j] + (rb[j] - ra[j]) * t)
+    hit = depth < -1e-3
+    found: dict[tuple[int, int], tuple[float, np.ndarray]] = {}
+    for k in np.flatnonzero(hit):
+        key = (int(min(ss[i[k]], ss[j[k]])), int(max(ss[i[k]], ss[j[k]])))
+        if key not in found or depth[k] < found[key][0]:
+            p = 0.5 * (a[i[k]] + (b[i[k]] - a[i[k]]) * s[k] + a[j[k]] + (b[j[k]] - a[j[k]]) * t[k])
+            found[key] = (float(depth[k]), p)
+    return [(k[0], k[1], v[1]) for k, v in sorted(found.items())]
+
+
+def tree_to_mesh(
+    tree,
+    *,
+    quality: str = "print",
+    tolerance_mm: float | None = None,
+    max_triangles: int | None = None,
+    min_radius_mm: float | None = None,
+    end: str = "round",
+    systems: Sequence[int] | None = None,
+    hollow_mm: float | None = None,
+    lesions: Sequence[Any] | None = None,
+    base_plate: bool = False,
+    context: bool | NippleAreola = False,
+    workers: int | None = None,
+) -> ModelBodies:
+    """Mesh a ductal tree: one closed, manifold, outward body per duct system (BF mm).
+
+    Parameters
+    ----------
+    tree : DuctTree
+        The tree (validated first: an empty tree, a radius <= 0 or a
+        non-finite position raises :class:`~ductree.errors.InputError`).
+    quality : {"print", "draft"}
+        ``"print"`` keeps every surface point within ``max(5 % of the local
+        radius, 0.02 mm)`` of the ideal surface (the union of round cones);
+        ``"draft"`` within ``max(15 %, 0.05 mm)``, for viewers.
+    tolerance_mm : float, optional
+        A uniform tolerance (mm) instead of the quality's.
+    max_triangles : int, optional
+        Coarsen the tolerance until the model has at most this many triangles
+        (lesions, context and plate not counted).
+    min_radius_mm : float, optional
+        Thicken ducts thinner than this (mm) so they print.
+    end : {"round", "flat"}
+        Free ends (tips and orifices) rounded (the node sphere) or cut flat.
+    systems : sequence of int, optional
+        Mesh only these duct systems.
+    hollow_mm : float, optional
+        Wall thickness (mm): each system becomes a shell whose lumen is the
+        duct, open at the orifice and at every tip.
+    lesions : sequence, optional
+        Lesions as ``(label, point_bf, size_mm)`` tuples, dicts or objects
+        (see :func:`ductree.mesh.bodies.as_lesion_shapes`); each becomes a
+        separate red body (sphere, or ellipsoid for three diameters).
+    base_plate : bool
+        Join all systems with a disc on the nipple face into one printable
+        body (``kind="print"``).
+    context : bool or NippleAreola
+        Add the nipple–areola skin shell as a context body.
+    workers : int, optional
+        Threads for meshing systems in parallel (default: CPU count).
+
+    Returns
+    -------
+    ModelBodies
+        Bodies in order: systems (or the joined print), lesions, context.
+
+    Examples
+    --------
+    >>> from ductree.tree import DuctTree
+    >>> t = DuctTree.from_arrays([[0, 0, 0], [0, 8, 0], [2, 14, 0], [-2, 13, 1]],
+    ...                          [1.0, 0.9, 0.6, 0.4], [-1, 0, 1, 1], laterality="R")
+    >>> model = tree_to_mesh(t, quality="draft")
+    >>> [b.name for b in model], model[0].mesh.is_watertight
+    (['system 0'], True)
+    """
+    from ..tree import ensure_tree
+
+    t0 = time.perf_counter()
+    tree = ensure_tree(tree)
+    tree.validate()
+    tol = resolve_tolerance(quality, tolerance_mm)
+    if end not in ENDS:
+        raise InputError(f"unknown end style {end!r}; choose round or flat", key="end")
+    min_r = 0.0 if min_radius_mm is None else _check_number(min_radius_mm, "min_radius_mm", allow_zero=True)
+    hollow = None if hollow_mm is None else _check_number(hollow_mm, "hollow_mm")
+    if max_triangles is not None:
+        if isinstance(max_triangles, bool) or int(max_triangles) != max_triangles or max_triangles < 100:
+            raise InputError(f"must be an integer >= 100, got {max_triangles!r}", key="max_triangles")
+        max_triangles = int(max_triangles)
+    all_systems = tree.systems()
+    if systems is None:
+        chosen = all_systems
+    else:
+        chosen = sorted({int(s) for s in systems})
+        missing = [s for s in chosen if s not in all_systems]
+        if missing:
+            raise InputError(f"no duct system {missing[0]}; systems are {all_systems}", key="systems")
+        if not chosen:
+            raise InputError("no systems chosen", key="systems")
+    shapes, warnings = as_lesion_shapes(lesions or [])
+
+    jobs = [_SystemJob(tree, s, min_r, hollow, end) for s in chosen]
+    if max_triangles is not None:
+        tol = _budget_tolerance(jobs, tol, max_triangles, warnings)
+    else:
+        for j in jobs:
+            j.plan(tol)
+    t_plan = time.perf_counter()
+    nworkers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if nworkers > 1:
+        with ThreadPoolExecutor(nworkers) as ex:
+            manifolds = list(ex.map(lambda j: j.build(), jobs))
+    else:
+        manifolds = [j.build() for j in jobs]
+    t_union = time.perf_counter()
+
+    for a, b, where in _overlapping_systems(tree, chosen, min_r + (hollow or 0.0)):
+        warnings.append(f"systems {a} and {b} overlap near BF ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm; "
+                        "their bodies intersect")
+
+    model = ModelBodies(warnings=warnings)
+    tol_abs = float(tol.at(0.0)) if tol.rel == 0 else max(tol.abs_mm, 0.02)
+    if base_plate:
+        roots = [tree.root_of_system(s) for s in chosen]
+        idx = [tree.index[r] for r in roots]
+        plate = make_base_plate(tree.positions[idx], np.maximum(tree.radii[idx], min_r) + (hollow or 0.0),
+                                tolerance_mm=tol_abs)
+        joined = union([*manifolds, plate]).as_original().simplify(WELD_SAFE_MM)
+        model.bodies.append(_body_from_manifold("print", "print", joined, PLATE_COLOR,
+                                                {"systems": list(chosen)}))
+    else:
+        for s, man in zip(chosen, manifolds):
+            model.bodies.append(_body_from_manifold(f"system {s}", "system", man, system_color(s), {"system": s}))
+    for shape in shapes:
+        man = lesion_body(shape, tolerance_mm=tol_abs)
+        model.bodies.append(_body_from_manifold(f"lesion {shape.label}", "lesion", man, LESION_COLOR,
+                                                {"label": shape.label, "size_mm": shape.size_mm,
+                                                 "center_mm": list(shape.center_mm), "kind": shape.kind}))
+    if context:
+        params = context if isinstance(context, NippleAreola) else NippleAreola()
+        model.bodies.append(_body_from_manifold("nipple-areola", "context", nipple_areola_body(params),
+                                                CONTEXT_COLOR, {}))
+    model.info = {
+        "quality": quality, "tolerance": {"rel": tol.rel, "abs_mm": tol.abs_mm}, "end": end,
+        "min_radius_mm": min_r or None, "hollow_mm": hollow, "systems": list(chosen),
+        "laterality": tree.laterality, "triangles": model.triangles,
+        "seconds": {"plan": round(t_plan - t0, 3), "union": round(t_union - t_plan, 3),
+                    "total": round(time.perf_counter() - t0, 3)},
+    }
+    return model
+
+
+def _body_from_manifold(name: str, kind: str, man, color, meta: dict) -> Body:
+    import trimesh
+
+    v, f = manifold_arrays(man)
+    v = separate_close_vertices(v, f)
+    mesh = trimesh.Trimesh(v, f, process=False)
+    meta = dict(meta)
+    meta["genus"] = int(man.genus())
+    return Body(name, kind, mesh, tuple(int(c) for c in color), meta)
