@@ -24,23 +24,26 @@ nipple. A stated depth or fn is rounded to its last digit (+/-0.5 mm for
 whole millimetres). On top come the duct's radius there (the lesion sits in
 the duct, not necessarily on its centreline), a small fixed slack
 (``base_tolerance_mm``, 0.5 mm) and the source's uncertainty
-(``uncertainty_mm``: default 0 for a case file, 2 mm for a ductogram, 3 mm
-for a scope log; pass a larger one when the stated position is rough).
+(``uncertainty_mm``, a bound on the position error: default 0 for a case
+file, 2 mm for a ductogram, 3 mm for a scope log; pass a larger one when the
+stated position is rough).
 Each duct point gets a *misfit*: its lateral and depth (or radial) errors
 divided by those tolerances, combined as a hypotenuse; a duct fits when its
 best point has misfit <= 1.
 
-**Ambiguity.** Rounding error is uniform, so every duct inside the tolerance
-fits a clock spec equally well. Fitting ducts are grouped into *distinct*
-candidates: different systems, or points of one system further apart along
-the tree than ``branch_separation_mm``. One distinct candidate: ``placed``.
-Several: ``ambiguous`` (``ambiguity`` says ``"system"`` when several duct
-systems fit, ``"branch"`` when one system fits at branches far apart) — all
-are listed with their distances, and the one
-with the smallest misfit is chosen (ties: wider duct, lower system id,
-earlier row), so the result is deterministic. For an exact point the
-distances themselves decide: a second candidate is only "about as good" when
-it is within ``base_tolerance_mm + uncertainty_mm`` of the best distance.
+**Ambiguity.** Rounding error is uniform and ``uncertainty_mm`` is a bound
+(the true position lies within it), so every duct inside the tolerance fits
+a spec equally well: the spec cannot tell them apart, and choosing the
+nearest one with confidence would sometimes be confidently wrong. Fitting
+ducts are grouped into *distinct* candidates: different systems, or points
+of one system further apart along the tree than ``branch_separation_mm``.
+One distinct candidate: ``placed``. Several: ``ambiguous`` (``ambiguity``
+says ``"system"`` when several duct systems fit, ``"branch"`` when one
+system fits at branches far apart) — all are listed with their distances,
+and the one with the smallest misfit is chosen (ties: wider duct, lower
+system id, earlier row), so the result is deterministic. For an exact point
+the tolerance is the duct radius + slack + uncertainty + half the lesion's
+size (the lesion may sit off the duct's axis).
 No fitting duct: ``unplaced``, with the nearest duct and its distance; a
 lesion is never forced onto a duct that does not fit.
 
@@ -584,8 +587,8 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
         d_seg, _, _ = segment_segment_distance(geo.a, geo.b, o, o + _FAR_MM * u)
         fn_hi = np.maximum(np.hypot(geo.a[:, 0], geo.a[:, 2]), np.hypot(geo.b[:, 0], geo.b[:, 2]))
         r_hi = np.maximum(geo.ra, geo.rb)
-        bound = np.hypot(fn_hi * math.sin(ang) + r_hi + slack, along_tol + r_hi + slack)
-        tol = {"clock_deg": math.degrees(ang), "lateral_mm_per_mm_fn": math.sin(ang),
+        bound = np.hypot(fn_hi * math.tan(ang) + r_hi + slack, along_tol + r_hi + slack)
+        tol = {"clock_deg": math.degrees(ang), "lateral_mm_per_mm_fn": math.tan(ang),
                "depth_mm": along_tol, "slack_mm": slack, "plus": "duct radius"}
     else:
         assert fn is not None
@@ -593,8 +596,8 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
         c2 = fn * u
         d_seg, _, _ = segment_segment_distance(geo.a, geo.b, c2 - [0, _FAR_MM, 0], c2 + [0, _FAR_MM, 0])
         r_hi = np.maximum(geo.ra, geo.rb)
-        bound = np.hypot(fn * math.sin(ang) + r_hi + slack, along_tol + r_hi + slack)
-        tol = {"clock_deg": math.degrees(ang), "tangential_mm": fn * math.sin(ang), "fn_mm": along_tol,
+        bound = np.hypot((fn + along_tol + r_hi + slack) * math.tan(ang) + r_hi + slack, along_tol + r_hi + slack)
+        tol = {"clock_deg": math.degrees(ang), "tangential_mm": fn * math.tan(ang), "fn_mm": along_tol,
                "slack_mm": slack, "plus": "duct radius"}
     cand = np.flatnonzero(d_seg <= bound + 1e-9)
     if len(cand) == 0:
@@ -608,12 +611,12 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
         if depth is not None:
             e_lat = np.where(along >= 0, perp, np.hypot(p[:, 0], p[:, 2]))
             e_ax = p[:, 1] - depth
-            tol_lat = np.maximum(along, 0.0) * math.sin(ang) + r + slack
+            tol_lat = np.maximum(along, 0.0) * math.tan(ang) + r + slack
             dist = np.hypot(e_lat, e_ax)
         else:
             e_lat = perp
             e_ax = along - fn
-            tol_lat = fn * math.sin(ang) + r + slack
+            tol_lat = np.maximum(along, 0.0) * math.tan(ang) + r + slack
             dist = np.hypot(np.hypot(e_lat, e_ax), np.minimum(p[:, 1], 0.0))
         tol_ax = along_tol + r + slack
         return np.hypot(e_lat / tol_lat, e_ax / tol_ax), dist
@@ -679,12 +682,10 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
     size = float(spec.size_mm) if spec.size_mm is not None else 0.0
     if method in ("clock+depth", "clock+fn"):
         fit, d_all, tol = _ray_fit(geo, float(spec.clock), spec.depth_mm, spec.fn_mm, base, unc)
-        point_like = False
     else:
         p = np.asarray(spec.point_bf if method == "point_bf" else np.asarray(spec.point_lps) - nip, dtype=float)
         out.spec["point_bf"] = [float(x) for x in p]
         fit, d_all, tol = _point_fit(geo, p, size, base, unc)
-        point_like = True
     out.tolerance = tol
     if len(fit.seg) == 0:
         k = int(np.argmin(d_all))
@@ -696,10 +697,8 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         return out
     clusters = _cluster(tree, geo, fit, sep)
     best = clusters[0]
-    if point_like:
-        close = [c for c in clusters[1:] if c.distance_mm - best.distance_mm <= base + unc]
-    else:
-        close = clusters[1:]  # rounding is uniform: everything inside the tolerance fits equally
+    # Rounding and bounded uncertainty are uniform: everything inside the tolerance fits equally.
+    close = clusters[1:]
     out.candidates = clusters
     if close:
         out.status = "ambiguous"

@@ -75,10 +75,10 @@ def build_hand_tree(laterality: str = "R") -> DuctTree:
 def build_straight_tree(laterality: str = "R") -> DuctTree:
     """One straight duct along +y at x = 1.5 mm (3 o'clock), radius 0.5 mm: y = 0, 20, 40.
 
-    Plus a second system (a straight duct at 9 o'clock, x = -1.5, y = 0 -> 30, radius 0.5) so
+    Plus a second system (a straight duct at 9 o'clock, x = -8, y = 0 -> 30, radius 0.5) so
     that spared fractions have something to spare.
     """
-    pos = [[1.5, 0, 0], [1.5, 20, 0], [1.5, 40, 0], [-1.5, 0, 0], [-1.5, 30, 0]]
+    pos = [[1.5, 0, 0], [1.5, 20, 0], [1.5, 40, 0], [-8, 0, 0], [-8, 30, 0]]
     return DuctTree.from_arrays(pos, [0.5] * 5, [-1, 0, 1, -1, 3], [0, 0, 0, 1, 1], laterality=laterality)
 
 

@@ -252,3 +252,18 @@ def test_as_dict_is_json_ready(hand_tree):
     back = json.loads(text)
     assert back[0]["status"] == "ambiguous" and len(back[0]["candidates"]) == 2
     assert back[1]["point_lps"] == pytest.approx(list(np.asarray(out[1].point_bf) + [1, 2, 3]))
+
+
+def test_point_between_two_close_ducts_is_ambiguous():
+    from ductree.tree import DuctTree
+
+    # Two parallel ducts 3 mm apart (x = +1.5 and x = -1.5), radius 0.5; a 2 mm lesion halfway:
+    # each is 1.5 mm away, inside the tolerance 0.5 (radius) + 0.5 (slack) + 1 (half size) = 2 mm.
+    tree = DuctTree.from_arrays([[1.5, 0, 0], [1.5, 30, 0], [-1.5, 0, 0], [-1.5, 30, 0]], [0.5] * 4,
+                                [-1, 0, -1, 2], laterality="R")
+    (les,) = place(tree, LesionSpec("mid", point_bf=(0.0, 15.0, 0.0), size_mm=2))
+    assert les.status == "ambiguous" and les.ambiguity == "system"
+    assert sorted(c.distance_mm for c in les.candidates) == pytest.approx([1.5, 1.5])
+    # 0.4 mm toward one duct and half the size: only that one fits (1.1 mm < 1.5 mm < 1.9 mm).
+    (one,) = place(tree, LesionSpec("near", point_bf=(0.4, 15.0, 0.0), size_mm=1))
+    assert one.status == "placed" and one.system == 0 and one.distance_mm == pytest.approx(1.1)
