@@ -554,7 +554,8 @@ def generate_tree(
         Number of duct systems (orifices on the nipple), 1-20.
     branches : int
         Target number of branches *per system* (root branch included); a
-        system may end with fewer when space runs out.
+        system ends with fewer when its ducts reach the minimum radius (a thin
+        main duct allows fewer generations) or run out of room.
     laterality : {"R", "L"}
         Breast side. The left breast is the mirror image (x -> -x) of the right.
     breast_depth_mm : float
