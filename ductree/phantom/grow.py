@@ -142,10 +142,21 @@ def _spread_orifices(pts: np.ndarray, radii: np.ndarray, gap: float, max_offset:
 # --------------------------------------------------------------------------- envelope
 
 class Envelope:
-    """The breast: a half-ellipsoid from the nipple to the chest wall, plus the nipple cylinder (BF mm).
+    """The breast: a half-ellipsoid from the nipple to the chest wall, plus the nipple (BF mm).
 
-    Ducts stay ``skin_margin_mm`` inside the skin and ``posterior_margin_mm``
-    in front of the chest wall (``y = breast_depth_mm``).
+    The ellipsoid is centred on the chest wall (``y = breast_depth_mm``) with
+    coronal semi-axis ``radius`` and its apex at the nipple; ducts stay
+    ``skin_margin_mm`` inside the skin and ``posterior_margin_mm`` in front of
+    the chest wall. The nipple and the base of the areola are a cone of
+    radius ``nipple_radius_mm + y`` down to ``y = nipple_length_mm``, where
+    the main ducts start.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> env = Envelope(100.0, PhantomParams())
+    >>> env.inside(np.array([[0.0, 0.0, 2.0], [0.0, 95.0, 0.0], [80.0, 50.0, 0.0]])).tolist()
+    [True, False, False]
     """
 
     def __init__(self, breast_depth_mm: float, params: PhantomParams) -> None:

@@ -114,9 +114,9 @@ class PhantomParams:
     posterior_margin_mm: float = 10.0
     """Retromammary fat between the deepest ducts and the chest wall."""
     nipple_radius_mm: float = 7.0
-    """Radius of the nipple cylinder inside which the main ducts start."""
+    """Radius of the nipple face; the allowed cone widens by 1 mm per mm of depth toward the areola."""
     nipple_length_mm: float = 10.0
-    """Depth of that cylinder."""
+    """Depth of that cone (nipple and areola base)."""
 
     sources: dict = field(default_factory=lambda: dict(_SOURCES), compare=False, repr=False)
 
