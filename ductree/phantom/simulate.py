@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 #: kind -> "module:function" (e.g. "volume" -> "ductree.phantom.volume:simulate_volume").
 SIMULATORS: dict[str, str] = {
     "navlog": "ductree.phantom.navlog_sim:simulate_navlog",
+    "volume": "ductree.phantom.voxelize:simulate_volume",
 }
 
 

@@ -293,3 +293,55 @@ def _add_defects(arr: np.ndarray, vol: Volume, tree: DuctTree, pos: np.ndarray, 
             k1, j1, i1 = np.minimum(hi + 2, shape)
             if not arr[k0:k1, j0:j1, i0:i1].any():
                 arr[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] = 1
+
+
+#: where a simulated volume puts the nipple, per breast (LPS mm): a plausible spot in a prone breast CT
+DEFAULT_NIPPLE_LPS = {"R": (-90.0, -110.0, 40.0), "L": (90.0, -110.0, 40.0)}
+
+VOLUME_FILE = "seg.nii.gz"
+VOLUME_TRUTH_FILE = "seg_truth.json"
+VOLUME_CASE_FILE = "case_volume.toml"
+
+
+def simulate_volume(case_dir, tree: DuctTree, lesions: list, seed: int = 0, *,
+                    spacing_mm: float | Sequence[float] = 0.2, oblique: bool = False,
+                    direction: np.ndarray | None = None, nipple_lps: Sequence[float] | None = None,
+                    defects: Defects | None = None, filename: str = VOLUME_FILE, **options) -> list:
+    """The ``volume`` simulator of :data:`ductree.phantom.simulate.SIMULATORS`.
+
+    Voxelizes the phantom (with :class:`Defects`) and writes into ``case_dir``:
+
+    - ``seg.nii.gz``: the 0/1 mask, in LPS, nipple at ``nipple_lps``
+      (default :data:`DEFAULT_NIPPLE_LPS` for the tree's side);
+    - ``seg_truth.json``: the ground-truth tree (``tree.json`` format) with
+      ``graph.nipple_lps``, so a reconstruction can be scored in LPS;
+    - ``case_volume.toml``: the case with ``[source] volume`` and the nipple
+      (what a user who marked the nipple would write).
+
+    ``oblique=True`` uses :func:`oblique_direction` for the grid. Returns the paths written.
+    """
+    from pathlib import Path
+
+    from ..atomic import write_text
+    from ..io import write_tree
+    from ..io.volumes import write_volume
+    from .case import case_toml_dict, case_toml_text
+
+    folder = Path(case_dir)
+    lat = tree.laterality or "R"
+    nip = tuple(float(v) for v in (nipple_lps if nipple_lps is not None else DEFAULT_NIPPLE_LPS[lat]))
+    if direction is None and oblique:
+        direction = oblique_direction()
+    vol = voxelize_tree(tree, spacing_mm, direction=direction, nipple_lps=nip, defects=defects, seed=seed,
+                        **options)
+    vol_path = write_volume(vol, folder / filename)
+    truth = tree.copy()
+    truth.graph["nipple_lps"] = list(nip)
+    truth_path = folder / VOLUME_TRUTH_FILE
+    write_tree(truth, truth_path)
+    data = case_toml_dict(folder.name or "phantom", lat, float(tree.graph.get("breast_depth_mm", 100.0)),
+                          list(lesions))
+    data["nipple_lps"] = list(nip)
+    data["source"] = {"volume": filename}
+    case_path = write_text(folder / VOLUME_CASE_FILE, case_toml_text(data))
+    return [vol_path, truth_path, case_path]
