@@ -91,7 +91,8 @@ MIN_BRANCH_MM = 1.0
 TRACKER_BANDWIDTH_MM = 1.5
 #: Tip samples farther than max(this, 4 robust SDs) from the first (median) fit are outliers (mm).
 OUTLIER_MIN_MM = 3.0
-#: A station with less kernel weight than this (in samples) is a gap: bridged or dead-reckoned.
+#: A station with less kernel weight than this (in samples), or no sample within one bandwidth,
+#: is a gap: bridged between fitted stations, or dead-reckoned past the last one.
 MIN_WEIGHT = 1.0
 #: Electromagnetic tracker noise assumed when a branch has too few samples to measure it (mm, 1 SD).
 TRACKER_SIGMA_MM = 1.0
@@ -493,12 +494,11 @@ def _bridge(pos: np.ndarray, sig: np.ndarray, st: np.ndarray) -> tuple[np.ndarra
         sig = sig.copy()
         for k in range(3):
             pos[gap, k] = np.interp(st[gap], st[ok], pos[ok, k])
-        # a bridged station is as uncertain as the gap is long (sagitta of an unknown bend)
+        # a bridged station is as uncertain as its ends plus the sagitta of an unknown bend across the gap
         left = np.searchsorted(st[ok], st[gap]) - 1
-        right = left + 1
-        span = st[ok][right] - st[ok][left]
-        sig[gap] = np.sqrt(np.interp(st[gap], st[ok], sig[ok]) ** 2
-                           + (0.125 * math.radians(TURN_SIGMA_DEG_PER_MM) * span ** 2) ** 2 + 0.1 * span)
+        span = st[ok][left + 1] - st[ok][left]
+        sagitta = math.radians(TURN_SIGMA_DEG_PER_MM) * span ** 2 / 8.0
+        sig[gap] = np.sqrt(np.interp(st[gap], st[ok], sig[ok]) ** 2 + sagitta ** 2 + (0.1 * span) ** 2)
     return pos, sig
 
 
@@ -559,7 +559,8 @@ def _robust_fit(x: np.ndarray, y: np.ndarray, xe: np.ndarray) -> tuple[np.ndarra
     res = np.linalg.norm(y - _interp_rows(xe, pos, x), axis=1)
     noise = float(np.sqrt(np.mean(res ** 2) / 3.0)) if len(res) >= 10 else TRACKER_SIGMA_MM
     sig = np.maximum(np.sqrt(3.0) * noise / np.sqrt(np.maximum(neff, 1e-9)), TRACKER_FLOOR_MM)
-    gap = s0 < MIN_WEIGHT
+    near = np.searchsorted(x, xe + h, side="right") - np.searchsorted(x, xe - h, side="left")
+    gap = (s0 < MIN_WEIGHT) | (near == 0)
     pos[gap] = np.nan
     sig[gap] = np.nan
     return pos, sig
