@@ -23,6 +23,7 @@ from . import frame as _frame  # noqa: E402,F401
 from . import convert as _convert  # noqa: E402,F401
 from . import plan as _plan  # noqa: E402,F401
 from . import phantom as _phantom  # noqa: E402,F401
+from . import build as _build  # noqa: E402,F401
 from . import fuse as _fuse  # noqa: E402,F401
 
 __all__ = ["app", "main"]
