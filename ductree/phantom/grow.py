@@ -109,15 +109,18 @@ def _spread_orifices(pts: np.ndarray, radii: np.ndarray, gap: float, max_offset:
     """Nudge orifice centres (y = 0) apart until neighbouring ducts clear by ``gap`` mm.
 
     Pairs that overlap push each other apart; the points stay within
-    ``max_offset`` of the nipple centre. If they cannot all fit (many wide
-    ducts on a small nipple), the ducts are made a little thinner and the
-    nudging repeats. Deterministic.
+    ``max_offset`` of the nipple centre, and clock neighbours keep at least
+    half their even share of the clock face apart (up to 0.5 h), so every
+    orifice keeps a clock position of its own. If they cannot all fit (many
+    wide ducts on a small nipple), the ducts are made a little thinner and
+    the nudging repeats. Deterministic.
     """
     pts = pts[:, [0, 2]].astype(float).copy()
     radii = radii.astype(float).copy()
     n = len(pts)
     if n == 1:
         return np.array([[pts[0, 0], 0.0, pts[0, 1]]]), radii
+    min_gap = math.radians(30.0 * min(0.5, 0.5 * 12.0 / n))
     for _ in range(40):
         need = radii[:, None] + radii[None, :] + gap
         np.fill_diagonal(need, 0.0)
@@ -126,12 +129,25 @@ def _spread_orifices(pts: np.ndarray, radii: np.ndarray, gap: float, max_offset:
             dist = np.linalg.norm(diff, axis=-1)
             np.fill_diagonal(dist, np.inf)
             over = need - dist
-            if np.all(over <= 0):
+            ang = np.arctan2(pts[:, 0], pts[:, 1])
+            order = np.argsort(ang)
+            gaps = np.diff(np.append(ang[order], ang[order[0]] + 2 * np.pi))
+            if np.all(over <= 1e-9) and np.all(gaps >= min_gap - 1e-9):
                 break
             push = np.where(over > 0, over * 0.55, 0.0) / np.maximum(dist, 1e-9)
             pts = pts + (diff * push[..., None]).sum(axis=1)
             rho = np.linalg.norm(pts, axis=1)
-            pts = pts * (np.minimum(rho, max_offset) / np.maximum(rho, 1e-9))[:, None]
+            rho = np.minimum(rho, max_offset)
+            # keep clock neighbours apart
+            ang = np.arctan2(pts[:, 0], pts[:, 1])
+            order = np.argsort(ang)
+            gaps = np.diff(np.append(ang[order], ang[order[0]] + 2 * np.pi))
+            deficit = np.maximum(min_gap * 1.02 - gaps, 0.0) / 2
+            shift = np.zeros(n)
+            shift[order] -= deficit
+            shift[np.roll(order, -1)] += deficit
+            ang = ang + shift
+            pts = np.stack([rho * np.sin(ang), rho * np.cos(ang)], axis=1)
         else:
             radii = np.maximum(radii * 0.95, min_radius)
             continue

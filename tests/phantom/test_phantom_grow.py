@@ -168,10 +168,21 @@ def test_orifices_on_the_nipple_face_at_distinct_clocks(case7_tree):
     for r, c in zip(roots, clocks):
         assert 0 < c <= 12 and c == pytest.approx(clock_of_point(case7_tree.nodes[r]["pos"]))
     gaps = [clock_difference_h(a, b) for a, b in itertools.combinations(clocks, 2)]
-    assert min(gaps) >= 0.25
+    assert min(gaps) >= 0.45  # distinct even when rounded to the half hour
     # spread around the whole clock: no half of the clock face is empty
     ang = np.sort(np.array(clocks) % 12.0)
     assert np.diff(np.append(ang, ang[0] + 12)).max() < 4.0
+
+
+@pytest.mark.parametrize("systems", [10, 12])
+def test_crowded_nipples_keep_distinct_orifice_clocks(systems):
+    tree = generate_tree(seed=1, systems=systems, branches=3)
+    clocks = [tree.nodes[r]["orifice_clock"] for r in tree.roots()]
+    assert min(clock_difference_h(a, b) for a, b in itertools.combinations(clocks, 2)) >= 0.45
+    pos = np.array([tree.nodes[r]["pos"] for r in tree.roots()])
+    rad = np.array([tree.radii[tree.index[r]] for r in tree.roots()])
+    d = np.linalg.norm(pos[:, None] - pos[None], axis=-1) + np.eye(systems) * 1e9
+    assert np.all(d >= rad[:, None] + rad[None, :] + 0.3)  # orifices do not touch
 
 
 def test_first_branch_depth(case7_tree, full_systems_tree):
