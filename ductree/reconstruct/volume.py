@@ -196,7 +196,6 @@ def tree_from_mask(
                np.flatnonzero(proj.any(axis=0))]
     if any(len(x) == 0 for x in nz_axes):
         raise InputError("the mask is empty (no foreground voxels)", source=source)
-    touches_border = any(x[0] == 0 or x[-1] == n - 1 for x, n in zip(nz_axes, lab.shape))
     lo = np.array([x[0] for x in nz_axes])
     hi = np.array([x[-1] + 1 for x in nz_axes])
     crop = lab[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
@@ -220,14 +219,18 @@ def tree_from_mask(
     if len(dust):
         warnings.warn(f"dropped {len(dust)} speck(s) of dust (components under {min_mm3:.3g} mm^3, "
                       f"{int(counts[dust].sum())} voxels in all)", DuctreeWarning, stacklevel=2)
-    if touches_border:
-        warnings.warn("the mask touches the border of the volume: ducts may be cut off there",
-                      DuctreeWarning, stacklevel=2)
     remap = np.zeros(n_comp + 1, dtype=np.int32)
     remap[keep] = np.arange(1, len(keep) + 1)
     kept = remap[comp_id] > 0
     # flat index in the padded grid
     kk, jj, ii = np.unravel_index(fg_crop[kept], crop.shape)
+    touches_border = False
+    for q, c in enumerate((kk, jj, ii)):
+        if (lo[q] == 0 and c.min() == 0) or (hi[q] == lab.shape[q] and c.max() == crop.shape[q] - 1):
+            touches_border = True
+    if touches_border:
+        warnings.warn("the mask touches the border of the volume: ducts may be cut off there",
+                      DuctreeWarning, stacklevel=2)
     fg = np.ravel_multi_index((kk + 1, jj + 1, ii + 1), shape)
     fg_sys = remap[comp_id[kept]] - 1
     del kk, jj, ii, fg_crop, comp_id
