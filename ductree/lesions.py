@@ -42,8 +42,8 @@ says ``"system"`` when several duct systems fit, ``"branch"`` when one
 system fits at branches far apart) — all are listed with their distances,
 and the one with the smallest misfit is chosen (ties: wider duct, lower
 system id, earlier row), so the result is deterministic. For an exact point
-the tolerance is the duct radius + slack + uncertainty + half the lesion's
-size (the lesion may sit off the duct's axis).
+the tolerance is the duct radius + slack + uncertainty: a lesion grows in a
+duct's lumen, so its centre lies within the (distended) duct.
 No fitting duct: ``unplaced``, with the nearest duct and its distance; a
 lesion is never forced onto a duct that does not fit.
 
@@ -654,16 +654,16 @@ def _minimise_on_segments(cand: np.ndarray, n: np.ndarray, evaluate, *, refine: 
     return t_best, m_best, d_best
 
 
-def _point_fit(geo: _Segments, point: np.ndarray, size: float, base: float, unc: float
+def _point_fit(geo: _Segments, point: np.ndarray, base: float, unc: float
                ) -> tuple[_Fit, np.ndarray, dict]:
     d, t = point_segment_distance(point, geo.a, geo.b)
     d, t = d[0], t[0]
     r = geo.ra + t * (geo.rb - geo.ra)
-    tol = r + base + unc + size / 2.0
+    tol = r + base + unc
     m = d / tol
     keep = np.flatnonzero(m <= 1.0)
     return _Fit(keep, t[keep], m[keep], d[keep]), d, {
-        "slack_mm": base + unc, "lesion_half_size_mm": size / 2.0, "plus": "duct radius"}
+        "slack_mm": base + unc, "plus": "duct radius"}
 
 
 # --------------------------------------------------------------------------- placing one spec
@@ -679,13 +679,12 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
     )
     if method == "path":
         return _place_path(tree, geo, spec, out, lat, breast_depth, nip, sep)
-    size = float(spec.size_mm) if spec.size_mm is not None else 0.0
     if method in ("clock+depth", "clock+fn"):
         fit, d_all, tol = _ray_fit(geo, float(spec.clock), spec.depth_mm, spec.fn_mm, base, unc)
     else:
         p = np.asarray(spec.point_bf if method == "point_bf" else np.asarray(spec.point_lps) - nip, dtype=float)
         out.spec["point_bf"] = [float(x) for x in p]
-        fit, d_all, tol = _point_fit(geo, p, size, base, unc)
+        fit, d_all, tol = _point_fit(geo, p, base, unc)
     out.tolerance = tol
     if len(fit.seg) == 0:
         k = int(np.argmin(d_all))
@@ -978,6 +977,59 @@ def _subtree_ends(tree: DuctTree) -> np.ndarray:
         if p >= 0 and end[i] > end[p]:
             end[p] = end[i]
     return end
+
+
+# --------------------------------------------------------------------------- terminal output
+
+def fmt_number(v: float | int | None, spec: str = ".1f", none: str = "-") -> str:
+    """Format a number for a table (``-`` for ``None``; no ``-0.0``)."""
+    if v is None:
+        return none
+    text = format(v, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def fmt_xyz(p: Sequence[float]) -> str:
+    """``(x, y, z)`` to 0.1 mm."""
+    return "(" + ", ".join(fmt_number(float(v)) for v in p) + ")"
+
+
+def locate_table(located: Sequence[LocatedLesion]):
+    """A rich table of located lesions, one row each (mm; clock = nearest half hour, exact in brackets)."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title="Lesions on the ductal tree (mm; clock: nearest half hour (exact); system (its orifice clock))",
+              box=box.SIMPLE_HEAD)
+    for col in ("lesion", "status", "clock", "quadrant", "side", "depth", "fn", "third",
+                "system", "path", "gen", "radius", "other sys"):
+        t.add_column(col, overflow="fold")
+    for les in located:
+        status = les.status.upper() if les.status != "placed" else "placed"
+        clock = "-" if les.clock_half_hour is None else f"{les.clock_half_hour} ({les.clock_exact})"
+        system = "-" if les.system is None else f"{les.system} ({format_clock(les.orifice_clock)})"
+        t.add_row(les.label, status, clock, les.quadrant or "-", les.side or "-", fmt_number(les.depth_mm),
+                  fmt_number(les.fn_mm), les.depth_third or "-", system, fmt_number(les.path_mm),
+                  fmt_number(les.generation, "d"), fmt_number(les.radius_mm, ".2f"),
+                  fmt_number(les.nearest_other_system_mm))
+    return t
+
+
+def locate_details(located: Sequence[LocatedLesion]) -> list[str]:
+    """Plain lines spelling out every ambiguous lesion (all candidates) and every unplaced one (why)."""
+    lines = []
+    for les in located:
+        if les.status == "ambiguous":
+            lines.append(f"AMBIGUOUS {les.label} ({les.ambiguity}): {les.reason}")
+            for k, c in enumerate(les.candidates):
+                mark = "chosen" if k == 0 else "      "
+                lines.append(f"  {mark} system {c.system} (orifice {format_clock(c.orifice_clock)}): "
+                             f"{c.distance_mm:.1f} mm from the spec, misfit {c.misfit:.2f}, path {c.path_mm:.1f} mm, "
+                             f"generation {c.generation}, at {fmt_xyz(c.point_bf)} BF"
+                             + (f" [{c.note}]" if c.note else ""))
+        elif les.status == "unplaced":
+            lines.append(f"UNPLACED {les.label}: {les.reason}")
+    return lines
 
 
 # --------------------------------------------------------------------------- JSON helper

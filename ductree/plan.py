@@ -45,7 +45,7 @@ import numpy as np
 
 from .errors import InputError
 from .frame import AREOLA_RADIUS_MM, clock_difference_h, clock_to_direction, direction_to_clock, format_clock
-from .lesions import LocatedLesion, _plain, place_lesions, subtree_rows
+from .lesions import LocatedLesion, _plain, fmt_xyz, place_lesions, subtree_rows
 from .measures import child_count, path_mm, segment_length
 from .tree import DuctTree
 
@@ -545,27 +545,44 @@ def write_plan_outputs(out_dir: str | PathLike, case_id: str, laterality: str, l
     return written
 
 
-def plan_table(located: Sequence[LocatedLesion], plans: Sequence[ExcisionPlan]):
-    """A rich renderable summarising the plans (imported lazily by the CLI)."""
+def plan_tables(plans: Sequence[ExcisionPlan]) -> list:
+    """One two-column rich table per plan (what the ``ductree plan`` command prints)."""
     from rich.table import Table
 
-    t = Table(title="Excision plan", show_lines=False)
-    for col in ("system", "orifice", "lesions", "path mm", "envelope mL", "removed length",
-                "removed tips", "central excision", "incision", "wire depth mm"):
-        t.add_column(col)
+    out = []
     for p in plans:
-        c = p.central
-        reach = ("reaches" if c["reaches_lesion"] and c["reaches_subtree"]
-                 else f"short {max(c['lesion_shortfall_mm'], c['subtree_shortfall_mm']):.0f} mm")
-        t.title = f"Excision plan (central excision {p.central_excision_mm:g} mm, margin {p.margin_mm:g} mm)"
-        t.add_row(
-            str(p.system), format_clock(p.orifice_clock),
-            ", ".join(p.lesions) + (" (AMBIGUOUS)" if p.status == "ambiguous" else ""),
-            f"{p.involved_path_mm:.1f}", f"{p.envelope.volume_ml:.2f}",
-            f"{100 * p.spared['length_removed_fraction']:.1f}%",
-            f"{p.spared['tips_removed']}/{p.spared['tips_total']}",
-            reach,
-            f"{p.incision['centre_clock_text']} ({p.incision['arc_deg']:.0f} deg)",
-            ", ".join(f"{w['depth_mm']:.1f}" for w in p.wire_targets),
-        )
-    return t
+        t = Table(title=f"Excision plan: system {p.system} (orifice {format_clock(p.orifice_clock)}), "
+                        f"lesions {', '.join(p.lesions)}" + ("  [AMBIGUOUS placement]" if p.status == "ambiguous" else ""),
+                  show_header=False)
+        t.add_column("item", no_wrap=True)
+        t.add_column("value")
+        s, c, inc, env = p.spared, p.central, p.incision, p.envelope
+        t.add_row("involved duct", f"{p.involved_path_mm:.1f} mm along the duct from the orifice to the lesion")
+        t.add_row("distal subtree", f"{len(p.subtree_node_ids)} node(s) beyond the lesion, lost with it")
+        t.add_row("envelope", f"{env.volume_ml:.2f} mL (margin {p.margin_mm:g} mm; {len(env.spheres)} sphere(s), "
+                              f"{len(env.capsules)} capsule(s))")
+        t.add_row("removed", f"{100 * s['length_removed_fraction']:.1f}% of duct length "
+                             f"({s['length_removed_mm']:.0f} of {s['length_total_mm']:.0f} mm), "
+                             f"{s['tips_removed']} of {s['tips_total']} terminal branches")
+        t.add_row("spared", f"{100 * s['length_kept_fraction']:.1f}% of length, "
+                            f"{s['systems_kept_intact']} of {s['systems_total']} systems intact")
+        zone = f"a {c['central_excision_mm']:g} mm central excision"
+        if c["reaches_lesion"] and c["reaches_subtree"]:
+            central = f"{zone} reaches the lesion (with margin) and its whole subtree"
+        elif c["reaches_lesion"]:
+            central = (f"{zone} reaches the lesion (with margin, {c['lesion_reach_mm']:.1f} mm deep) but leaves "
+                       f"its subtree: {c['subtree_shortfall_mm']:.1f} mm short")
+        else:
+            central = (f"{zone} falls short of the lesion (with margin) by {c['lesion_shortfall_mm']:.1f} mm "
+                       f"and of its subtree by {c['subtree_shortfall_mm']:.1f} mm")
+        t.add_row("central (Hadfield)", central)
+        t.add_row("incision", f"periareolar at {inc['centre_clock_text']} ({inc['start_clock_text']} to "
+                              f"{inc['end_clock_text']}, {inc['arc_deg']:.0f} deg, {inc['arc_length_mm']:.0f} mm); "
+                              f"{inc['centre_basis']}")
+        for w in p.wire_targets:
+            t.add_row(f"wire target {w['label']}", f"{fmt_xyz(w['point_bf'])} BF, depth {w['depth_mm']:.1f} mm, "
+                                                   f"fn {w['fn_mm']:.1f} mm, {w['clock']}")
+        for warning in p.warnings:
+            t.add_row("warning", warning)
+        out.append(t)
+    return out

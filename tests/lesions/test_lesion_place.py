@@ -257,13 +257,16 @@ def test_as_dict_is_json_ready(hand_tree):
 def test_point_between_two_close_ducts_is_ambiguous():
     from ductree.tree import DuctTree
 
-    # Two parallel ducts 3 mm apart (x = +1.5 and x = -1.5), radius 0.5; a 2 mm lesion halfway:
-    # each is 1.5 mm away, inside the tolerance 0.5 (radius) + 0.5 (slack) + 1 (half size) = 2 mm.
+    # Two parallel ducts 3 mm apart (x = +1.5 and x = -1.5), radius 0.5; a point halfway is 1.5 mm
+    # from each. Tolerance for an exact point: 0.5 (radius) + 0.5 (slack) = 1 mm: neither fits.
     tree = DuctTree.from_arrays([[1.5, 0, 0], [1.5, 30, 0], [-1.5, 0, 0], [-1.5, 30, 0]], [0.5] * 4,
                                 [-1, 0, -1, 2], laterality="R")
     (les,) = place(tree, LesionSpec("mid", point_bf=(0.0, 15.0, 0.0), size_mm=2))
+    assert les.status == "unplaced" and les.nearest["distance_mm"] == pytest.approx(1.5)
+    # With 1 mm of uncertainty (tolerance 2 mm) both fit equally: ambiguous, both listed.
+    (les,) = place(tree, LesionSpec("mid", point_bf=(0.0, 15.0, 0.0), size_mm=2), uncertainty_mm=1.0)
     assert les.status == "ambiguous" and les.ambiguity == "system"
     assert sorted(c.distance_mm for c in les.candidates) == pytest.approx([1.5, 1.5])
-    # 0.4 mm toward one duct and half the size: only that one fits (1.1 mm < 1.5 mm < 1.9 mm).
-    (one,) = place(tree, LesionSpec("near", point_bf=(0.4, 15.0, 0.0), size_mm=1))
-    assert one.status == "placed" and one.system == 0 and one.distance_mm == pytest.approx(1.1)
+    # 0.7 mm toward one duct: 0.8 mm from it, 2.2 mm from the other: only the first fits.
+    (one,) = place(tree, LesionSpec("near", point_bf=(0.7, 15.0, 0.0)), uncertainty_mm=1.0)
+    assert one.status == "placed" and one.system == 0 and one.distance_mm == pytest.approx(0.8)
