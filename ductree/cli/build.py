@@ -138,8 +138,10 @@ def build(
 def _build_biplane(cc: Optional[Path], lateral: Optional[Path], lat: str):
     if cc is None or lateral is None:
         raise InputError("a ductogram pair needs both --cc and --lateral", key="--cc" if cc is None else "--lateral")
+    import importlib
+
     try:
-        from ..reconstruct import biplane
+        biplane = importlib.import_module("ductree.reconstruct.biplane")
     except ModuleNotFoundError as exc:
         if exc.name != "ductree.reconstruct.biplane":
             raise
@@ -152,8 +154,10 @@ def _build_biplane(cc: Optional[Path], lateral: Optional[Path], lat: str):
 
 
 def _build_navlog(path: Path, lat: str):
+    import importlib
+
     try:
-        from ..reconstruct import scope
+        scope = importlib.import_module("ductree.reconstruct.scope")
     except ModuleNotFoundError as exc:
         if exc.name != "ductree.reconstruct.scope":
             raise
