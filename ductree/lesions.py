@@ -685,7 +685,7 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         p = np.asarray(spec.point_bf if method == "point_bf" else np.asarray(spec.point_lps) - nip, dtype=float)
         out.spec["point_bf"] = [float(x) for x in p]
         fit, d_all, tol = _point_fit(geo, p, base, unc)
-    out.tolerance = tol
+    out.tolerance = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in tol.items()}
     if len(fit.seg) == 0:
         k = int(np.argmin(d_all))
         near = _candidate(tree, geo, k, _closest_t(geo, k, spec, method, nip), float(d_all[k]), math.inf)

@@ -204,3 +204,29 @@ def test_markups_without_nipple_say_so(tmp_path):
     assert cp["position"] == [1.0, 2.0, 3.0] and NO_NIPPLE_NOTE in cp["description"]
     with pytest.raises(InputError, match="mrk.json"):
         write_markups(tmp_path / "p.json", [("x", (1, 2, 3))], None)
+
+
+def test_anastomosis_edges_are_ignored_and_a_lone_orifice_is_plannable():
+    from ductree.tree import DuctTree
+
+    tree = build_hand_tree("R")
+    ids = tree.node_ids
+    # Join the tip of D (system 2) to the tip of E (system 3) by an anastomosis.
+    d_tip, e_tip = ids[8], ids[11]
+    tree.add_edge(d_tip, e_tip, anastomosis=True)
+    tree.touch()
+    tree.validate()
+    # The 12:00 ray at depth 38 meets D at fn 11.6 and would meet the anastomosis (12:00, fn 12 -> 30,
+    # depth 40 -> 35) at fn 19.2: only D counts.
+    (les,) = place_lesions(tree, [LesionSpec("d", clock=12, depth_mm=38, size_mm=2)], laterality="R")
+    assert les.status == "placed" and les.system == 2
+    assert les.fn_mm == pytest.approx(11.6, abs=1e-3)
+    plan = plan_excision(tree, les)
+    assert all(tree.nodes[n]["system"] == 2 for n in plan.removed_node_ids)
+    # A system that is one node (an orifice with no duct traced): the lesion snaps to it.
+    t2 = DuctTree.from_arrays([[1.5, 0, 0], [1.5, 20, 0], [-2, 0, 0]], [0.5, 0.5, 0.6], [-1, 0, -1], laterality="L")
+    (les2,) = place_lesions(t2, [LesionSpec("o", point_bf=(-2.0, 0.5, 0.0), size_mm=4)], laterality="L")
+    assert les2.status == "placed" and les2.system == 1 and les2.segment == (2, 2)
+    plan2 = plan_excision(t2, les2, margin_mm=5)
+    assert plan2.subtree_node_ids == [] and plan2.envelope.capsules == []
+    assert plan2.envelope.volume_ml * 1000 == pytest.approx(4 / 3 * math.pi * 7 ** 3, rel=0.01)
