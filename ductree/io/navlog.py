@@ -118,8 +118,10 @@ class Event:
     """One event of the log.
 
     ``row`` is the sample it rides on, ``line`` its 1-based line in the file,
-    ``depth_mm`` the smoothed depth at that sample (mm), ``fields`` the
-    validated event fields (clocks as hours in (0, 12]).
+    ``depth_mm`` the smoothed depth at that sample (mm, what the rules use),
+    ``depth_est_mm`` the mean of the readings in the smoothing window around
+    it (mm, what the geometry uses), ``fields`` the validated event fields
+    (clocks as hours in (0, 12]).
     """
 
     kind: str
@@ -129,6 +131,8 @@ class Event:
     depth_mm: float
     fields: dict[str, Any]
     branch: int = -1
+    #: the estimate of the depth there: mean of the raw readings in the smoothing window (mm)
+    depth_est_mm: float = 0.0
 
 
 @dataclass
@@ -136,8 +140,9 @@ class Bifurcation:
     """A division of the duct the scope saw, at the end of branch ``branch``.
 
     ``depth_mm`` is the first (smoothed) reading, used for the rules;
-    ``readings`` every reading that refers to it (sightings and ``enter``
-    events), whose mean :attr:`depth_estimate_mm` the geometry uses.
+    ``readings`` the depth estimates of every event that refers to it
+    (sightings and ``enter`` events), whose mean :attr:`depth_estimate_mm`
+    the geometry uses.
     ``children`` maps an entered lumen index to the branch it leads to.
     """
 
@@ -180,6 +185,16 @@ class Branch:
     def end_reason(self) -> str | None:
         """The last ``end`` reason recorded in this branch, if any."""
         return self.ends[-1].fields["reason"] if self.ends else None
+
+    @property
+    def tip_depth_mm(self) -> float:
+        """Depth (mm) of the branch's tip: the mean depth estimate of its ``end`` events when they stand
+        within :data:`DEPTH_TOL_MM` of the deepest point reached, else that deepest (smoothed) point."""
+        if self.ends:
+            e = float(np.mean([x.depth_est_mm for x in self.ends]))
+            if self.max_depth_mm - e <= DEPTH_TOL_MM:
+                return e
+        return self.max_depth_mm
 
 
 @dataclass
@@ -529,8 +544,10 @@ def _parse(f, fmt: str, source: str | None) -> NavLog:
                              line=int(lines[rows[k]]), key="tip")
         tip[rows] = vals
     ds = smooth_depth(t, d)
+    half = _half_window(t)
     for e in col.events:
         e.depth_mm = float(ds[e.row])
+        e.depth_est_mm = float(d[max(0, e.row - half):e.row + half + 1].mean())
     walk = _Walk(ds, lines, source)
     walk.run(col.events)
     findings = _findings(col.events)
@@ -539,19 +556,23 @@ def _parse(f, fmt: str, source: str | None) -> NavLog:
                   source=source)
 
 
+def _half_window(t: np.ndarray, window_s: float = DEPTH_SMOOTH_S) -> int:
+    """Half-width (samples) of the running median; 0 when the window would hold fewer than 5 samples."""
+    if len(t) < 5:
+        return 0
+    dt = float(np.median(np.diff(t)))
+    half = min(int(window_s / 2.0 / dt), 25) if dt > 0 else 0
+    return half if half >= 2 else 0
+
+
 def smooth_depth(t: np.ndarray, depth: np.ndarray, window_s: float = DEPTH_SMOOTH_S) -> np.ndarray:
     """Running median of depth readings (mm) over about ``window_s`` seconds (odd sample count).
 
     The window is counted in samples from the median sampling interval; when
     it would hold fewer than 5 samples the readings are returned as they are.
     """
-    n = len(depth)
-    if n < 3:
-        return depth.astype(float).copy()
-    dt = float(np.median(np.diff(t)))
-    half = int(window_s / 2.0 / dt) if dt > 0 else 0
-    half = min(half, 25)
-    if half < 2:  # fewer than 5 samples per window: readings used as read (hand-written logs)
+    half = _half_window(t, window_s)
+    if half == 0:
         return depth.astype(float).copy()
     from scipy.ndimage import median_filter
 
@@ -563,21 +584,28 @@ def smooth_depth(t: np.ndarray, depth: np.ndarray, window_s: float = DEPTH_SMOOT
 
 def _parse_jsonl(f, col: _Collector) -> dict:
     loads = json.loads
+    scan = json.JSONDecoder().scan_once  # the C scanner without loads()'s wrappers; loads() explains failures
     src = col.source
     header: dict | None = None
     t_app, d_app, l_app = col.t.append, col.d.append, col.lines.append
     tr_app, tv_app = col.tip_rows.append, col.tip_vals.append
     prev_t = 0.0
     lineno = 0
+    n = 0
     for lineno, raw in enumerate(f, 1):
         try:
-            obj = loads(raw)
-        except ValueError as exc:
-            if not raw.strip():
-                continue
-            what = "the first line is not a JSON object: not a ductree-navlog JSON Lines log" if header is None \
-                else f"not valid JSON ({getattr(exc, 'msg', exc)})"
-            raise InputError(what, source=src, line=lineno) from None
+            obj, end = scan(raw, 0)
+            if end != len(raw) and not raw[end:].isspace():
+                raise ValueError
+        except (StopIteration, ValueError):
+            try:
+                obj = loads(raw)
+            except ValueError as exc:
+                if not raw.strip():
+                    continue
+                what = "the first line is not a JSON object: not a ductree-navlog JSON Lines log" \
+                    if header is None else f"not valid JSON ({getattr(exc, 'msg', exc)})"
+                raise InputError(what, source=src, line=lineno) from None
         if header is None:
             if not isinstance(obj, dict):
                 raise InputError("the first line is not a JSON object: not a ductree-navlog JSON Lines log",
@@ -586,8 +614,8 @@ def _parse_jsonl(f, col: _Collector) -> dict:
             continue
         if obj.__class__ is not dict:
             raise InputError(f"each line must be a JSON object, got {type(obj).__name__}", source=src, line=lineno)
-        keys = obj.keys()
-        if keys == _K_TD or keys == _K_TDTIP:
+        nk = len(obj)
+        if (nk == 2 or (nk == 3 and "tip" in obj)) and "t" in obj and "depth_mm" in obj:
             tt = obj["t"]
             d = obj["depth_mm"]
             if tt.__class__ not in _NUM or not prev_t <= tt < _INF:
@@ -599,14 +627,15 @@ def _parse_jsonl(f, col: _Collector) -> dict:
             d_app(d)
             l_app(lineno)
             prev_t = tt
-            if len(keys) == 3:
+            if nk == 3:
                 tip = obj["tip"]
                 if (tip.__class__ is list and len(tip) == 3 and tip[0].__class__ in _NUM
                         and tip[1].__class__ in _NUM and tip[2].__class__ in _NUM):
-                    tr_app(len(col.t) - 1)
+                    tr_app(n)
                     tv_app(tip)
                 else:
                     col.add_tip(tip, lineno, False)
+            n += 1
             continue
         # the slow path: events, type, errors
         if obj.get("type", "sample") != "sample":
@@ -628,6 +657,7 @@ def _parse_jsonl(f, col: _Collector) -> dict:
         d_app(d)
         l_app(lineno)
         prev_t = tt
+        n += 1
         if "tip" in obj:
             col.add_tip(obj["tip"], lineno, False)
         rest = {k: v for k, v in obj.items() if k not in ("t", "depth_mm", "tip", "type")}
@@ -903,7 +933,7 @@ class _Walk:
             lumens = e.fields["lumens"]
             if cur.end_bif is None and not cur.ends and self.max_depth[cur.id] - d <= DEPTH_TOL_MM:
                 bif = Bifurcation(id=len(self.bifs), branch=cur.id, depth_mm=d, lumens=list(lumens),
-                                  angles_deg=e.fields.get("angles_deg"), line=e.line, readings=[d])
+                                  angles_deg=e.fields.get("angles_deg"), line=e.line, readings=[e.depth_est_mm])
                 self.bifs.append(bif)
                 cur.end_bif = bif.id
                 return
@@ -920,7 +950,7 @@ class _Walk:
             if len(bif.lumens) != len(lumens):
                 raise self.err(f"the bifurcation at {bif.depth_mm:.1f} mm (line {bif.line}) was reported with "
                                f"{len(bif.lumens)} lumens, here with {len(lumens)}", e.row, "lumens")
-            bif.readings.append(d)
+            bif.readings.append(e.depth_est_mm)
             return
         if e.kind == "enter":
             k = self.nearest(d)
@@ -935,7 +965,7 @@ class _Walk:
                 raise self.err(f"lumen index {j} out of range: the bifurcation at {bif.depth_mm:.1f} mm (line "
                                f"{bif.line}) has {len(bif.lumens)} lumens (0..{len(bif.lumens) - 1})",
                                e.row, "lumen")
-            bif.readings.append(d)
+            bif.readings.append(e.depth_est_mm)
             while self.stack[-1] != bif.branch:
                 self.stack.pop()
             child = bif.children.get(j)
@@ -959,7 +989,7 @@ def _findings(events: list[Event]) -> list[Finding]:
         if e.kind == "finding":
             out[f["label"]] = Finding(label=f["label"], kind=f["kind"], size_mm=f["size_mm"], clock=f.get("clock"),
                                       extent_mm=f.get("extent_mm"), note=f.get("note"), branch=e.branch,
-                                      depth_mm=e.depth_mm, t=e.t, line=e.line, row=e.row)
+                                      depth_mm=e.depth_est_mm, t=e.t, line=e.line, row=e.row)
         elif e.kind == "retrieval":
             out[f["label"]].retrievals.append({"method": f["method"], "t": e.t, "line": e.line})
         elif e.kind == "verify":
@@ -988,7 +1018,7 @@ def session_summary(log: NavLog) -> dict:
     tips = []
     for b in log.branches:
         if b.end_bif is None:
-            tips.append({"branch": b.id, "depth_mm": round(b.max_depth_mm, 2), "end_reason": b.end_reason})
+            tips.append({"branch": b.id, "depth_mm": round(b.tip_depth_mm, 2), "end_reason": b.end_reason})
     findings = []
     for f in log.findings:
         findings.append({

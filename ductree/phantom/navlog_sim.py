@@ -486,6 +486,38 @@ def simulate_session(
     return SimSession(records=records, truth=truth, tree=tree)
 
 
+def explored_truth_tree(tree: DuctTree, truth: dict) -> DuctTree:
+    """The part of the phantom the scope truly went through (BF mm), as a tree for scoring.
+
+    Every log branch of ``truth`` contributes its tree branch's nodes up to
+    the true deepest point reached in it (the last segment cut there).
+    """
+    br = {b.index: b for b in tree_branches(tree)}
+    pm = tree_path_mm(tree)
+    pos, rad = tree.positions, tree.radii
+    rows_keep: dict[int, tuple[np.ndarray, float]] = {}
+    extra: list[tuple[int, np.ndarray, float]] = []  # (parent row, point, radius) of cut ends
+    for b in truth["branches"]:
+        rows = br[b["tree_branch"]].rows
+        reach = float(b["max_path_mm"])
+        inside = rows[pm[rows] <= reach + 1e-9]
+        for r in inside:
+            rows_keep[int(r)] = (pos[r], float(rad[r]))
+        nxt = rows[pm[rows] > reach + 1e-9]
+        if len(nxt) and len(inside):
+            r0, r1 = int(inside[-1]), int(nxt[0])
+            f = (reach - pm[r0]) / max(pm[r1] - pm[r0], 1e-12)
+            if f > 1e-6:
+                extra.append((r0, pos[r0] + f * (pos[r1] - pos[r0]), float(rad[r0])))
+    order = sorted(rows_keep)
+    index = {r: i for i, r in enumerate(order)}
+    parents = [index.get(int(tree.parent_index[r]), -1) for r in order]
+    positions = [rows_keep[r][0] for r in order] + [p for _, p, _ in extra]
+    radii = [rows_keep[r][1] for r in order] + [x for _, _, x in extra]
+    parents += [index[r0] for r0, _, _ in extra]
+    return DuctTree.from_arrays(positions, radii, parents, laterality=tree.laterality)
+
+
 def simulate_navlog(case_dir: str | PathLike, tree: DuctTree, lesions: list, seed: int = 0, *,
                     tracker: bool = False, fmt: str = "jsonl", **options: Any) -> list[Path]:
     """The ``navlog`` simulator of :data:`ductree.phantom.simulate.SIMULATORS`.

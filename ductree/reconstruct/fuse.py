@@ -13,9 +13,12 @@ branch tree and the tree's branches):
 - the duct system is picked by the orifice clock: every system whose orifice
   is within :data:`ORIFICE_MATCH_H` of the log's is a candidate, with a
   Gaussian prior on the clock difference (SD :data:`ORIFICE_SIGMA_H`);
-- a log bifurcation at depth D matched to a tree junction at path p scores
-  a Gaussian on D - p, SD ``sqrt(1.0**2 / readings + 0.7**2 + (0.04 D)**2)``
-  mm, against a flat background over :data:`DEPTH_RANGE_MM`;
+- the log's depths are multiplied by a scale ``c`` tried over :data:`SCALES`
+  (prior SD :data:`SCALE_SIGMA` around 1): the scope's insertion length and
+  the tree's path length need not agree exactly;
+- a log bifurcation at (scaled) depth D matched to a tree junction at path p
+  scores a Gaussian on D - p, SD ``sqrt(1.0**2 / readings + 0.7**2 +
+  (0.025 D)**2)`` mm, against a flat background over :data:`DEPTH_RANGE_MM`;
 - its lumens are assigned to the junction's children (every assignment
   tried); each pair scores a wrapped Gaussian on the clock difference (SD
   :data:`CLOCK_SIGMA_H`, with :data:`CLOCK_OUTLIER` of outliers) against a
@@ -68,10 +71,15 @@ ORIFICE_SIGMA_H = 0.5
 CLOCK_SIGMA_H = 0.6
 #: Share of lumen clocks that are plain wrong (outliers, flat over the clock).
 CLOCK_OUTLIER = 0.1
-#: Depth model: reading SD (mm, one smoothed reading), tree path SD (mm), relative SD of scale.
+#: Depth model: reading SD (mm, one smoothed reading), tree path SD (mm), relative SD left after the scale search.
 SIGMA_READ_MM = 1.0
 SIGMA_TREE_MM = 0.7
-SIGMA_REL = 0.04
+SIGMA_REL = 0.025
+#: Scale factors tried between the scope's insertion depth and the tree's path length (the duct stretched
+#: by the scope, a ductogram's magnification calibration, compression; assumed within +-12%), and the SD
+#: of their prior around 1.
+SCALES = (0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12)
+SCALE_SIGMA = 0.05
 #: Range (mm) over which a junction depth is a priori flat (the background of a depth match).
 DEPTH_RANGE_MM = 40.0
 #: Log-likelihood costs of the structural events.
@@ -286,22 +294,28 @@ class _System:
 
 
 class _Matcher:
-    def __init__(self, sysm: _System, log: NavLog) -> None:
+    """The programme for one system at one depth scale (log depths x ``scale`` = tree path)."""
+
+    def __init__(self, sysm: _System, log: NavLog, scale: float = 1.0) -> None:
+        from .scope import _Layout
+
         self.S = sysm
         self.log = log
+        self.scale = scale
         bifs = log.bifurcations
+        lay = _Layout(log)
         self.end = {}
         self.nread = {}
         for b in log.branches:
             if b.end_bif is not None:
-                self.end[b.id] = bifs[b.end_bif].depth_estimate_mm
+                self.end[b.id] = scale * bifs[b.end_bif].depth_estimate_mm
                 self.nread[b.id] = len(bifs[b.end_bif].readings)
             else:
-                self.end[b.id] = b.max_depth_mm
+                self.end[b.id] = scale * float(lay.end[b.id])
                 self.nread[b.id] = 1
         self.items: dict[int, list[tuple[str, float]]] = {}
         for f in log.findings:
-            self.items.setdefault(f.branch, []).append((f.label, float(f.depth_mm)))
+            self.items.setdefault(f.branch, []).append((f.label, scale * float(f.depth_mm)))
         deep = max(log.branches, key=lambda b: self.end[b.id])
         self.items.setdefault(deep.id, []).append((DEEPEST, float(self.end[deep.id])))
         self.memo: dict[tuple[int, int], _Sol] = {}
@@ -467,7 +481,7 @@ class _Matcher:
 
 
 def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None = None,
-         min_confidence: float = MIN_CONFIDENCE) -> FusionResult:
+         min_confidence: float = MIN_CONFIDENCE, scales: tuple[float, ...] = SCALES) -> FusionResult:
     """Place a scope log onto a tree of the same breast (BF mm): system, path, findings.
 
     Parameters
@@ -480,6 +494,9 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
         Force the duct system instead of choosing it by the orifice clock.
     min_confidence : float
         Findings placed with less confidence are marked ambiguous and not placed.
+    scales : tuple of float
+        Depth scales tried (tree path = scale x log depth), each with a
+        Gaussian prior around 1 (SD :data:`SCALE_SIGMA`).
 
     Returns
     -------
@@ -510,27 +527,31 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
         known = ", ".join(format_clock(c) for c in sorted(c for c in clocks.values() if c is not None)) or "none"
         raise InputError(f"the orifice clock {format_clock(log.orifice_clock)} matches no duct system of the tree "
                          f"(orifices at {known}; within {ORIFICE_MATCH_H:g} h)", source=src, key="orifice_clock")
-    # Solve each candidate system.
+    # Solve each candidate system at each depth scale.
     solved = []
     considered = []
     for s in cands:
         S = _System(tree, s)
-        M = _Matcher(S, log)
         c = clocks[s]
-        prior = 0.0 if c is None or system is not None else \
+        prior_clock = 0.0 if c is None or system is not None else \
             -0.5 * (clock_difference_h(c, log.orifice_clock) / ORIFICE_SIGMA_H) ** 2
-        best_first, best_score = None, _NEG
-        place: dict[str, dict] = {}
-        for beta in S.first:
-            sol = M.F(0, beta)
-            if sol.score == _NEG:
-                continue
-            M.merge_into(place, M._shift(sol.place, prior))
-            if sol.score + prior > best_score:
-                best_first, best_score = beta, sol.score + prior
+        best_here = _NEG
+        for scale in scales:
+            M = _Matcher(S, log, scale)
+            prior = prior_clock - 0.5 * ((scale - 1.0) / SCALE_SIGMA) ** 2
+            best_first, best_score = None, _NEG
+            place: dict[str, dict] = {}
+            for beta in S.first:
+                sol = M.F(0, beta)
+                if sol.score == _NEG:
+                    continue
+                M.merge_into(place, M._shift(sol.place, prior))
+                if sol.score + prior > best_score:
+                    best_first, best_score = beta, sol.score + prior
+            best_here = max(best_here, best_score)
+            solved.append((best_score, s, S, M, best_first, place))
         considered.append({"system": s, "orifice_clock": None if c is None else format_clock(c),
-                           "log_likelihood": None if best_first is None else round(best_score, 3)})
-        solved.append((best_score, s, S, M, best_first, place))
+                           "log_likelihood": None if best_here == _NEG else round(best_here, 3)})
     solved.sort(key=lambda x: -x[0])
     if solved[0][4] is None:
         raise InputError("the scope log fits no path of the tree (every match failed)", source=src)

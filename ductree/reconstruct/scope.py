@@ -241,7 +241,7 @@ class _Layout:
             if b.end_bif is not None:
                 e = bifs[b.end_bif].depth_estimate_mm
             else:
-                e = b.max_depth_mm
+                e = b.tip_depth_mm
             self.end[b.id] = max(e, self.start[b.id] + MIN_BRANCH_MM)
         self.order = self._bfs()
         self.findings_on: dict[int, list] = {}
