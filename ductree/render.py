@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Pixel sizes below are for a 1024 px tall image and scale with the height.
 REF_HEIGHT = 1024.0
-ANTI_ALIASING = ("msaa", "ssaa", "none")
+ANTI_ALIASING = ("fxaa", "msaa", "none")
 
 
 def _use_egl_without_display() -> None:
@@ -84,10 +84,16 @@ def _rgb01(color: str | Sequence[float]) -> tuple[float, float, float]:
         if color.startswith("#"):
             c = hex_to_rgb(color) / 255.0
             return (float(c[0]), float(c[1]), float(c[2]))
-        import pyvista as pv
+        from vtkmodules.vtkCommonColor import vtkNamedColors
 
-        c = pv.Color(color).float_rgb
-        return (float(c[0]), float(c[1]), float(c[2]))
+        named = vtkNamedColors()
+        name = color.strip().lower().replace(" ", "").replace("_", "")
+        if not named.ColorExists(name):
+            name = name.replace("gray", "grey")
+        if not named.ColorExists(name):
+            raise ValueError(f"unknown colour {color!r}")
+        c = named.GetColor3d(name)
+        return (float(c.GetRed()), float(c.GetGreen()), float(c.GetBlue()))
     return (float(color[0]), float(color[1]), float(color[2]))
 
 
@@ -108,6 +114,7 @@ _TEXT_RENDERER = None
 def _text_size(text: str, font_px: int, bold: bool = False) -> tuple[int, int]:
     """Width and height in pixels of a one-line text at ``font_px`` (FreeType, no GL needed)."""
     global _TEXT_RENDERER
+    import vtkmodules.vtkRenderingFreeType  # noqa: F401  (registers the FreeType text back end)
     from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
 
     if _TEXT_RENDERER is None:
@@ -237,47 +244,70 @@ class Renderer:
         Image size in pixels.
     background : str
         Background colour (a name or ``#RRGGBB``).
-    anti_aliasing : {"msaa", "ssaa", "none"}
-        Multisampling (default, cheap), supersampling (sharper, ~2x slower) or none.
+    anti_aliasing : {"fxaa", "msaa", "none"}
+        Fast approximate anti-aliasing (the default: a cheap image pass),
+        4x multisampling (sharper thin lines, ~10x the cost per view on a
+        software renderer) or none.
     plotter : pyvista.Plotter, optional
         Draw into an existing offscreen plotter instead of creating one.
     """
 
     def __init__(self, size: Sequence[int] = (1024, 1024), *, background: str = "white",
-                 anti_aliasing: str = "msaa", plotter: "pv.Plotter | None" = None) -> None:
+                 anti_aliasing: str = "fxaa", plotter: "pv.Plotter | None" = None) -> None:
         _use_egl_without_display()
-        import pyvista as pv
+        # The OpenGL and FreeType back ends register themselves on import.
+        import vtkmodules.vtkRenderingFreeType  # noqa: F401
+        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+        from vtkmodules.vtkRenderingCore import vtkLightKit, vtkRenderer, vtkRenderWindow, vtkWindowToImageFilter
 
         if anti_aliasing not in ANTI_ALIASING:
             raise InputError(f"must be one of {', '.join(ANTI_ALIASING)}, got {anti_aliasing!r}",
                              key="anti_aliasing")
-        pv.OFF_SCREEN = True
         self.size = (int(size[0]), int(size[1]))
         self.background = check_background(background)
-        if plotter is None:
-            plotter = pv.Plotter(off_screen=True, window_size=list(self.size), lighting="light kit")
+        self.anti_aliasing = anti_aliasing
         self.plotter = plotter
-        plotter.set_background(_rgb01(self.background))
-        if anti_aliasing != "none":
-            plotter.enable_anti_aliasing(anti_aliasing, multi_samples=4)
+        if plotter is not None:
+            # Draw into a pyvista plotter's window (its first renderer is the base layer).
+            rw = plotter.render_window
+            base = plotter.renderer
+            plotter.window_size = list(self.size)
+            plotter.disable_depth_peeling()
+        else:
+            # A bare offscreen VTK window: no pyvista plotting machinery to import or set up.
+            rw = vtkRenderWindow()
+            rw.SetOffScreenRendering(1)
+            rw.SetSize(*self.size)
+            rw.SetMultiSamples(4 if anti_aliasing == "msaa" else 0)
+            base = vtkRenderer()
+            rw.AddRenderer(base)
+            vtkLightKit().AddLightsToRenderer(base)
+        base.SetBackground(*_rgb01(self.background))
         # Depth peeling drops translucent actors under Mesa EGL; VTK's default order-independent
         # transparency (weighted blending) draws them correctly.
-        plotter.disable_depth_peeling()
-        # A second layer for the highlight (involved ducts, lesions) and the 2D annotations: it
-        # shares the camera and lights, and its own depth buffer keeps it in front of the breast.
-        from vtkmodules.vtkRenderingCore import vtkRenderer
-
-        rw = plotter.render_window
-        self._top = vtkRenderer()
-        self._top.SetLayer(rw.GetNumberOfLayers())
+        base.SetUseDepthPeeling(False)
+        # A second layer for the highlight (involved ducts, lesions) and the 2D annotations: it shares
+        # the camera and lights, and its own depth buffer keeps it in front of the breast.
+        top = vtkRenderer()
+        top.SetLayer(rw.GetNumberOfLayers())
         rw.SetNumberOfLayers(rw.GetNumberOfLayers() + 1)
-        self._top.SetActiveCamera(plotter.renderer.GetActiveCamera())
-        self._top.InteractiveOff()
-        rw.AddRenderer(self._top)
-        self.plotter.screenshot(return_img=True)  # the first render: creates the GL context once
-        for light in plotter.renderer.GetLights():
-            self._top.AddLight(light)
-        self._top.AutomaticLightCreationOff()
+        top.SetActiveCamera(base.GetActiveCamera())
+        top.InteractiveOff()
+        rw.AddRenderer(top)
+        lights = base.GetLights()
+        lights.InitTraversal()
+        for _ in range(lights.GetNumberOfItems()):
+            top.AddLight(lights.GetNextItem())
+        top.AutomaticLightCreationOff()
+        if anti_aliasing == "fxaa":
+            base.UseFXAAOn()
+            top.UseFXAAOn()
+        self._rw, self._base, self._top = rw, base, top
+        self._grab = vtkWindowToImageFilter()
+        self._grab.SetInput(rw)
+        self._grab.SetInputBufferTypeToRGB()
+        self._grab.ReadFrontBufferOff()
+        self._grab.ShouldRerenderOff()
         self.scene: Scene | None = None
         self._actors: list[tuple[Any, Any]] = []   # (scene Actor, vtkActor)
         self._overlay: list[Any] = []
@@ -291,7 +321,7 @@ class Renderer:
 
         self._clear_overlay()
         for a, va in self._actors:
-            (self._top if a.layer else self.plotter.renderer).RemoveViewProp(va)
+            (self._top if a.layer else self._base).RemoveViewProp(va)
         self._actors = []
         for a in scene.actors:
             mapper = vtkPolyDataMapper()
@@ -318,7 +348,7 @@ class Renderer:
             if not a.lighting:
                 prop.LightingOff()
             va.SetVisibility(False)
-            (self._top if a.layer else self.plotter.renderer).AddViewProp(va)
+            (self._top if a.layer else self._base).AddViewProp(va)
             self._actors.append((a, va))
         self.scene = scene
 
@@ -330,10 +360,8 @@ class Renderer:
     def resize(self, size: Sequence[int]) -> None:
         size = (int(size[0]), int(size[1]))
         if size != self.size:
-            self.plotter.window_size = list(size)
+            self._rw.SetSize(*size)
             self.size = size
-
-    # ------------------------------------------------------------------ views
 
     def render(self, view: str, *, size: Sequence[int] | None = None) -> np.ndarray:
         """Render one view of the loaded scene; return the image, uint8 (H, W, 3)."""
@@ -353,12 +381,16 @@ class Renderer:
         self._set_camera(cam)
         self._clear_overlay()
         self._annotate(scene, view, cam)
-        self.plotter.render_window.Render()
-        from pyvista.plotting.plotter import image_from_window
+        self._rw.Render()
+        self._grab.Modified()
+        self._grab.Update()
+        from vtkmodules.util.numpy_support import vtk_to_numpy
 
-        img = np.asarray(image_from_window(self.plotter.render_window, ignore_alpha=True))
+        out = self._grab.GetOutput()
+        w, h = out.GetDimensions()[:2]
+        img = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, -1)[::-1, :, :3]
         self.views_rendered += 1
-        return img
+        return np.ascontiguousarray(img)
 
     def save(self, view: str, path: str | PathLike, *, size: Sequence[int] | None = None) -> Path:
         """Render one view into a PNG file (written atomically)."""
@@ -366,14 +398,13 @@ class Renderer:
         return write_png(img, path)
 
     def close(self) -> None:
-        try:
-            self.plotter.close()
-        except Exception:  # pragma: no cover - closing twice
-            pass
+        """Release the window (a wrapped plotter is left to its owner)."""
+        if self.plotter is None and self._rw is not None:
+            self._rw.Finalize()
+        self._rw = None
 
     def _set_camera(self, cam: ViewCamera) -> None:
-        ren = self.plotter.renderer
-        vc = ren.GetActiveCamera()
+        vc = self._base.GetActiveCamera()
         vc.SetFocalPoint(*cam.focal)
         vc.SetPosition(*cam.position)
         vc.SetViewUp(*cam.up)
@@ -586,16 +617,15 @@ _local = threading.local()
 
 
 def shared_renderer(size: Sequence[int] = (1024, 1024), *, background: str = "white",
-                    anti_aliasing: str = "msaa") -> Renderer:
+                    anti_aliasing: str = "fxaa") -> Renderer:
     """This thread's reusable renderer (created on first use, resized and recoloured as asked)."""
     r: Renderer | None = getattr(_local, "renderer", None)
-    if r is not None and r.background == background and getattr(r, "_aa", None) == anti_aliasing:
+    if r is not None and r.background == background and r.anti_aliasing == anti_aliasing:
         r.resize(size)
         return r
     if r is not None:
         r.close()
     r = Renderer(size, background=background, anti_aliasing=anti_aliasing)
-    r._aa = anti_aliasing  # type: ignore[attr-defined]
     _local.renderer = r
     return r
 

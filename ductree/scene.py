@@ -112,6 +112,9 @@ class SceneOptions:
     lateral_view: str = "ML"
     mlo_angle_deg: float = 45.0
     quality: str = "draft"
+    #: ``model``: the watertight per-system surfaces of :func:`ductree.mesh.tree_to_mesh` (what is
+    #: printed and exported); ``tubes``: one VTK tube per branch (about 50x faster, not watertight).
+    mesher: str = "model"
     tube_sides: int = 10
     central_excision_mm: float = 30.0
     central_radius_mm: float = AREOLA_RADIUS_MM
@@ -120,7 +123,7 @@ class SceneOptions:
     fade: float = 0.68
     envelope_opacity: float = 0.3
     central_opacity: float = 0.07
-    envelope_spacing_mm: float = 0.8
+    envelope_spacing_mm: float = 1.0
     duct_exaggeration: float = 4.0
     clock_radius_mm: float = 55.0
 
@@ -135,6 +138,8 @@ class SceneOptions:
             raise InputError(f"must be in (0, 90) degrees, got {self.mlo_angle_deg!r}", key="mlo_angle_deg")
         if self.colormap is not None:
             _colormap(self.colormap)
+        if self.mesher not in ("model", "tubes"):
+            raise InputError(f"must be model or tubes, got {self.mesher!r}", key="mesher")
         return self
 
 
@@ -430,6 +435,8 @@ def system_color(system: int) -> str:
     return SYSTEM_PALETTE[int(system) % len(SYSTEM_PALETTE)]
 
 
+#: At most this many other candidates of an ambiguous lesion are drawn.
+MAX_ALTERNATIVES = 3
 #: Radius bins (mm) for colouring by radius.
 RADIUS_BINS_MM = (0.0, 0.2, 0.35, 0.5, 0.75, 1.0, np.inf)
 #: Generation classes for colouring by generation (the last is open-ended).
@@ -495,7 +502,8 @@ def row_colors(tree: "DuctTree", color_by: str, *, colormap: str | None = None,
 
 # --------------------------------------------------------------------------- tree meshes
 
-def scene_meshes(tree: "DuctTree", *, quality: str = "draft", sides: int = 10) -> list[tuple[str, "pv.PolyData"]]:
+def scene_meshes(tree: "DuctTree", *, quality: str = "draft", sides: int = 10,
+                 mesher: str = "model") -> list[tuple[str, "pv.PolyData"]]:
     """Surface meshes of the tree for the views: ``[(name, polydata)]``, BF mm.
 
     Every mesh carries an integer point array ``row``: the tree row (see
@@ -503,9 +511,12 @@ def scene_meshes(tree: "DuctTree", *, quality: str = "draft", sides: int = 10) -
     to colour and split the surface. This is the one place that decides how
     the ducts are meshed for the pictures.
     """
-    meshes = _mesh_from_package(tree, quality)
-    if meshes is not None:
-        return meshes
+    if mesher == "model":
+        meshes = _mesh_from_package(tree, quality)
+        if meshes is not None:
+            return meshes
+    elif mesher != "tubes":
+        raise InputError(f"must be model or tubes, got {mesher!r}", key="mesher")
     return _tube_meshes(tree, sides=sides)
 
 
@@ -654,38 +665,39 @@ def plan_parts(tree: "DuctTree", plans: Sequence["ExcisionPlan"]) -> dict:
 
 
 def envelope_mesh(spheres: Sequence[tuple[np.ndarray, float]],
-                  capsules: Sequence[tuple[np.ndarray, np.ndarray, float]], *, spacing_mm: float = 0.8
+                  capsules: Sequence[tuple[np.ndarray, np.ndarray, float]], *, spacing_mm: float = 1.0
                   ) -> "pv.PolyData | None":
     """One smooth closed surface around the union of spheres and capsules (BF mm), or ``None``.
 
-    The union's signed distance is sampled on a grid (``spacing_mm``) and
-    contoured at zero, so overlapping pieces give one clean translucent skin.
+    The union's signed distance is sampled on a grid (``spacing_mm``; each
+    primitive only inside its own bounding box) and contoured at zero, so
+    overlapping pieces give one clean translucent skin.
     """
     import pyvista as pv
 
-    if not spheres and not capsules:
+    prims = [(np.asarray(c, float), np.asarray(c, float), float(r)) for c, r in spheres]
+    prims += [(np.asarray(a, float), np.asarray(b, float), float(r)) for a, b, r in capsules]
+    if not prims:
         return None
-    prims_a = [c for c, _ in spheres] + [a for a, _, _ in capsules]
-    prims_b = [c for c, _ in spheres] + [b for _, b, _ in capsules]
-    radii = np.array([r for _, r in spheres] + [r for _, _, r in capsules], dtype=float)
-    A, B = np.asarray(prims_a, dtype=float), np.asarray(prims_b, dtype=float)
-    lo = np.minimum(A, B).min(axis=0) - radii.max() - 2 * spacing_mm
-    hi = np.maximum(A, B).max(axis=0) + radii.max() + 2 * spacing_mm
-    dims = np.ceil((hi - lo) / spacing_mm).astype(int) + 1
-    grid = pv.ImageData(dimensions=tuple(int(x) for x in dims), spacing=(spacing_mm,) * 3, origin=tuple(lo))
-    pts = grid.points
-    sdf = np.full(len(pts), np.inf)
-    ab = B - A
-    ab2 = np.maximum((ab * ab).sum(axis=1), 1e-12)
-    chunk = max(1, 2_000_000 // max(1, len(pts)))
-    for k0 in range(0, len(radii), chunk):
-        sl = slice(k0, k0 + chunk)
-        ap = pts[None, :, :] - A[sl, None, :]
-        t = np.clip((ap * ab[sl, None, :]).sum(axis=2) / ab2[sl, None], 0.0, 1.0)
-        closest = A[sl, None, :] + t[..., None] * ab[sl, None, :]
-        dist = np.linalg.norm(pts[None, :, :] - closest, axis=2) - radii[sl, None]
-        sdf = np.minimum(sdf, dist.min(axis=0))
-    grid.point_data["sdf"] = sdf
+    h = float(spacing_mm)
+    lo = np.min([np.minimum(a, b) - r for a, b, r in prims], axis=0) - 2 * h
+    hi = np.max([np.maximum(a, b) + r for a, b, r in prims], axis=0) + 2 * h
+    shape = np.ceil((hi - lo) / h).astype(int) + 1
+    sd = np.full(tuple(shape), 1e3, dtype=np.float32)
+    axes = [lo[k] + h * np.arange(shape[k]) for k in range(3)]
+    for a, b, r in prims:
+        i0 = np.maximum(np.floor((np.minimum(a, b) - r - 2 * h - lo) / h).astype(int), 0)
+        i1 = np.minimum(np.ceil((np.maximum(a, b) + r + 2 * h - lo) / h).astype(int) + 1, shape)
+        X, Y, Z = np.meshgrid(*(axes[k][i0[k]:i1[k]] for k in range(3)), indexing="ij")
+        P = np.stack([X, Y, Z], axis=-1)
+        ab = b - a
+        L2 = float(ab @ ab)
+        t = np.clip(((P - a) @ ab) / L2, 0.0, 1.0)[..., None] if L2 > 1e-12 else 0.0
+        d = np.linalg.norm(P - (a + t * ab), axis=-1) - r
+        block = sd[i0[0]:i1[0], i0[1]:i1[1], i0[2]:i1[2]]
+        np.minimum(block, d.astype(np.float32), out=block)
+    grid = pv.ImageData(dimensions=tuple(int(x) for x in shape), spacing=(h, h, h), origin=tuple(lo))
+    grid.point_data["sdf"] = sd.ravel(order="F")
     surf = grid.contour([0.0], scalars="sdf")
     if surf.n_points == 0:
         return None
@@ -694,14 +706,52 @@ def envelope_mesh(spheres: Sequence[tuple[np.ndarray, float]],
 
 # --------------------------------------------------------------------------- building the scene
 
-def case_lesions_and_plans(case: "Case") -> tuple[list, list]:
-    """Located lesions and excision plans of a case (``ductree.plan.case_plan``)."""
-    if not case.lesions:
-        return [], []
-    from .plan import case_plan
+def scene_options(case: "Case", **overrides: Any) -> SceneOptions:
+    """Scene options from a case's ``[render]`` and ``[plan]`` tables, with ``overrides`` (None = keep)."""
+    opt = SceneOptions(color_by=case.render.color_by, colormap=case.render.colormap,
+                       central_excision_mm=case.plan.central_excision_mm,
+                       lateral_view=case.source.lateral_view or "ML")
+    for k, v in overrides.items():
+        if v is not None:
+            if not hasattr(opt, k):
+                raise TypeError(f"unknown scene option {k!r}")
+            setattr(opt, k, v)
+    return opt.check()
 
-    located, plans = case_plan(case)
-    return list(located or []), list(plans or [])
+
+def prepare_case(case: "Case") -> tuple["DuctTree", list, list]:
+    """Load a case's tree, place its lesions and plan them, once (cached on the case).
+
+    Returns ``(tree, located, plans)``. Every :class:`~ductree.errors.DuctreeWarning`
+    raised on the way (dust dropped, a mask cut off at the volume border,
+    a finding fused with low confidence, ...) is kept in ``case.warnings``
+    for the report.
+    """
+    import warnings
+
+    from .errors import DuctreeWarning
+
+    cached = getattr(case, "_prepared", None)
+    if cached is not None:
+        return cached
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        tree = case.load_tree()
+        located, plans = [], []
+        if case.lesions:
+            from .plan import case_plan
+
+            located, plans = case_plan(case)
+    for w in rec:
+        if issubclass(w.category, DuctreeWarning):
+            msg = str(w.message)
+            if msg not in case.warnings:
+                case.warnings.append(msg)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    out = (tree, list(located), list(plans))
+    case._prepared = out  # type: ignore[attr-defined]
+    return out
 
 
 def build_scene(case_or_tree: "Case | DuctTree", located: Sequence[Any] | None = None,
@@ -735,13 +785,11 @@ def build_scene(case_or_tree: "Case | DuctTree", located: Sequence[Any] | None =
 
     if isinstance(case_or_tree, Case):
         case = case_or_tree
-        tree = case.load_tree()
+        tree, case_located, case_plans = prepare_case(case)
         if options is None:
-            options = SceneOptions(color_by=case.render.color_by, colormap=case.render.colormap,
-                                   central_excision_mm=case.plan.central_excision_mm,
-                                   lateral_view=case.source.lateral_view or "ML")
+            options = scene_options(case)
         if located is None and plans is None:
-            located, plans = case_lesions_and_plans(case)
+            located, plans = case_located, case_plans
         case_id = case_id or case.id
         breast_depth_mm = breast_depth_mm if breast_depth_mm is not None else case.breast_depth_mm
         warnings = list(case.warnings)
@@ -785,7 +833,7 @@ _BREAST = BREAST_VIEWS
 def _add_tree(scene: Scene, tree: "DuctTree", parts: dict, meshes) -> None:
     opt = scene.options
     if meshes is None:
-        meshes = scene_meshes(tree, quality=opt.quality, sides=opt.tube_sides)
+        meshes = scene_meshes(tree, quality=opt.quality, sides=opt.tube_sides, mesher=opt.mesher)
     colors, legend = row_colors(tree, opt.color_by, colormap=opt.colormap,
                                 involved_rows=parts["involved_rows"], path_rows=parts["path_rows"])
     involved = np.zeros(tree.number_of_nodes(), dtype=bool)
@@ -839,7 +887,7 @@ def _add_lesions(scene: Scene, infos: list[dict]) -> None:
         scene.labels.append(Label(lesion_text(info), tuple(info["center"]), _BREAST, "lesion",
                                   color="#000000", size=1.0, avoid_mm=info["radius_mm"], bold=True, box=True))
         # An ambiguous placement: the other candidates, as faint rings of the lesion's size.
-        for k, q in enumerate(info.get("alternatives") or []):
+        for k, q in enumerate((info.get("alternatives") or [])[:MAX_ALTERNATIVES]):
             ring = pv.Sphere(radius=info["radius_mm"], center=q, theta_resolution=16, phi_resolution=8)
             scene.actors.append(Actor(f"lesion-alt:{info['label']}:{k}", ring, _BREAST, "lesion-alt",
                                       color=info["color"], opacity=0.35, layer=1))

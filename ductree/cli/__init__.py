@@ -25,6 +25,9 @@ from . import plan as _plan  # noqa: E402,F401
 from . import phantom as _phantom  # noqa: E402,F401
 from . import build as _build  # noqa: E402,F401
 from . import fuse as _fuse  # noqa: E402,F401
+from . import render as _render  # noqa: E402,F401
+from . import batch as _batch  # noqa: E402,F401
+from . import mesh as _mesh  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 
