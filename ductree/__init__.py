@@ -41,6 +41,13 @@ _EXPORTS = {
     "point_from_clock": "ductree.frame",
     "Case": "ductree.case",
     "load_case": "ductree.case",
+    "place_lesions": "ductree.lesions",
+    "plan_excision": "ductree.plan",
+    "case_plan": "ductree.plan",
+    "generate_tree": "ductree.phantom",
+    "insert_lesions": "ductree.phantom",
+    "write_phantom_case": "ductree.phantom",
+    "compare_trees": "ductree.metrics",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
