@@ -136,6 +136,7 @@ def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
     weights = (np.uint32(1) << np.arange(26, dtype=np.uint32))
     # only surface voxels can be deleted in the first pass; later, only neighbours of deleted voxels
     active = fg[_surface(flat, fg, offs[face_dirs])]
+    slot = np.empty(flat.size, dtype=np.int32)   # scratch for de-duplicating voxel lists without sorting
     while len(active):
         deleted_any = []
         for d in face_dirs:
@@ -163,7 +164,10 @@ def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
             break
         gone = np.concatenate(deleted_any)
         near = (gone[:, None] + offs[None, :]).reshape(-1)
-        active = np.unique(near[flat[near] == 1])
+        near = near[flat[near] == 1]
+        order = np.arange(len(near), dtype=np.int32)
+        slot[near] = order                        # the last write for each voxel wins
+        active = near[slot[near] == order]
     return fg[flat[fg] == 1]
 
 
