@@ -595,26 +595,34 @@ def _posterior(label: str, pool: list, log: NavLog, min_confidence: float) -> Fi
     v = np.array([x[0] for x in pool])
     w = np.exp(v - v.max())
     w /= w.sum()
-    top = pool[0]
-    S_top = top[2]
-    near = 0.0
-    runner = None
-    for (score, s, S, beta, p), wi in zip(pool, w):
-        same = s == top[1] and S_top.geodesic((top[3], top[4]), (beta, p)) <= CONFIDENCE_RADIUS_MM
-        if same:
-            near += wi
-        elif runner is None:
-            runner = (score, s, S, beta, p, wi)
+    # Greedy clusters of places within CONFIDENCE_RADIUS_MM along the ducts, best first; a place's
+    # probability is its cluster's posterior mass.
+    taken = np.zeros(len(pool), dtype=bool)
+    clusters = []
+    for i in range(len(pool)):
+        if taken[i] or len(clusters) >= 5:
+            continue
+        _, s_i, S_i, b_i, p_i = pool[i]
+        mass = 0.0
+        for j in range(i, len(pool)):
+            if taken[j]:
+                continue
+            _, s_j, _, b_j, p_j = pool[j]
+            if s_j == s_i and S_i.geodesic((b_i, p_i), (b_j, p_j)) <= CONFIDENCE_RADIUS_MM:
+                taken[j] = True
+                mass += w[j]
+        clusters.append((pool[i], float(mass)))
 
-    def mk(score, s, S, beta, p, prob) -> Placement:
+    def mk(entry, prob) -> Placement:
+        score, s, S, beta, p = entry
         node, point, path = S.locate(beta, p)
         return Placement(system=s, branch=beta, path_mm=float(p), node=node, point_bf=[float(x) for x in point],
                          probability=float(prob), log_likelihood=float(score), path_nodes=path)
 
-    best = mk(*top, float(w[0]))
-    ru = None if runner is None else mk(*runner)
-    cands = [best] + ([ru] if ru is not None else [])
-    conf = float(near)
+    cands = [mk(e, m) for e, m in clusters]
+    best = cands[0]
+    ru = cands[1] if len(cands) > 1 else None
+    conf = best.probability
     ambiguous = conf < min_confidence
     return FindingPlacement(label, kind, size, depth, status, not ambiguous, ambiguous, conf, best, ru, cands)
 
