@@ -209,14 +209,17 @@ def as_lesion_shapes(items: Iterable[Any]) -> tuple[list[LesionShape], list[str]
 
 
 def lesion_body(shape: LesionShape, *, tolerance_mm: float = 0.02):
-    """A lesion as a closed Manifold (BF mm): a sphere or ellipsoid of the lesion's size."""
-    import manifold3d as m3
+    """A lesion as a closed Manifold (BF mm): a sphere or ellipsoid of the lesion's size.
 
-    d = np.broadcast_to(np.asarray(shape.size_mm, dtype=float), (3,))
-    radii = d / 2.0
-    seg = _segments_for(float(radii.max()), tolerance_mm)
-    seg = int(4 * math.ceil(seg / 4))
-    man = m3.Manifold.sphere(1.0, seg).scale(tuple(radii.tolist()))
+    The surface keeps within ``tolerance_mm`` of the true ellipsoid (a balanced
+    unit sphere, scaled to the semi-axes, turned to ``axis`` and moved to the centre).
+    """
+    from .surface import to_manifold
+    from .tubes import Tolerance, sphere_mesh
+
+    radii = np.broadcast_to(np.asarray(shape.size_mm, dtype=float), (3,)) / 2.0
+    v, f = sphere_mesh(1.0, Tolerance(0.0, max(tolerance_mm, 1e-4) / float(radii.max()), 6))
+    v = v * radii
     if shape.axis is not None:
         a = np.asarray(shape.axis, float)
         n = np.linalg.norm(a)
@@ -226,9 +229,8 @@ def lesion_body(shape: LesionShape, *, tolerance_mm: float = 0.02):
             b = np.cross(a, h)
             b /= np.linalg.norm(b)
             c = np.cross(a, b)
-            rot = np.stack([a, b, c], axis=1)  # columns: images of x, y, z
-            man = man.transform(np.hstack([rot, np.zeros((3, 1))]))
-    return man.translate(tuple(float(x) for x in shape.center_mm))
+            v = v @ np.stack([a, b, c], axis=0)  # x -> a, y -> b, z -> c
+    return to_manifold(v + np.asarray(shape.center_mm, float), f)
 
 
 # ----------------------------------------------------------------------------- context bodies

@@ -20,7 +20,7 @@ from ..errors import InputError
 from .bodies import (CONTEXT_COLOR, LESION_COLOR, PLATE_COLOR, Body, ModelBodies, NippleAreola, as_lesion_shapes,
                      base_plate as make_base_plate, lesion_body, manifold_to_trimesh, nipple_areola_body,
                      system_color)
-from .surface import (WELD_SAFE_MM, manifold_arrays, separate_close_vertices, system_parts, to_manifold, union)
+from .surface import clean_arrays, manifold_arrays, system_parts, to_manifold, union
 from .tubes import QUALITIES, Tolerance
 
 ENDS = ("round", "flat")
@@ -110,42 +110,43 @@ class _SystemJob:
         if self.inner_parts is not None:
             lumen = union([to_manifold(v, f) for v, f in self.inner_parts.meshes])
             man = man - lumen
-        # Let the simplifier merge the slivers the union leaves where tubes meet tangentially.
-        return man.as_original().simplify(WELD_SAFE_MM)
+        return man
 
 
-def _budget_tolerance(jobs: list[_SystemJob], tol: Tolerance, budget: int, warnings: list[str]) -> Tolerance:
-    """Coarsen ``tol`` until the tubes' triangle count fits ``budget`` (log-log secant on the count)."""
-    count = sum(j.plan(tol) for j in jobs)
-    if count <= budget:
-        return tol
-    f_lo, c_lo = 1.0, count
-    f = (count / budget) ** 2
-    best = tol
-    for _ in range(12):
-        t = tol.scaled(f)
-        c = sum(j.plan(t) for j in jobs)
-        if c <= budget:
-            best = t
-            if c >= 0.9 * budget:
-                break
-            # too coarse: step back toward the last count above the budget
-            f_hi = f
-            f = math.sqrt(f_lo * f_hi)
-            if f_hi / f_lo < 1.05:
-                break
-            continue
-        f_lo, c_lo = f, c
-        if f > 1e5:
+def _fit_tolerance(jobs: list[_SystemJob], tol: Tolerance, target: int) -> tuple[Tolerance, int]:
+    """The finest coarsening of ``tol`` whose tubes have at most ``target`` triangles (before the union).
+
+    Bisection on a log scale of the tolerance factor; when even a very coarse
+    tolerance does not fit, fewer sides per ring are allowed (down to 3).
+    Returns the tolerance and its triangle count (the jobs are left planned with it).
+    """
+    def count(t: Tolerance) -> int:
+        return sum(j.plan(t) for j in jobs)
+
+    c = count(tol)
+    if c <= target:
+        return tol, c
+    hi = tol
+    for min_sides in range(tol.min_sides, 2, -1):
+        hi = Tolerance(tol.rel * 1e3, tol.abs_mm * 1e3, min_sides)
+        if count(hi) <= target:
             break
-        f *= max(1.1, (c / budget) ** 2)
-    if best is tol:
-        warnings.append(f"could not meet the budget of {budget} triangles; coarsest mesh has "
-                        f"{sum(j.plan(tol.scaled(f_lo)) for j in jobs)}")
-        best = tol.scaled(f_lo)
-    for j in jobs:
-        j.plan(best)
-    return best
+    else:
+        return hi, count(hi)
+    lo_f, hi_f = 1.0, 1e3
+    lo_t = Tolerance(tol.rel, tol.abs_mm, hi.min_sides)
+    if count(lo_t) <= target:
+        return lo_t, count(lo_t)
+    for _ in range(14):
+        mid = math.sqrt(lo_f * hi_f)
+        if count(lo_t.scaled(mid)) <= target:
+            hi_f = mid
+        else:
+            lo_f = mid
+        if hi_f / lo_f < 1.1:
+            break
+    best = lo_t.scaled(hi_f)
+    return best, count(best)
 
 
 def _segment_closest(p1, q1, p2, q2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -302,18 +303,34 @@ def tree_to_mesh(
     shapes, warnings = as_lesion_shapes(lesions or [])
 
     jobs = [_SystemJob(tree, s, min_r, hollow, end) for s in chosen]
-    if max_triangles is not None:
-        tol = _budget_tolerance(jobs, tol, max_triangles, warnings)
-    else:
+    nworkers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+
+    def build_all() -> list:
+        if nworkers > 1:
+            with ThreadPoolExecutor(nworkers) as ex:
+                return list(ex.map(lambda j: j.build(), jobs))
+        return [j.build() for j in jobs]
+
+    t_union = 0.0
+    if max_triangles is None:
         for j in jobs:
             j.plan(tol)
-    t_plan = time.perf_counter()
-    nworkers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    if nworkers > 1:
-        with ThreadPoolExecutor(nworkers) as ex:
-            manifolds = list(ex.map(lambda j: j.build(), jobs))
+        t_plan = time.perf_counter()
+        manifolds = build_all()
     else:
-        manifolds = [j.build() for j in jobs]
+        # The union adds triangles where tubes cut each other: aim below the budget, then correct.
+        target = int(0.9 * max_triangles)
+        for _ in range(4):
+            tol, planned = _fit_tolerance(jobs, tol, target)
+            t_plan = time.perf_counter()
+            manifolds = build_all()
+            final = sum(m.num_tri() for m in manifolds)
+            if final <= max_triangles or planned > target:
+                break
+            target = int(target * max_triangles / final * 0.97)
+        if final > max_triangles:
+            warnings.append(f"could not meet the budget of {max_triangles} triangles: the coarsest mesh "
+                            f"has {final}")
     t_union = time.perf_counter()
 
     for a, b, where in _overlapping_systems(tree, chosen, min_r + (hollow or 0.0)):
@@ -327,7 +344,7 @@ def tree_to_mesh(
         idx = [tree.index[r] for r in roots]
         plate = make_base_plate(tree.positions[idx], np.maximum(tree.radii[idx], min_r) + (hollow or 0.0),
                                 tolerance_mm=tol_abs)
-        joined = union([*manifolds, plate]).as_original().simplify(WELD_SAFE_MM)
+        joined = union([*manifolds, plate])
         model.bodies.append(_body_from_manifold("print", "print", joined, PLATE_COLOR,
                                                 {"systems": list(chosen)}))
     else:
@@ -355,8 +372,7 @@ def tree_to_mesh(
 def _body_from_manifold(name: str, kind: str, man, color, meta: dict) -> Body:
     import trimesh
 
-    v, f = manifold_arrays(man)
-    v = separate_close_vertices(v, f)
+    v, f = clean_arrays(*manifold_arrays(man))
     mesh = trimesh.Trimesh(v, f, process=False)
     meta = dict(meta)
     meta["genus"] = int(man.genus())

@@ -155,10 +155,13 @@ def check_watertight(mesh, *, expect_bodies: int | None = None) -> MeshCheck:
     outward = volume > 0
     if not outward:
         problems.append(f"inward-facing (volume {volume:.4g} mm^3)")
-    scale = max(float(np.abs(V).max()), 1.0)
-    degenerate = int(np.sum(area2 <= 1e-12 * scale * scale))
+    # Degenerate: so flat (height over the longest edge) that rounding to float32 could flip it.
+    longest = np.linalg.norm(np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], 1),
+                             axis=2).max(axis=1)
+    flat_limit = 1e-7 * max(float(np.abs(V).max()), 1.0)
+    degenerate = int(np.sum(area2 / np.maximum(longest, 1e-300) < flat_limit))
     if degenerate:
-        problems.append(f"{degenerate} degenerate (zero-area) triangle(s)")
+        problems.append(f"{degenerate} degenerate (flat) triangle(s)")
     used_v = np.unique(F)
     v32 = np.ascontiguousarray(V[used_v].astype(np.float32))
     welds = int(len(used_v) - len(np.unique(v32.view(np.dtype((np.void, 12))))))

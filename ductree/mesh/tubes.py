@@ -572,3 +572,9 @@ def _zip_rings(m: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndar
     b0, b1 = ob + (j % mb), ob + ((j + 1) % mb)
     tri = np.where(isA[:, None], np.stack([a0, a1, b0], 1), np.stack([a0, b1, b0], 1))
     return tri.astype(np.int64)
+
+
+def sphere_mesh(radius: float, tol: Tolerance) -> tuple[np.ndarray, np.ndarray]:
+    """A closed sphere of ``radius`` (mm) at the origin, within ``tol`` of the true sphere."""
+    g = SystemGeometry(pos=np.zeros((1, 3)), radius=np.array([float(radius)]), parent=np.array([-1]))
+    return build_tubes(g, RunPlan(runs=[], spheres=[0]), tol)[0]
