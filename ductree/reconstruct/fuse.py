@@ -24,6 +24,9 @@ branch tree and the tree's branches):
   :data:`CLOCK_SIGMA_H`, with :data:`CLOCK_OUTLIER` of outliers) against a
   flat clock; a lumen count that differs costs :data:`COUNT_LL` per lumen;
   each entered lumen continues the match in its assigned child;
+- with prior probability :data:`P_CLOCKS_LOST` the log's clocks are
+  uninformative (roll correction lost): every match is also scored without
+  the clock terms, and both hypotheses enter the posterior;
 - a tree junction the log never reported may be passed
   (:data:`SKIP_LL`); a log bifurcation with no tree junction may be left
   unmatched (:data:`UNMATCHED_BIF_LL`, its other entered branches lost,
@@ -80,6 +83,10 @@ SIGMA_REL = 0.025
 #: of their prior around 1.
 SCALES = (0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12)
 SCALE_SIGMA = 0.05
+#: Prior probability that a log's lumen clocks carry no information (the scope's roll correction lost or
+#: wrong): each match is also scored without clocks, and the two hypotheses share the posterior, so
+#: clocks that fit nowhere lower the confidence instead of steering it.
+P_CLOCKS_LOST = 0.1
 #: Range (mm) over which a junction depth is a priori flat (the background of a depth match).
 DEPTH_RANGE_MM = 40.0
 #: Log-likelihood costs of the structural events.
@@ -296,12 +303,13 @@ class _System:
 class _Matcher:
     """The programme for one system at one depth scale (log depths x ``scale`` = tree path)."""
 
-    def __init__(self, sysm: _System, log: NavLog, scale: float = 1.0) -> None:
+    def __init__(self, sysm: _System, log: NavLog, scale: float = 1.0, clocks: bool = True) -> None:
         from .scope import _Layout
 
         self.S = sysm
         self.log = log
         self.scale = scale
+        self.clocks = clocks
         bifs = log.bifurcations
         lay = _Layout(log)
         self.end = {}
@@ -438,7 +446,7 @@ class _Matcher:
             ok = True
             for j in lumens:
                 g = assign.get(j)
-                if g is not None:
+                if g is not None and self.clocks:
                     total += _clock_ll(bif.lumens[j], tclk[g])
                 c = entered.get(j)
                 if c is None:
@@ -536,9 +544,10 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
         prior_clock = 0.0 if c is None or system is not None else \
             -0.5 * (clock_difference_h(c, log.orifice_clock) / ORIFICE_SIGMA_H) ** 2
         best_here = _NEG
-        for scale in scales:
-            M = _Matcher(S, log, scale)
-            prior = prior_clock - 0.5 * ((scale - 1.0) / SCALE_SIGMA) ** 2
+        for scale, use_clocks in itertools.product(scales, (True, False)):
+            M = _Matcher(S, log, scale, use_clocks)
+            prior = prior_clock - 0.5 * ((scale - 1.0) / SCALE_SIGMA) ** 2 + math.log(
+                1.0 - P_CLOCKS_LOST if use_clocks else P_CLOCKS_LOST)
             best_first, best_score = None, _NEG
             place: dict[str, dict] = {}
             for beta in S.first:
