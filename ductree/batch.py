@@ -397,7 +397,7 @@ def _run_dask(address: str, paths, folders, out: str, opts: BatchOptions, finish
     try:
         futs = client.map(process_case, paths, folders, [out] * len(paths), [opts] * len(paths), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
-        for fut in as_completed(futs):
+        for fut in as_completed(futs, loop=client.loop):
             i = index[fut.key]
             try:
                 r = fut.result()

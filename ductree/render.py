@@ -179,6 +179,7 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
         if lab.avoid_mm > 0:
             c = cam.project([lab.anchor])[0]
             discs.append((c, lab.avoid_mm * cam.mm_at(lab.anchor)))
+    fixed_boxes: list[tuple[float, float, float, float]] = []
     tree_px = cam.project(scene.tree_points) if view in BREAST_VIEWS and len(scene.tree_points) else np.zeros((0, 2))
     for lab in labels:
         font = max(8, int(round(17 * lab.size * k)))
@@ -194,6 +195,10 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
             cx = min(max(cx, tw / 2 + 2), w - tw / 2 - 2)
             cy = min(max(cy, th / 2 + 2), h - th / 2 - 2)
             box = (cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2)
+            # Small images: drop a guide label that would overprint one already placed.
+            if lab.role in ("ruler", "guide", "zone") and any(_overlap(box, b) > 0 for b in fixed_boxes):
+                continue
+            fixed_boxes.append(box)
             out.append(PlacedText(lab.text, box, font, lab.color, lab.bold, lab.box, None, lab.role))
             continue
         r = lab.avoid_mm * cam.mm_at(lab.anchor)

@@ -51,7 +51,7 @@ def batch(
 
         def on_result(r, done, total):
             style = "" if r.status in ("ok", "skipped") else "bold red"
-            progress.console.print(r.line(), style=style, markup=False)
+            progress.console.print(r.line(), style=style, markup=False, soft_wrap=True)
             progress.update(task, completed=done)
 
         result = run_batch([str(c) for c in cases], out, views=view_list, size=wh, jobs=jobs, resume=resume,
@@ -62,7 +62,7 @@ def batch(
     summary = (f"{len(result.results)} case(s): {c['ok']} ok, {c['skipped']} skipped, {c['failed']} failed, "
                f"{c['error']} error; {views_n} view(s) in {result.seconds:.1f} s ({rate:.2f} views/s); "
                f"manifest {Path(out) / 'manifest.json'}")
-    out_console.print(summary, markup=False)
+    out_console.print(summary, markup=False, soft_wrap=True)
     if result.exit_code:
         sys.stderr.write(f"ductree: error: {c['failed'] + c['error']} case(s) did not finish; see the manifest\n")
     return result.exit_code
