@@ -325,6 +325,8 @@ def read_navlog(path: str | PathLike, *, warn: bool = True) -> NavLog:
     fmt = _SUFFIXES.get(p.suffix.lower())
     try:
         with open(p, "r", encoding="utf-8", newline="") as f:
+            if f.read(1) != "\ufeff":  # skip a byte-order mark (utf-8-sig decodes several times slower)
+                f.seek(0)
             if fmt is None:
                 fmt = _sniff(f, p)
             log = _parse(f, fmt, str(p))

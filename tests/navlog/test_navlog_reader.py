@@ -237,3 +237,19 @@ def test_100k_samples_parse_fast(tmp_path):
         dt = time.perf_counter() - t0
         assert log.n_samples == 100_000 and log.has_tracker
         assert dt < 2.0, f"{fmt}: {dt:.2f} s"  # ~0.3 s here; loose bound on a shared machine
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_windows_line_endings_and_bom(tmp_path, fmt):
+    text = navlog_text(HAND, fmt)
+    p = tmp_path / f"win.{fmt}"
+    p.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    log = read_navlog(p, warn=False)
+    assert log.records() == parse_navlog(text, fmt).records()
+    # line numbers still count from the top of the file
+    bad = copy.deepcopy(HAND)
+    bad[5]["depth_mm"] = -1
+    p.write_bytes(navlog_text(bad, fmt).replace("\n", "\r\n").encode("utf-8"))
+    with pytest.raises(InputError) as exc:
+        read_navlog(p)
+    assert exc.value.line == 6 + (4 if fmt == "csv" else 0)
