@@ -75,16 +75,6 @@ def _degrade(tree, seed: int, thin_mm: float = 0.2):
     return out, scale
 
 
-def _true_place(tree, les):
-    """(branch index, path) of a phantom lesion on ``tree`` (the same node ids), from its segment fraction."""
-    from ductree.measures import branches, path_mm
-
-    pm = path_mm(tree)
-    row = tree.index[les.node]
-    par = int(tree.parent_index[row])
-    return row, par
-
-
 def _score_fusion(res, tree, les, orig_pm):
     """(on the true path, within 3 mm, low confidence) for the lesion's finding."""
     from ductree.measures import branches, path_mm

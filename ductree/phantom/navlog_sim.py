@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -532,10 +532,7 @@ def simulate_navlog(case_dir: str | PathLike, tree: DuctTree, lesions: list, see
 
     if fmt not in ("jsonl", "csv"):
         raise InputError(f"must be jsonl or csv, got {fmt!r}", key="fmt")
-    lesion = None
-    reachable = [les for les in lesions]
-    if reachable:
-        lesion = reachable[0]
+    lesion = lesions[0] if lesions else None
     sess = simulate_session(tree, lesion, seed=seed, tracker=tracker,
                             settings=SimSettings(**options) if options else None)
     folder = Path(case_dir)
@@ -544,6 +541,3 @@ def simulate_navlog(case_dir: str | PathLike, tree: DuctTree, lesions: list, see
                             json.dumps(_plain({"schema": "ductree.navlog-truth/1", **sess.truth}), indent=1) + "\n")
     return [log_path, truth_path]
 
-
-def settings_dict(cfg: SimSettings) -> dict:
-    return asdict(cfg)
