@@ -390,10 +390,11 @@ def _run_dask(address: str, paths, folders, out: str, opts: BatchOptions, finish
     except ImportError:
         raise InputError("--scheduler needs Dask distributed: pip install 'ductree[batch-dask]'",
                          key="--scheduler") from None
+    _check_reachable(address)
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="20s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
-        raise InputError(f"cannot reach the Dask scheduler: {exc}", key="--scheduler") from None
+        raise InputError(f"cannot reach the Dask scheduler at {address}: {exc}", key="--scheduler") from None
     try:
         futs = client.map(process_case, paths, folders, [out] * len(paths), [opts] * len(paths), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
@@ -407,3 +408,21 @@ def _run_dask(address: str, paths, folders, out: str, opts: BatchOptions, finish
             finish(i, r)
     finally:
         client.close()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast (one line, bad input) when nothing listens at a ``tcp://host:port`` scheduler address."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if "://" not in address:
+        address = "tcp://" + address
+    parts = urlsplit(address)
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or not parts.port:
+        raise InputError(f"expected tcp://HOST:PORT, got {address!r}", key="--scheduler")
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {parts.hostname}:{parts.port}: "
+                         f"{exc.strerror or exc}", key="--scheduler") from None
