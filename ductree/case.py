@@ -74,6 +74,7 @@ class LesionSpec:
     point_lps: tuple[float, float, float] | None = None
     note: str | None = None
     origin: str = "case"  #: where the spec came from: case, navlog, ductogram
+    uncertainty_mm: float | None = None  #: a bound (mm) on the source's position error, if it states one
     key: str = ""         #: where it stands in its file, for error messages (e.g. "lesion[1]")
     #: the breast a finding was stated on (e.g. a scope log's header); None = the case's own
     laterality: str | None = None

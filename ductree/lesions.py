@@ -410,6 +410,8 @@ def _uncertainty(spec: LesionSpec, given: float | Mapping[str, float] | None) ->
     else:
         v = given
     if v is None:
+        v = spec.uncertainty_mm  # the source's own figure (a scope log's dead-reckoning sigma)
+    if v is None:
         v = DEFAULT_UNCERTAINTY_MM.get(spec.origin, 0.0)
     if not (_is_number(v) and v >= 0):
         raise InputError(f"lesion {spec.label!r}: uncertainty must be a number >= 0 mm, got {v!r}",

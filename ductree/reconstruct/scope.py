@@ -599,8 +599,8 @@ def findings_as_lesion_specs(tree_or_log: "DuctTree | NavLog | str | PathLike") 
     From a tree built or fused from a log (``tree.graph["findings"]``), each
     spec is located by ``point_bf`` on that tree; from a log (or its path),
     by ``path_mm`` along the duct of the log's ``orifice_clock``. The
-    position uncertainty (1 SD, mm) is in the spec's ``note`` and in an
-    ``uncertainty_mm`` attribute.
+    position uncertainty is in the spec's ``note`` (1 SD, mm) and, as the
+    bound the lesion placer expects, in ``uncertainty_mm`` (2 SD, ~95%).
     """
     from ..case import LesionSpec
 
@@ -616,7 +616,7 @@ def findings_as_lesion_specs(tree_or_log: "DuctTree | NavLog | str | PathLike") 
                               key=f"navlog finding[{i}]",
                               note=f"scope finding ({f.status}), {f.depth_mm:.1f} mm along the duct of the "
                                    f"{format_clock(log.orifice_clock)} orifice, +-{sig:.1f} mm")
-            spec.uncertainty_mm = sig  # type: ignore[attr-defined]
+            spec.uncertainty_mm = 2.0 * sig
             specs.append(spec)
         return specs
     tree = tree_or_log
@@ -629,7 +629,7 @@ def findings_as_lesion_specs(tree_or_log: "DuctTree | NavLog | str | PathLike") 
                           laterality=tree.laterality, key=f"navlog finding[{i}]",
                           note=f"scope finding ({f.get('status')}), {f['path_mm']:.1f} mm along the duct, "
                                f"+-{sig:.1f} mm")
-        spec.uncertainty_mm = sig  # type: ignore[attr-defined]
+        spec.uncertainty_mm = 2.0 * sig
         specs.append(spec)
     return specs
 
