@@ -110,7 +110,13 @@ class _SystemJob:
         if self.inner_parts is not None:
             lumen = union([to_manifold(v, f) for v, f in self.inner_parts.meshes])
             man = man - lumen
+        man.num_tri()  # manifold3d is lazy: force the boolean here, in the worker thread
         return man
+
+    def build_arrays(self) -> tuple:
+        """The union (Manifold) and its cleaned (vertices, faces), computed in the calling thread."""
+        man = self.build()
+        return man, clean_arrays(*manifold_arrays(man))
 
 
 def _fit_tolerance(jobs: list[_SystemJob], tol: Tolerance, target: int) -> tuple[Tolerance, int]:
@@ -308,23 +314,23 @@ def tree_to_mesh(
     def build_all() -> list:
         if nworkers > 1:
             with ThreadPoolExecutor(nworkers) as ex:
-                return list(ex.map(lambda j: j.build(), jobs))
-        return [j.build() for j in jobs]
+                return list(ex.map(lambda j: j.build_arrays(), jobs))
+        return [j.build_arrays() for j in jobs]
 
     t_union = 0.0
     if max_triangles is None:
         for j in jobs:
             j.plan(tol)
         t_plan = time.perf_counter()
-        manifolds = build_all()
+        built = build_all()
     else:
         # The union adds triangles where tubes cut each other: aim below the budget, then correct.
         target = int(0.9 * max_triangles)
         for _ in range(4):
             tol, planned = _fit_tolerance(jobs, tol, target)
             t_plan = time.perf_counter()
-            manifolds = build_all()
-            final = sum(m.num_tri() for m in manifolds)
+            built = build_all()
+            final = sum(len(f) for _, (_, f) in built)
             if final <= max_triangles or planned > target:
                 break
             target = int(target * max_triangles / final * 0.97)
@@ -344,12 +350,13 @@ def tree_to_mesh(
         idx = [tree.index[r] for r in roots]
         plate = make_base_plate(tree.positions[idx], np.maximum(tree.radii[idx], min_r) + (hollow or 0.0),
                                 tolerance_mm=tol_abs)
-        joined = union([*manifolds, plate])
+        joined = union([m for m, _ in built] + [plate])
         model.bodies.append(_body_from_manifold("print", "print", joined, PLATE_COLOR,
                                                 {"systems": list(chosen)}))
     else:
-        for s, man in zip(chosen, manifolds):
-            model.bodies.append(_body_from_manifold(f"system {s}", "system", man, system_color(s), {"system": s}))
+        for s, (man, arrays) in zip(chosen, built):
+            model.bodies.append(_body_from_manifold(f"system {s}", "system", man, system_color(s), {"system": s},
+                                                    arrays=arrays))
     for shape in shapes:
         man = lesion_body(shape, tolerance_mm=tol_abs)
         model.bodies.append(_body_from_manifold(f"lesion {shape.label}", "lesion", man, LESION_COLOR,
@@ -369,10 +376,10 @@ def tree_to_mesh(
     return model
 
 
-def _body_from_manifold(name: str, kind: str, man, color, meta: dict) -> Body:
+def _body_from_manifold(name: str, kind: str, man, color, meta: dict, arrays: tuple | None = None) -> Body:
     import trimesh
 
-    v, f = clean_arrays(*manifold_arrays(man))
+    v, f = arrays if arrays is not None else clean_arrays(*manifold_arrays(man))
     mesh = trimesh.Trimesh(v, f, process=False)
     meta = dict(meta)
     meta["genus"] = int(man.genus())
