@@ -108,23 +108,23 @@ def check_background(color: str) -> str:
 
 # --------------------------------------------------------------------------- text measuring and label layout
 
-_TEXT_RENDERER = None
+_text_local = threading.local()
 
 
 def _text_size(text: str, font_px: int, bold: bool = False) -> tuple[int, int]:
     """Width and height in pixels of a one-line text at ``font_px`` (FreeType, no GL needed)."""
-    global _TEXT_RENDERER
     import vtkmodules.vtkRenderingFreeType  # noqa: F401  (registers the FreeType text back end)
     from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
 
-    if _TEXT_RENDERER is None:
-        _TEXT_RENDERER = vtkTextRenderer()
+    tr = getattr(_text_local, "renderer", None)
+    if tr is None:
+        tr = _text_local.renderer = vtkTextRenderer()
     tp = vtkTextProperty()
     tp.SetFontSize(int(font_px))
     tp.SetBold(bool(bold))
     tp.SetFontFamilyToArial()
     bbox = [0, 0, 0, 0]
-    _TEXT_RENDERER.GetBoundingBox(tp, text, bbox, 72)
+    tr.GetBoundingBox(tp, text, bbox, 72)
     return (bbox[1] - bbox[0] + 1, bbox[3] - bbox[2] + 1)
 
 
