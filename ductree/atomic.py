@@ -55,6 +55,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     parent = out.parent if str(out.parent) else Path(".")
     # Keep the real suffix last so writers that dispatch on it still work.
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".tmp{''.join(out.suffixes)}", dir=parent)
+    # mkstemp makes the file 0600; outputs are ordinary files, so give them the mode open() would.
+    os.fchmod(fd, 0o666 & ~_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -64,6 +66,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
