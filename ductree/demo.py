@@ -7,6 +7,12 @@ stage ductree has on it and writes the results under one folder::
     tree/            the tree in every format (json, swc, graphml, vtp)
     summary.txt      the tree summary (as ``ductree info`` prints it)
     summary.json
+    model/           the printable model: model.stl (one piece on a base plate, lesions
+                     as separate bodies in model.3mf / model.glb with colours)
+    plan/            located lesions and excision plan: plan.json, lesions.mrk.json,
+                     incision.mrk.json (3D Slicer markups, LPS)
+    views/           the standard planning views (PNG)
+    report.html      the self-contained planning report, and report.pdf
 
 Each stage prints one line saying what it wrote.
 """
@@ -64,4 +70,39 @@ def run_demo(out: str | Path, *, seed: int = 7, echo: Callable[[str], None] = pr
     written["summary.json"] = write_text(out / "summary.json", json.dumps(s, indent=1) + "\n")
     echo(f"summary             {out / 'summary.txt'}  ({s['systems']} systems, {s['branches']} branches, "
          f"depth to {s['depth_max_mm']:.0f} mm)")
+
+    from .plan import case_plan, write_plan_outputs
+
+    located, plans = case_plan(case)
+    plan_dir = out / "plan"
+    plan_dir.mkdir(exist_ok=True)
+    for path in write_plan_outputs(plan_dir, case.id, case.laterality, located, plans,
+                                   nipple_lps=case.nipple_lps, breast_depth_mm=case.breast_depth_mm):
+        written[f"plan/{path.name}"] = path
+    states = ", ".join(f"{les.label} {les.status}" for les in located)
+    echo(f"lesions and plan    {plan_dir}  ({states}; {len(plans)} plan(s))")
+
+    from .mesh import export_model, tree_to_mesh
+
+    lesion_bodies = [(les.label, les.point_bf, les.spec.get("size_mm") or 3.0)
+                     for les in located if les.point_bf is not None]
+    model = tree_to_mesh(tree, quality="print", base_plate=True, lesions=lesion_bodies)
+    model_dir = out / "model"
+    model_dir.mkdir(exist_ok=True)
+    for suffix in (".stl", ".3mf", ".glb"):
+        written[f"model{suffix}"] = export_model(model, model_dir / f"model{suffix}")
+    closed = all(b.mesh.is_watertight for b in model)
+    echo(f"printable model     {model_dir}/model{{.stl,.3mf,.glb}}  ({len(model)} bodies, "
+         f"{sum(len(b.mesh.faces) for b in model)} triangles, {'all closed' if closed else 'NOT CLOSED'})")
+
+    from .render import render_views
+    from .report import write_report
+
+    images: dict = {}
+    views = render_views(case, out_dir=out / "views", images=images)
+    written.update({f"views/{Path(p).name}": Path(p) for p in views.values()})
+    echo(f"planning views      {out / 'views'}  ({', '.join(views)})")
+    report = write_report(case, out / "report.html", pdf_path=out / "report.pdf", images=images)
+    written.update({f"report{Path(p).suffix}": Path(p) for p in report.values()})
+    echo(f"planning report     {out / 'report.html'} and report.pdf")
     return written

@@ -158,6 +158,32 @@ def _circle_box_overlap(box: Sequence[float], c: Sequence[float], r: float) -> f
     return _overlap(box, (c[0] - r, c[1] - r, c[0] + r, c[1] + r)) + (r - d) * 10.0
 
 
+def _fixed_label_box(cx: float, cy: float, tw: float, th: float, w: int, h: int,
+                     reserved: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    """Box of a fixed label centred near (cx, cy), inside the image and clear of reserved boxes.
+
+    A label that would print over the legend or the title moves just beside
+    (left of, or below) the box it hits, whichever moves it least.
+    """
+    def clamp(x: float, y: float) -> tuple[float, float, float, float]:
+        x = min(max(x, tw / 2 + 2), w - tw / 2 - 2)
+        y = min(max(y, th / 2 + 2), h - th / 2 - 2)
+        return (x - tw / 2, y - th / 2, x + tw / 2, y + th / 2)
+
+    box = clamp(cx, cy)
+    hits = [b for b in reserved if _overlap(box, b) > 0]
+    if not hits:
+        return box
+    options = []
+    for b in hits:
+        options.append(clamp(b[0] - tw / 2 - 4, cy))  # left of it
+        options.append(clamp(cx, b[3] + th / 2 + 4))  # below it
+        options.append(clamp(cx, b[1] - th / 2 - 4))  # above it
+    clear = [o for o in options if not any(_overlap(o, b) > 0 for b in reserved)]
+    pick = clear or options
+    return min(pick, key=lambda o: math.hypot((o[0] + o[2]) / 2 - cx, (o[1] + o[3]) / 2 - cy))
+
+
 def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
                   reserved: Sequence[Sequence[float]] = ()) -> list[PlacedText]:
     """Lay out the scene's labels for one view, in pixels.
@@ -191,10 +217,7 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
             continue
         if lab.avoid_mm <= 0:
             cx, cy = c[0] + lab.offset_px[0] * k, c[1] - lab.offset_px[1] * k
-            # Keep fixed labels inside the image.
-            cx = min(max(cx, tw / 2 + 2), w - tw / 2 - 2)
-            cy = min(max(cy, th / 2 + 2), h - th / 2 - 2)
-            box = (cx - tw / 2, cy - th / 2, cx + tw / 2, cy + th / 2)
+            box = _fixed_label_box(cx, cy, tw, th, w, h, boxes)
             # Small images: drop a guide label that would overprint one already placed.
             if lab.role in ("ruler", "guide", "zone") and any(_overlap(box, b) > 0 for b in fixed_boxes):
                 continue
