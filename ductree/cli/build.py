@@ -58,9 +58,19 @@ def build(
     nipple_voxel: Optional[str] = typer.Option(None, "--nipple-voxel", help="Nipple as a voxel index I,J,K."),
     label: Optional[int] = typer.Option(None, "--label", help="Use only this label value of a label volume."),
     spacing: Optional[str] = typer.Option(None, "--spacing",
-                                          help="Voxel size SX,SY,SZ in mm (required for .npy; overrides others)."),
+                                          help="Voxel size SX,SY,SZ in mm (required for .npy; overrides others); "
+                                               "for ductograms the pixel size as stored (one number)."),
     cc: Optional[Path] = typer.Option(None, "--cc", help="CC ductogram mask (biplane source)."),
     lateral: Optional[Path] = typer.Option(None, "--lateral", help="Lateral ductogram mask (biplane source)."),
+    magnification: Optional[float] = typer.Option(
+        None, "--magnification", help="Ductograms: radiographic magnification (default: the DICOM header's, else 1)."),
+    cc_orientation: Optional[str] = typer.Option(
+        None, "--cc-orientation", help="Ductograms: Patient Orientation of the CC image, e.g. 'P,L'."),
+    lateral_orientation: Optional[str] = typer.Option(
+        None, "--lateral-orientation", help="Ductograms: Patient Orientation of the lateral image, e.g. 'P,F'."),
+    cc_nipple: Optional[str] = typer.Option(None, "--cc-nipple", help="Ductograms: nipple pixel ROW,COL in the CC."),
+    lateral_nipple: Optional[str] = typer.Option(
+        None, "--lateral-nipple", help="Ductograms: nipple pixel ROW,COL in the lateral."),
 ) -> None:
     """Rebuild the ductal tree from a volume, a ductogram pair or a scope log; save it and print a summary."""
     import time
@@ -97,7 +107,8 @@ def build(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DuctreeWarning)
         if cc is not None or lateral is not None:
-            tree = _build_biplane(cc, lateral, lat)
+            tree = _build_biplane(cc, lateral, lat, sp, magnification, cc_orientation, lateral_orientation,
+                                  cc_nipple, lateral_nipple)
             kind = "ductograms"
         elif source.suffix.lower() in NAVLOG_SUFFIXES and not source.is_dir():
             tree = _build_navlog(source, lat)
@@ -133,11 +144,17 @@ def build(
                    "tree coordinates are in the breast frame (BF) relative to it")
     typer.echo(f"total length {s['total_length_mm']:.1f} mm, depth {s['depth_min_mm']:.1f} to "
                f"{s['depth_max_mm']:.1f} mm, radius {s['radius_min_mm']:.3f} to {s['radius_max_mm']:.3f} mm")
+    if kind == "ductograms":
+        from ..reconstruct.biplane import report_lines
+
+        for line in report_lines(tree):
+            typer.echo(line)
 
 
-def _build_biplane(cc: Optional[Path], lateral: Optional[Path], lat: str):
-    if cc is None or lateral is None:
-        raise InputError("a ductogram pair needs both --cc and --lateral", key="--cc" if cc is None else "--lateral")
+def _build_biplane(cc: Optional[Path], lateral: Optional[Path], lat: str, spacing: Optional[list] = None,
+                   magnification: Optional[float] = None, cc_orientation: Optional[str] = None,
+                   lateral_orientation: Optional[str] = None, cc_nipple: Optional[str] = None,
+                   lateral_nipple: Optional[str] = None):
     import importlib
 
     try:
@@ -147,10 +164,15 @@ def _build_biplane(cc: Optional[Path], lateral: Optional[Path], lat: str):
             raise
         raise InputError("building from ductograms (--cc/--lateral) is not supported yet by this version",
                          key="--cc") from None
-    from ..case import Case, SourceSpec
-
-    case = Case(id="build", laterality=lat, source=SourceSpec(cc=cc.resolve(), lateral=lateral.resolve()))
-    return biplane.tree_from_case(case)
+    if spacing is not None and len(set(spacing)) != 1:
+        raise InputError("a ductogram pixel spacing is one number in mm", key="--spacing")
+    if magnification is not None and not magnification > 0:
+        raise InputError(f"must be > 0, got {magnification:g}", key="--magnification")
+    nip_cc = _numbers(cc_nipple, 2, "--cc-nipple") if cc_nipple is not None else None
+    nip_lat = _numbers(lateral_nipple, 2, "--lateral-nipple") if lateral_nipple is not None else None
+    return biplane.tree_from_files(cc, lateral, laterality=lat, spacing_mm=None if spacing is None else spacing[0],
+                                   magnification=magnification, orientation_cc=cc_orientation,
+                                   orientation_lateral=lateral_orientation, nipple_cc=nip_cc, nipple_lateral=nip_lat)
 
 
 def _build_navlog(path: Path, lat: str):

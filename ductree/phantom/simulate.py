@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 #: kind -> "module:function" (e.g. "volume" -> "ductree.phantom.volume:simulate_volume").
 SIMULATORS: dict[str, str] = {
+    "biplane": "ductree.phantom.ductogram_sim:simulate_biplane",
     "navlog": "ductree.phantom.navlog_sim:simulate_navlog",
     "volume": "ductree.phantom.voxelize:simulate_volume",
 }

@@ -1,0 +1,1009 @@
+"""One ductogram view -> a rooted 2D tree of duct centrelines with widths (view mm).
+
+The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
+
+1. **Specks.** Connected pieces smaller than ``min_speck_mm2`` are dropped
+   and counted.
+2. **Holes.** Background enclosed by contrast is either a *filling defect*
+   (a lucency inside one duct: thin walls of contrast on both sides, the two
+   walls together with the hole about as wide as the duct) or the gap between
+   two ducts that touch or cross in projection (walls as thick as the ducts
+   themselves). Defect holes are filled before thinning and recorded as
+   candidate findings; the others are kept.
+3. **Skeleton.** :func:`skimage.morphology.skeletonize`, decomposed into
+   chains between ends and junction clusters
+   (:func:`ductree.reconstruct.skelgraph.skeleton_chains` on a one-slice
+   volume). Radius = distance to the background at the centreline minus half
+   a pixel.
+4. **Spurs.** Terminal chains shorter than ``spur_factor`` times the radius at
+   their junction (plus ``spur_px`` pixels) are boundary noise: pruned,
+   repeatedly.
+5. **Root.** The nipple pixel, when given, picks the duct end nearest to it;
+   otherwise the root is the most anterior end of the largest piece (the
+   cannulated orifice is where the contrast column starts, at the nipple
+   side of the image) and the nipple pixel is put there.
+6. **Gaps.** A piece cut off from the rest by a gap in the contrast column (a
+   filling defect that fills the lumen) is joined back: its end and an end
+   of the main piece within ``max_gap_mm`` that point at each other. Each
+   bridge is a candidate finding. Pieces that cannot be joined are reported
+   (never silently dropped) and left out of the tree.
+7. **Crossings.** Two ducts of one system that cross in projection make a
+   cycle in the skeleton (both reach the nipple). Each cycle is cut at its
+   most crossing-like place: a four-way node or two close three-way nodes
+   whose arms pair into two nearly straight ducts (an X), or a three-way node
+   where a duct ends on top of another (a T). The pairing must break the
+   cycle. What is left is a tree.
+
+The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
+(``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
+incoming centreline polyline with radii, and the bookkeeping of what was
+done (holes, gaps, crossings, specks, fragments).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from ..errors import InputError
+from ..io.images2d import View2D
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Tuning of :func:`view_tree` (mm unless named ``_px``)."""
+
+    min_speck_mm2: float = 0.02          #: pieces of contrast smaller than this are specks
+    radius_offset_px: float = 0.5        #: distance transform at the centreline minus this = radius
+    spur_factor: float = 1.6             #: terminal chains shorter than this x junction radius are spurs
+    spur_px: float = 3.0
+    max_gap_mm: float = 10.0             #: gaps in the contrast column joined up to this length
+    gap_cos: float = 0.5                 #: both ends of a gap must point at each other (cosine)
+    cross_link_factor: float = 2.5       #: two 3-way nodes this close (x their radii sum) may be one X
+    arm_look_mm: float = 1.0             #: arm directions are taken this far out (plus the cluster radius)
+    t_penalty: float = 0.35              #: a T (duct ending on another) scores worse than an X by this
+    defect_ratio: float = 0.5            #: (duct radius beyond - wall) / hole half-width at least this: a defect
+    defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
+    min_hole_mm2: float = 0.02           #: smaller holes are pinholes (noise): filled, not findings
+    defect_max_mm: float = 12.0          #: holes longer than this are never defects
+    nipple_max_mm: float = 15.0          #: a given nipple must lie this close to a duct end
+    refine_max_factor: float = 3.0       #: a junction moves at most this x its radius (+ 0.5 mm) when refined
+
+
+@dataclass
+class ViewTree:
+    """A rooted 2D tree of one view (``u``, ``d`` in mm from the nipple; radii mm).
+
+    Row ``i`` is a node; ``parent[i]`` its parent row (-1 for the root, row 0).
+    ``edge_ud[i]`` / ``edge_r[i]`` is the centreline from the parent to node
+    ``i`` (both ends included; empty for the root). ``bridge[i]`` marks an
+    edge that jumps a gap in the contrast column.
+    """
+
+    view: View2D
+    ud: np.ndarray
+    r: np.ndarray
+    parent: np.ndarray
+    children: list[list[int]]
+    edge_ud: list[np.ndarray]
+    edge_r: list[np.ndarray]
+    bridge: np.ndarray
+    holes: list[dict] = field(default_factory=list)        #: defect holes filled (candidate findings)
+    gaps: list[dict] = field(default_factory=list)         #: gaps bridged (candidate findings)
+    crossings: list[dict] = field(default_factory=list)    #: cycles cut (X and T)
+    fragments: list[dict] = field(default_factory=list)    #: pieces that could not be attached
+    specks: int = 0
+    skeleton_px: int = 0
+    fork_slack: np.ndarray | None = None                   #: per node: how far (mm) a fork may be seen too deep
+
+    @property
+    def n(self) -> int:
+        return len(self.parent)
+
+    @property
+    def kind(self) -> np.ndarray:
+        """Per node: 0 root, 1 pass (one child), 2 junction (>= 2 children), 3 tip."""
+        k = np.array([2 if len(c) >= 2 else (1 if len(c) == 1 else 3) for c in self.children])
+        k[self.parent < 0] = 0
+        return k
+
+    def total_length_mm(self) -> float:
+        return float(sum(_polyline_length(p) for p in self.edge_ud if len(p)))
+
+    def subtree(self, i: int) -> list[int]:
+        """Row ``i`` and all rows below it."""
+        out, stack = [], [i]
+        while stack:
+            k = stack.pop()
+            out.append(k)
+            stack.extend(self.children[k])
+        return out
+
+
+def _polyline_length(p: np.ndarray) -> float:
+    return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0
+
+
+# --------------------------------------------------------------------------- a small mutable graph
+
+class _G:
+    """Undirected multigraph of skeleton nodes and centreline chains (pixel coordinates)."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[int, dict] = {}
+        self.edges: dict[int, dict] = {}
+        self.adj: dict[int, set[int]] = {}
+        self._nid = 0
+        self._eid = 0
+
+    def add_node(self, rc: np.ndarray, r: float) -> int:
+        k = self._nid
+        self._nid += 1
+        self.nodes[k] = {"rc": np.asarray(rc, dtype=float), "r": float(r)}
+        self.adj[k] = set()
+        return k
+
+    def add_edge(self, a: int, b: int, rc: np.ndarray, r: np.ndarray, **flags) -> int:
+        k = self._eid
+        self._eid += 1
+        self.edges[k] = {"a": a, "b": b, "rc": np.asarray(rc, dtype=float), "r": np.asarray(r, dtype=float),
+                         **flags}
+        self.adj[a].add(k)
+        self.adj[b].add(k)
+        return k
+
+    def remove_edge(self, e: int) -> dict:
+        d = self.edges.pop(e)
+        self.adj[d["a"]].discard(e)
+        self.adj[d["b"]].discard(e)
+        return d
+
+    def remove_node(self, n: int) -> None:
+        for e in list(self.adj[n]):
+            self.remove_edge(e)
+        del self.adj[n]
+        del self.nodes[n]
+
+    def deg(self, n: int) -> int:
+        return sum(2 if self.edges[e]["a"] == self.edges[e]["b"] else 1 for e in self.adj[n])
+
+    def other(self, e: int, n: int) -> int:
+        d = self.edges[e]
+        return d["b"] if d["a"] == n else d["a"]
+
+    def oriented(self, e: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The edge's points and radii starting at node ``n``."""
+        d = self.edges[e]
+        if d["a"] == n:
+            return d["rc"], d["r"]
+        return d["rc"][::-1], d["r"][::-1]
+
+    def move_edge_end(self, e: int, old: int, new: int) -> None:
+        d = self.edges[e]
+        if d["a"] == old:
+            d["a"] = new
+        else:
+            d["b"] = new
+        self.adj[old].discard(e)
+        self.adj[new].add(e)
+        d["rc"] = d["rc"].copy()
+        if d["a"] == new:
+            d["rc"][0] = self.nodes[new]["rc"]
+        else:
+            d["rc"][-1] = self.nodes[new]["rc"]
+
+    def merge_degree_two(self, n: int) -> int | None:
+        """Join the two chains at a degree-2 node into one; return the new edge (None if not possible)."""
+        es = list(self.adj[n])
+        if len(es) != 2 or es[0] == es[1]:
+            return None
+        e1, e2 = es
+        a = self.other(e1, n)
+        b = self.other(e2, n)
+        if a == n or b == n:
+            return None
+        p1, r1 = self.oriented(e1, a)
+        p2, r2 = self.oriented(e2, n)
+        flags = {k: v for k, v in self.edges[e1].items() if k not in ("a", "b", "rc", "r")}
+        for k, v in self.edges[e2].items():
+            if k not in ("a", "b", "rc", "r") and v:
+                flags[k] = flags.get(k) or v
+        self.remove_edge(e1)
+        self.remove_edge(e2)
+        del self.adj[n]
+        del self.nodes[n]
+        return self.add_edge(a, b, np.vstack([p1, p2[1:]]), np.concatenate([r1, r2[1:]]), **flags)
+
+    def length_px(self, e: int) -> float:
+        return _polyline_length(self.edges[e]["rc"])
+
+    def components(self) -> list[set[int]]:
+        seen: set[int] = set()
+        comps = []
+        for s in self.nodes:
+            if s in seen:
+                continue
+            comp = {s}
+            stack = [s]
+            seen.add(s)
+            while stack:
+                n = stack.pop()
+                for e in self.adj[n]:
+                    m = self.other(e, n)
+                    if m not in seen:
+                        seen.add(m)
+                        comp.add(m)
+                        stack.append(m)
+            comps.append(comp)
+        return comps
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
+               options: ViewOptions | None = None) -> "ViewGraph":
+    """Steps 1-6 of the module docs: the skeleton graph of one view, rooted, gaps joined, cycles kept.
+
+    Sets ``view.nipple_px`` (the given nipple, or the root end of the duct).
+    Raises :class:`InputError` when nothing usable is left (only specks).
+    """
+    opt = options or ViewOptions()
+    px = view.pixel_mm
+    mask = view.mask
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    pad = 3
+    r0, c0 = max(int(rows[0]) - pad, 0), max(int(cols[0]) - pad, 0)
+    r1, c1 = min(int(rows[-1]) + pad + 1, mask.shape[0]), min(int(cols[-1]) + pad + 1, mask.shape[1])
+    m = np.ascontiguousarray(mask[r0:r1, c0:c1])
+    off = np.array([r0, c0], dtype=float)
+
+    # 1. specks
+    lab, n_lab = ndi.label(m, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(lab.ravel())
+    min_px = max(6, int(round(opt.min_speck_mm2 / (px * px))))
+    small = np.flatnonzero(sizes < min_px)
+    small = small[small > 0]
+    specks = len(small)
+    if specks:
+        m[np.isin(lab, small)] = False
+    if not m.any():
+        raise InputError(f"the view holds only specks of contrast ({specks} pieces smaller than "
+                         f"{opt.min_speck_mm2} mm^2)", source=view.name or None)
+
+    # 2. holes: filling defects are filled, gaps between touching ducts kept
+    m, holes = _classify_holes(m, px, opt)
+
+    # 3. skeleton and distance
+    from skimage.morphology import skeletonize
+
+    from .skelgraph import skeleton_chains
+
+    sk = skeletonize(m)
+    edt = ndi.distance_transform_edt(m)
+    pix = np.argwhere(sk)
+    ch = skeleton_chains(np.column_stack([np.zeros(len(pix), dtype=np.int64), pix]))
+    g = _G()
+    rad_px = np.maximum(edt[pix[:, 0], pix[:, 1]] - opt.radius_offset_px, 0.5)
+    node_ids = []
+    for k in range(len(ch.node_pos)):
+        vox = ch.node_voxels[k]
+        node_ids.append(g.add_node(ch.node_pos[k, 1:], float(rad_px[vox].max()) * px))
+    for c in range(len(ch.chain_a)):
+        a, b = int(ch.chain_a[c]), int(ch.chain_b[c])
+        inner = ch.chain_voxels[c]
+        pts = np.vstack([ch.node_pos[a, 1:], pix[inner].astype(float), ch.node_pos[b, 1:]])
+        rr = np.concatenate([[g.nodes[node_ids[a]]["r"]], rad_px[inner] * px, [g.nodes[node_ids[b]]["r"]]])
+        if a == b and len(inner) == 0:
+            continue
+        g.add_edge(node_ids[a], node_ids[b], pts, rr)
+    # nodes' radius: the inscribed radius at the node itself, not the largest of a junction cluster
+    _prune_spurs(g, px, opt)
+    for n in list(g.nodes):
+        if n in g.nodes and g.deg(n) == 2:
+            g.merge_degree_two(n)
+
+    # 4. root, gaps, fragments
+    if not g.edges:
+        raise InputError("the mask has no duct long enough to trace", source=view.name or None)
+    nip_local = None if nipple_px is None else np.asarray(nipple_px, dtype=float) - off
+    root = _choose_root(g, view, nip_local, px, opt)
+    gaps = _bridge_gaps(g, root, view, px, opt)
+    fragments = []
+    comps = g.components()
+    for comp in comps:
+        if root in comp:
+            continue
+        length = sum(g.length_px(e) for n in comp for e in g.adj[n]) / 2.0 * px
+        pts = np.vstack([g.nodes[n]["rc"] for n in comp]) + off
+        fragments.append({"nodes": len(comp), "length_mm": float(length), "centre_px": pts.mean(axis=0).tolist()})
+        for n in comp:
+            g.remove_node(n)
+    for h in holes:
+        h["rc"] = (np.asarray(h["rc"]) + off).tolist()
+    for gp in gaps:
+        gp["rc"] = (np.asarray(gp["rc"]) + off).tolist()
+    if nipple_px is None:
+        view.nipple_px = tuple(float(v) for v in (g.nodes[root]["rc"] + off))
+    else:
+        view.nipple_px = (float(nipple_px[0]), float(nipple_px[1]))
+    for rec in holes + gaps:
+        rec["ud"] = view.to_mm(np.asarray(rec["rc"]))[0].tolist()
+    for fr in fragments:
+        fr["ud"] = view.to_mm(np.asarray(fr["centre_px"]))[0].tolist()
+    vg = ViewGraph(view=view, g=g, root=root, off=off, px=px, opt=opt, holes=holes, gaps=gaps,
+                   fragments=fragments, specks=specks, skeleton_px=int(len(pix)))
+    return vg
+
+
+def view_tree(view: View2D, *, nipple_px: tuple[float, float] | None = None,
+              options: ViewOptions | None = None) -> ViewTree:
+    """Turn one view's mask into a rooted 2D tree (see the module docs).
+
+    Sets ``view.nipple_px`` (the given nipple, or the root end of the duct).
+    Raises :class:`InputError` when nothing usable is left (only specks).
+    """
+    return view_graph(view, nipple_px=nipple_px, options=options).tree()
+
+
+@dataclass
+class ViewGraph:
+    """A view's skeleton graph before its cycles are cut (see :meth:`tree`)."""
+
+    view: View2D
+    g: "_G"
+    root: int
+    off: np.ndarray
+    px: float
+    opt: ViewOptions
+    holes: list[dict]
+    gaps: list[dict]
+    fragments: list[dict]
+    specks: int
+    skeleton_px: int
+
+    def tree(self, banned: frozenset = frozenset()) -> ViewTree:
+        """Cut the cycles (never with a cut whose signature is in ``banned``) and root the tree."""
+        import copy
+
+        g = copy.deepcopy(self.g)
+        crossings = _cut_cycles(g, self.root, self.px, self.opt, banned)
+        for n in list(g.nodes):
+            if n in g.nodes and n != self.root and g.deg(n) == 2:
+                g.merge_degree_two(n)
+        tree = _rooted(g, self.root, self.view, self.off)
+        refine_junctions(tree, self.opt)
+        tree.fork_slack = fork_slack(tree)
+        for cr in crossings:
+            cr["rc"] = (np.asarray(cr["rc"]) + self.off).tolist()
+            cr["ud"] = self.view.to_mm(np.asarray(cr["rc"]))[0].tolist()
+        tree.holes, tree.gaps, tree.crossings, tree.fragments = self.holes, self.gaps, crossings, self.fragments
+        tree.specks = self.specks
+        tree.skeleton_px = self.skeleton_px
+        return tree
+
+
+def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndarray, list[dict]]:
+    """Fill the holes that are filling defects (see the module docs); return the mask and their records."""
+    filled = ndi.binary_fill_holes(m)
+    hole_mask = filled & ~m
+    if not hole_mask.any():
+        return m, []
+    hl, nh = ndi.label(hole_mask)
+    out = m.copy()
+    sizes = np.bincount(hl.ravel())
+    pin = np.flatnonzero(sizes < max(2, opt.min_hole_mm2 / (px * px)))
+    pin = pin[pin > 0]
+    if len(pin):
+        out |= np.isin(hl, pin)
+        hl[np.isin(hl, pin)] = 0
+    objs = ndi.find_objects(hl)
+    records = []
+    for k, sl in enumerate(objs, start=1):
+        if sl is None:
+            continue
+        h_rows = sl[0].stop - sl[0].start
+        h_cols = sl[1].stop - sl[1].start
+        if max(h_rows, h_cols) * px > opt.defect_max_mm:
+            continue
+        pad = int(max(h_rows, h_cols)) + int(math.ceil(1.5 / px)) + 6
+        rs = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, m.shape[0]))
+        cs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, m.shape[1]))
+        hole = hl[rs, cs] == k
+        local = m[rs, cs]
+        e_f = ndi.distance_transform_edt(np.pad(local | hole, 1))[1:-1, 1:-1]
+        r_fill = float(e_f[hole].max())
+        e_h = ndi.distance_transform_edt(hole)          # inside the hole: distance to its edge
+        h_half = float(e_h.max())                       # half-width of the hole
+        # wall thickness: from the hole's edge across the contrast to the outer background
+        edge = hole & ~ndi.binary_erosion(hole)
+        t_wall = float(np.median(e_f[edge]))
+        # the duct just beyond the hole: a defect sits inside one duct that is wider than either wall;
+        # a gap between two touching ducts is walled by whole ducts, as wide as the ducts around it
+        d_to_hole = ndi.distance_transform_edt(~hole)
+        ring = local & (d_to_hole >= r_fill) & (d_to_hole <= 2.5 * r_fill + 2.0)
+        if not ring.any():
+            continue
+        e_o = ndi.distance_transform_edt(np.pad(local, 1))[1:-1, 1:-1]
+        r_out = float(np.percentile(e_o[ring], 95))
+        ratio = (r_out - t_wall) / max(h_half, 1e-9)
+        area_mm2 = float(hole.sum()) * px * px
+        ys, xs = np.nonzero(hole)
+        centre = np.array([ys.mean() + rs.start, xs.mean() + cs.start])
+        small = 2.0 * h_half < opt.defect_min_width_fraction * 2.0 * r_out
+        is_defect = ratio >= opt.defect_ratio and not small
+        rec = {"rc": centre.tolist(), "area_mm2": area_mm2, "width_mm": 2.0 * h_half * px,
+               "duct_width_mm": 2.0 * r_out * px, "wall_mm": t_wall * px, "ratio": ratio,
+               "length_mm": float(max(h_rows, h_cols)) * px, "defect": bool(is_defect)}
+        if is_defect or (small and area_mm2 < 0.25):
+            out[rs, cs] |= hole         # a defect, or a sliver between overlapping ducts: filled
+        records.append(rec)
+    return out, records
+
+
+def _prune_spurs(g: _G, px: float, opt: ViewOptions) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for e in list(g.edges):
+            if e not in g.edges:
+                continue
+            d = g.edges[e]
+            a, b = d["a"], d["b"]
+            da, db = g.deg(a), g.deg(b)
+            if a == b:
+                continue
+            if da == 1 and db >= 3:
+                tip, j = a, b
+            elif db == 1 and da >= 3:
+                tip, j = b, a
+            else:
+                continue
+            limit = opt.spur_factor * g.nodes[j]["r"] + opt.spur_px * px
+            if g.length_px(e) * px < limit:
+                g.remove_edge(e)
+                del g.adj[tip]
+                del g.nodes[tip]
+                if g.deg(j) == 2:
+                    g.merge_degree_two(j)
+                changed = True
+
+
+def _ends(g: _G) -> list[int]:
+    return [n for n in g.nodes if g.deg(n) == 1]
+
+
+def _end_direction(g: _G, n: int, px: float, look_mm: float = 1.0) -> np.ndarray:
+    """Unit direction (pixel space) pointing out of the duct at end node ``n``."""
+    e = next(iter(g.adj[n]))
+    p, _ = g.oriented(e, n)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    k = int(np.searchsorted(s, look_mm / px))
+    k = min(max(k, 1), len(p) - 1)
+    v = p[0] - p[k]
+    nv = np.linalg.norm(v)
+    return v / nv if nv > 0 else np.zeros(2)
+
+
+def _choose_root(g: _G, view: View2D, nip_local: np.ndarray | None, px: float, opt: ViewOptions) -> int:
+    comps = g.components()
+    lengths = []
+    for comp in comps:
+        lengths.append(sum(g.length_px(e) for n in comp for e in g.adj[n]) / 2.0)
+    big = max(lengths)
+    ends_ok = [n for comp, L in zip(comps, lengths) if L >= 0.2 * big for n in comp if g.deg(n) == 1]
+    if not ends_ok:
+        # a ring or a single blob: take any node of the largest piece
+        comp = comps[int(np.argmax(lengths))]
+        ends_ok = list(comp)
+    pts = np.vstack([g.nodes[n]["rc"] for n in ends_ok])
+    if nip_local is not None:
+        dist = np.linalg.norm(pts - nip_local, axis=1) * px
+        i = int(np.argmin(dist))
+        if dist[i] > opt.nipple_max_mm:
+            raise InputError(f"the given nipple pixel is {dist[i]:.1f} mm from the nearest duct end; the "
+                             "cannulated duct should start at the nipple", source=view.name or None, key="nipple")
+        return ends_ok[i]
+    largest = comps[int(np.argmax(lengths))]
+    cand = [n for n in ends_ok if n in largest] or ends_ok
+    pts = np.vstack([g.nodes[n]["rc"] for n in cand])
+    depth = pts @ view.axes[1]            # depth (mm, up to an offset) along the view's depth axis
+    return cand[int(np.argmin(depth))]
+
+
+def _bridge_gaps(g: _G, root: int, view: View2D, px: float, opt: ViewOptions) -> list[dict]:
+    """Join pieces cut off by gaps in the contrast column (end to end); return the gaps."""
+    gaps = []
+    max_px = opt.max_gap_mm / px
+    while True:
+        comps = g.components()
+        main = next(c for c in comps if root in c)
+        others = [c for c in comps if root not in c]
+        if not others:
+            break
+        main_ends = [n for n in main if g.deg(n) == 1 and n != root]
+        if not main_ends:
+            break
+        other_ends = [n for c in others for n in c if g.deg(n) == 1]
+        if not other_ends:
+            break
+        pa = np.vstack([g.nodes[n]["rc"] for n in main_ends])
+        pb = np.vstack([g.nodes[n]["rc"] for n in other_ends])
+        dist = np.linalg.norm(pa[:, None, :] - pb[None, :, :], axis=2)
+        best = None
+        for i, j in zip(*np.nonzero(dist <= max_px)):
+            a, b = main_ends[i], other_ends[j]
+            v = pb[j] - pa[i]
+            dn = float(np.linalg.norm(v))
+            if dn < 1e-9:
+                cos_a = cos_b = 1.0
+            else:
+                v = v / dn
+                cos_a = float(_end_direction(g, a, px) @ v)
+                cos_b = float(-_end_direction(g, b, px) @ v)
+            if cos_a < opt.gap_cos or cos_b < opt.gap_cos:
+                continue
+            ra, rb = g.nodes[a]["r"], g.nodes[b]["r"]
+            ratio = max(ra, rb) / max(min(ra, rb), 1e-9)
+            if ratio > 2.5:
+                continue
+            cost = dn * (3.0 - cos_a - cos_b) * (1.0 + 0.2 * (ratio - 1.0))
+            if best is None or cost < best[0]:
+                best = (cost, a, b, dn)
+        if best is None:
+            break
+        _, a, b, dn = best
+        pa_, pb_ = g.nodes[a]["rc"], g.nodes[b]["rc"]
+        k = max(2, int(math.ceil(dn)) + 1)
+        t = np.linspace(0.0, 1.0, k)
+        pts = pa_ + t[:, None] * (pb_ - pa_)
+        rr = g.nodes[a]["r"] + t * (g.nodes[b]["r"] - g.nodes[a]["r"])
+        g.add_edge(a, b, pts, rr, bridge=True)
+        gaps.append({"rc": (0.5 * (pa_ + pb_)).tolist(), "length_mm": dn * px,
+                     "radius_mm": 0.5 * (g.nodes[a]["r"] + g.nodes[b]["r"])})
+        for n in (a, b):
+            if g.deg(n) == 2:
+                g.merge_degree_two(n)
+    return gaps
+
+
+# --------------------------------------------------------------------------- cycles (crossings)
+
+def _arm_direction(g: _G, e: int, n: int, px: float, look_px: float) -> np.ndarray:
+    p, _ = g.oriented(e, n)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    k = int(np.searchsorted(s, look_px))
+    k = min(max(k, 1), len(p) - 1)
+    v = p[k] - p[0]
+    nv = np.linalg.norm(v)
+    return v / nv if nv > 0 else np.zeros(2)
+
+
+def _arm_radius(g: _G, e: int, n: int, skip_px: float) -> float:
+    p, r = g.oriented(e, n)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    sel = (s >= skip_px) & (s <= skip_px * 3.0)
+    return float(np.median(r[sel])) if sel.any() else float(np.median(r))
+
+
+def _bridges(g: _G) -> set[int]:
+    """Edges whose removal disconnects the graph (Tarjan, iterative; parallel edges are not bridges)."""
+    disc: dict[int, int] = {}
+    low: dict[int, int] = {}
+    out: set[int] = set()
+    t = 0
+    for s in g.nodes:
+        if s in disc:
+            continue
+        disc[s] = low[s] = t
+        t += 1
+        stack = [(s, -1, iter(sorted(g.adj[s])))]
+        while stack:
+            n, via, it = stack[-1]
+            advanced = False
+            for e in it:
+                if e == via:
+                    continue
+                m = g.other(e, n)
+                if m not in disc:
+                    disc[m] = low[m] = t
+                    t += 1
+                    stack.append((m, e, iter(sorted(g.adj[m]))))
+                    advanced = True
+                    break
+                low[n] = min(low[n], disc[m])
+            if advanced:
+                continue
+            stack.pop()
+            if stack:
+                p = stack[-1][0]
+                low[p] = min(low[p], low[n])
+                if low[n] > disc[p]:
+                    out.add(via)
+    return out
+
+
+def _connected_without(g: _G, removed: set[int], src: set[int], dst: set[int]) -> bool:
+    """Is some node of ``src`` connected to some node of ``dst`` once the ``removed`` nodes are gone?"""
+    src = {x for x in src if x not in removed}
+    dst = {x for x in dst if x not in removed}
+    if not src or not dst:
+        return False
+    seen = set(src)
+    stack = list(src)
+    while stack:
+        n = stack.pop()
+        if n in dst:
+            return True
+        for e in g.adj[n]:
+            m = g.other(e, n)
+            if m not in seen and m not in removed:
+                seen.add(m)
+                stack.append(m)
+    return False
+
+
+def _signature(g: _G, c: dict) -> tuple:
+    """An id of a cut that survives re-running the cutting (original node ids)."""
+    if c["kind"] == "T":
+        return ("T", c["node"], g.other(c["end_edge"], c["node"]))
+    far = [g.other(e, n) for e, n in c["arms"]]
+    (i, j), (k, l) = c["pairs"]
+    return ("X", tuple(sorted(c["cluster"])), frozenset({frozenset((far[i], far[j])), frozenset((far[k], far[l]))}))
+
+
+def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset = frozenset()) -> list[dict]:
+    """Cut every cycle, best crossing-like cluster first (see the module docs)."""
+    done = []
+    for _ in range(4 * len(g.edges) + 10):
+        for e in [e for e, d in g.edges.items() if d["a"] == d["b"]]:
+            g.remove_edge(e)            # a loop around a pinhole at one node
+        bridges = _bridges(g)
+        cyc = set(g.edges) - bridges
+        if not cyc:
+            break
+        nodes = {g.edges[e][k] for e in cyc for k in ("a", "b")}
+        tops = _block_tops(g, cyc, root)
+        cands = _candidates(g, nodes, root, px, opt, exclude=tops)
+        cands.sort(key=lambda c: c["score"])
+        valid = []
+        for c in cands:
+            c["sig"] = _signature(g, c)
+            if c["sig"] in banned or not _keeps_connected(g, c):
+                continue
+            valid.append(c)
+            if len(valid) == 2:
+                break
+        chosen = valid[0] if valid else None
+        if chosen is None:
+            # nothing crossing-like: open a cycle edge at its end farthest from the root (a T there)
+            e = max(cyc, key=lambda x: g.length_px(x))
+            d = g.edges[e]
+            far = d["b"] if d["b"] != root else d["a"]
+            new = g.add_node(g.nodes[far]["rc"].copy(), g.nodes[far]["r"])
+            g.move_edge_end(e, far, new)
+            done.append({"kind": "forced", "rc": g.nodes[far]["rc"].tolist(), "score": None})
+            if g.deg(far) == 2 and far != root:
+                g.merge_degree_two(far)
+            continue
+        margin = valid[1]["score"] - chosen["score"] if len(valid) > 1 else math.inf
+        _apply_cut(g, chosen)
+        done.append({"kind": chosen["kind"], "rc": np.asarray(chosen["rc"]).tolist(), "score": chosen["score"],
+                     "sig": chosen["sig"], "margin": margin})
+    return done
+
+
+def _keeps_connected(g: _G, c: dict) -> bool:
+    if c["kind"] == "T":
+        n = c["node"]
+        end = g.other(c["end_edge"], n)
+        others = {g.other(e, n) for e in g.adj[n] if e != c["end_edge"]}
+        return _connected_without(g, {n}, {end}, others)
+    arms = c["arms"]
+    (i, j), (k, l) = c["pairs"]
+    far = [g.other(e, n) for e, n in arms]
+    return _connected_without(g, set(c["cluster"]), {far[i], far[j]}, {far[k], far[l]})
+
+
+def _distances(g: _G, root: int) -> dict[int, float]:
+    """Path length (pixels) from the root to every node (Dijkstra)."""
+    import heapq
+
+    dist = {root: 0.0}
+    heap = [(0.0, root)]
+    while heap:
+        d, n = heapq.heappop(heap)
+        if d > dist.get(n, math.inf):
+            continue
+        for e in g.adj[n]:
+            m = g.other(e, n)
+            nd = d + g.length_px(e)
+            if nd < dist.get(m, math.inf):
+                dist[m] = nd
+                heapq.heappush(heap, (nd, m))
+    return dist
+
+
+def _block_tops(g: _G, cyc: set[int], root: int) -> set[int]:
+    """The node of each cyclic block nearest the root: where the two crossing ducts really branched.
+
+    A cycle made by two ducts crossing (or touching) in projection runs from
+    the bifurcation where they parted, down both, to the crossing; that top
+    node is a true bifurcation and is never cut.
+    """
+    import networkx as nx
+
+    dist = _distances(g, root)
+    G = nx.Graph()
+    for e in cyc:
+        a, b = g.edges[e]["a"], g.edges[e]["b"]
+        if a != b:
+            G.add_edge(a, b)
+    return {min(comp, key=lambda n: dist.get(n, math.inf)) for comp in nx.biconnected_components(G)}
+
+
+def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
+                exclude: set[int] = frozenset()) -> list[dict]:
+    cands = []
+    for n in nodes:
+        if n == root or n in exclude:
+            continue
+        dn = g.deg(n)
+        if dn == 4:
+            cands.extend(_score_x(g, [n], [(e, n) for e in g.adj[n]], None, px, opt))
+        elif dn == 3:
+            cands.extend(_score_t(g, n, px, opt))
+            for e in g.adj[n]:
+                m = g.other(e, n)
+                if m == n or m == root or m in exclude or g.deg(m) != 3 or (m in nodes and m < n):
+                    continue
+                link_px = g.length_px(e)
+                if link_px * px > opt.cross_link_factor * (g.nodes[n]["r"] + g.nodes[m]["r"]):
+                    continue
+                arms = [(x, n) for x in g.adj[n] if x != e] + [(x, m) for x in g.adj[m] if x != e]
+                cands.extend(_score_x(g, [n, m], arms, e, px, opt))
+    return cands
+
+
+def _score_x(g: _G, cluster: list[int], arms: list[tuple[int, int]], link: int | None,
+             px: float, opt: ViewOptions) -> list[dict]:
+    """Every way of pairing the four arms of an X into two ducts, scored (0 = two straight ducts)."""
+    if len(arms) != 4 or len({e for e, _ in arms}) != 4:
+        return []
+    r_c = max(g.nodes[n]["r"] for n in cluster) / px
+    look = r_c * 1.5 + opt.arm_look_mm / px
+    if link is not None:
+        centre = 0.5 * (g.nodes[cluster[0]]["rc"] + g.nodes[cluster[1]]["rc"])
+    else:
+        centre = g.nodes[cluster[0]]["rc"]
+    dirs, rads = [], []
+    for e, n in arms:
+        p, _ = g.oriented(e, n)
+        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+        k = min(max(int(np.searchsorted(s, look)), 1), len(p) - 1)
+        v = p[k] - centre
+        nv = np.linalg.norm(v)
+        dirs.append(v / nv if nv > 0 else np.zeros(2))
+        rads.append(_arm_radius(g, e, n, r_c))
+    out = []
+    for (i, j), (k, l) in (((0, 1), (2, 3)), ((0, 2), (1, 3)), ((0, 3), (1, 2))):
+        if link is not None and ({i, j} == {0, 1} or {i, j} == {2, 3}):
+            continue  # pairing the two arms of one node is no crossing
+        s = (1.0 + float(dirs[i] @ dirs[j])) + (1.0 + float(dirs[k] @ dirs[l]))
+        s += 0.5 * (abs(math.log(rads[i] / rads[j])) + abs(math.log(rads[k] / rads[l])))
+        out.append({"kind": "X", "score": s, "cluster": cluster, "arms": arms, "pairs": ((i, j), (k, l)),
+                    "link": link, "rc": centre})
+    return out
+
+
+def _score_t(g: _G, n: int, px: float, opt: ViewOptions) -> list[dict]:
+    """Every way of reading a 3-way node as a duct ending on another that passes straight on."""
+    r_c = g.nodes[n]["r"] / px
+    look = r_c * 1.5 + opt.arm_look_mm / px
+    es = list(g.adj[n])
+    if len(es) != 3:
+        return []
+    dirs = [_arm_direction(g, e, n, px, look) for e in es]
+    rads = [_arm_radius(g, e, n, r_c) for e in es]
+    out = []
+    for end in range(3):
+        i, j = [k for k in range(3) if k != end]
+        s = (1.0 + float(dirs[i] @ dirs[j])) + opt.t_penalty
+        s += 0.5 * abs(math.log(rads[i] / rads[j]))
+        # the ending duct should be no wider than the one it lies on
+        s += 0.5 * max(0.0, math.log(rads[end] / max(rads[i], rads[j])))
+        out.append({"kind": "T", "score": s, "node": n, "end_edge": es[end], "rc": g.nodes[n]["rc"].copy()})
+    return out
+
+
+def _apply_cut(g: _G, c: dict) -> None:
+    if c["kind"] == "T":
+        n = c["node"]
+        new = g.add_node(g.nodes[n]["rc"].copy(), g.nodes[n]["r"])
+        g.move_edge_end(c["end_edge"], n, new)
+        g.merge_degree_two(n)
+        return
+    arms = c["arms"]
+    (i, j), (k, l) = c["pairs"]
+    if c["link"] is None:
+        n = c["cluster"][0]
+        new = g.add_node(g.nodes[n]["rc"].copy(), g.nodes[n]["r"])
+        for idx in (k, l):
+            g.move_edge_end(arms[idx][0], n, new)
+        g.merge_degree_two(n)
+        g.merge_degree_two(new)
+        return
+    n1, n2 = c["cluster"]
+    link = g.remove_edge(c["link"])
+    pts = link["rc"] if link["a"] == n1 else link["rc"][::-1]
+    rr = link["r"] if link["a"] == n1 else link["r"][::-1]
+    # each pair has one arm on each node (enforced when scoring); pair (i, j) keeps the nodes, (k, l) gets copies
+    copies = {}
+    for idx in (k, l):
+        e, n = arms[idx]
+        new = g.add_node(g.nodes[n]["rc"].copy(), g.nodes[n]["r"])
+        g.move_edge_end(e, n, new)
+        copies[n] = new
+    g.add_edge(n1, n2, pts.copy(), rr.copy())
+    g.add_edge(copies[n1], copies[n2], pts.copy(), rr.copy())
+    for n in (n1, n2, copies[n1], copies[n2]):
+        if n in g.nodes and g.deg(n) == 2:
+            g.merge_degree_two(n)
+
+
+# --------------------------------------------------------------------------- to a rooted tree
+
+def _rooted(g: _G, root: int, view: View2D, off: np.ndarray) -> ViewTree:
+    order = [root]
+    parent_node = {root: -1}
+    via = {root: -1}
+    head = 0
+    while head < len(order):
+        n = order[head]
+        head += 1
+        for e in sorted(g.adj[n]):
+            m = g.other(e, n)
+            if m in parent_node:
+                continue
+            parent_node[m] = n
+            via[m] = e
+            order.append(m)
+    row = {n: i for i, n in enumerate(order)}
+    N = len(order)
+    parent = np.full(N, -1, dtype=np.int64)
+    children: list[list[int]] = [[] for _ in range(N)]
+    ud = np.zeros((N, 2))
+    rr = np.zeros(N)
+    edge_ud: list[np.ndarray] = []
+    edge_r: list[np.ndarray] = []
+    bridge = np.zeros(N, dtype=bool)
+    for i, n in enumerate(order):
+        ud[i] = view.to_mm(g.nodes[n]["rc"] + off)[0]
+        rr[i] = g.nodes[n]["r"]
+        if i == 0:
+            edge_ud.append(np.zeros((0, 2)))
+            edge_r.append(np.zeros(0))
+            continue
+        p = row[parent_node[n]]
+        parent[i] = p
+        children[p].append(i)
+        pts, r = g.oriented(via[n], parent_node[n])
+        edge_ud.append(view.to_mm(pts + off))
+        edge_r.append(np.asarray(r, dtype=float))
+        bridge[i] = bool(g.edges[via[n]].get("bridge", False))
+    return ViewTree(view=view, ud=ud, r=rr, parent=parent, children=children, edge_ud=edge_ud, edge_r=edge_r,
+                    bridge=bridge)
+
+
+def _line_fit(p: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    if len(p) < 3:
+        return None
+    c = p.mean(axis=0)
+    u, sv, vt = np.linalg.svd(p - c, full_matrices=False)
+    if sv[0] <= 1e-9:
+        return None
+    return c, vt[0]
+
+
+def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
+    """Move each bifurcation to the point nearest its branches' axes; return how many moved.
+
+    A skeleton junction sits where the inscribed circle touches every branch,
+    displaced into the fork (far, for an acute fork: the two children run
+    together before they part). Each branch's axis is fitted a little away
+    from the junction (from one junction radius out, over max(1 mm, 2 radii))
+    and the least-squares meeting point of the axes is the branching point.
+    The move is kept only if shorter than ``refine_max_factor`` radii
+    (+ 0.5 mm); the centrelines near the junction are re-joined to it.
+    """
+    opt = opt or ViewOptions()
+    moved = 0
+    for i in range(tree.n):
+        kids = tree.children[i]
+        if len(kids) < 2 or tree.parent[i] < 0:
+            continue
+        J = tree.ud[i].copy()
+        rj = float(tree.r[i])
+        arms = [tree.edge_ud[i][::-1]] + [tree.edge_ud[c] for c in kids]
+        lines = []
+        for arm in arms:
+            seg = np.linalg.norm(np.diff(arm, axis=0), axis=1)
+            s_ = np.concatenate([[0.0], np.cumsum(seg)])
+            a0 = min(1.0 * rj, 0.5 * s_[-1])
+            a1 = min(a0 + max(1.0, 2.0 * rj), s_[-1])
+            sel = (s_ >= a0) & (s_ <= a1)
+            fit = _line_fit(arm[sel])
+            if fit is not None and a1 - a0 > 0.3:
+                lines.append(fit)
+        if len(lines) < 3:
+            continue
+        M = np.zeros((2, 2))
+        rhs = np.zeros(2)
+        for c, v in lines:
+            P = np.eye(2) - np.outer(v, v)
+            M += P
+            rhs += P @ c
+        if np.linalg.eigvalsh(M)[0] < 0.05:
+            continue
+        x = np.linalg.solve(M, rhs)
+        dist = float(np.linalg.norm(x - J))
+        if dist < 1e-6 or dist > opt.refine_max_factor * rj + 0.5:
+            continue
+        cut = dist + 0.5 * rj
+        ok = True
+        new_edges = {}
+        for row, arm, rad, rev in [(i, tree.edge_ud[i], tree.edge_r[i], True)] + \
+                [(c, tree.edge_ud[c], tree.edge_r[c], False) for c in kids]:
+            a, r = (arm[::-1], rad[::-1]) if rev else (arm, rad)
+            far = np.linalg.norm(a - J, axis=1) > cut
+            far[0] = False
+            k = int(np.argmax(far)) if far.any() else -1
+            if k <= 0 or k >= len(a) - 1 and rev is False and tree.children[row] == [] and len(a) < 3:
+                ok = False
+                break
+            na = np.vstack([x[None, :], a[k:]])
+            nr = np.concatenate([[r[0]], r[k:]])
+            new_edges[row] = (na[::-1], nr[::-1]) if rev else (na, nr)
+        if not ok:
+            continue
+        for row, (a, r) in new_edges.items():
+            tree.edge_ud[row] = a
+            tree.edge_r[row] = r
+        tree.ud[i] = x
+        moved += 1
+    return moved
+
+
+def fork_slack(tree: ViewTree) -> np.ndarray:
+    """Per bifurcation, how far (mm) past the true branching point its skeleton junction may lie.
+
+    Two children leaving at a small angle ``theta`` in this projection overlap
+    until their axes are ``r1 + r2`` apart, about ``(r1 + r2) / (2 sin(theta / 2))``
+    along them; the junction is seen up to that much too far along (capped at 8 mm).
+    """
+    out = np.zeros(tree.n)
+    for i in range(tree.n):
+        kids = tree.children[i]
+        if len(kids) < 2:
+            continue
+        dirs, rads = [], []
+        for c in kids:
+            e = tree.edge_ud[c]
+            seg = np.linalg.norm(np.diff(e, axis=0), axis=1)
+            s_ = np.concatenate([[0.0], np.cumsum(seg)])
+            k = min(int(np.searchsorted(s_, tree.r[i] + 1.5)), len(e) - 1)
+            v = e[k] - e[0]
+            n = np.linalg.norm(v)
+            dirs.append(v / n if n > 0 else np.zeros(2))
+            rads.append(float(np.median(tree.edge_r[c])) if len(tree.edge_r[c]) else tree.r[i])
+        best = 0.0
+        for a in range(len(kids)):
+            for b in range(a + 1, len(kids)):
+                cos = float(np.clip(dirs[a] @ dirs[b], -1.0, 1.0))
+                half = 0.5 * math.acos(cos)
+                best = max(best, min(8.0, (rads[a] + rads[b]) / max(2.0 * math.sin(half), 1e-3)))
+        out[i] = best
+    return out

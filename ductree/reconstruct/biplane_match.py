@@ -1,0 +1,907 @@
+"""Two 2D view trees -> one 3D tree: depth alignment, branch matching, triangulation.
+
+The CC view shows ``(x, depth)``, the lateral ``(z, depth)``; the depth axis
+is shared, so a 3D point appears at the same depth in both views (the
+epipolar constraint of orthogonal biplane imaging) — up to the different
+compression of the breast in each view.
+
+**Depth map.** The lateral depth is mapped onto the CC depth by
+``f(d) = a d + b`` for depths beyond a knee ``k`` and linearly from the nipple
+(``f(0) = 0``, the nipple is a common point) up to the knee: compression
+squashes the soft nipple region differently in each view, then shifts and
+scales the tissue behind it. ``a`` and ``b`` come from a Hough vote over
+every pair of like features (bifurcations with bifurcations, ends with ends)
+within the plausible range (``|a - 1| <= max_scale``, ``|b| <= max_offset_mm``),
+refined by least squares on the features it matches; the knee by a small
+search. The map is only used to *pair* points; the depth of a 3D point is
+the mean of its two views' depths (the two compressions are taken to
+deform the breast equally and oppositely: nothing in two projections says
+which one is closer to the uncompressed breast).
+
+**Matching.** A dynamic programme over pairs (end of a path in the CC tree,
+end of a path in the lateral tree) whose paths start at one matched 3D point.
+The ends either match (a bifurcation or an end seen in both views, scored by
+their depth difference, with a width term), or one view's bifurcation is
+passed (its other branches are then seen in that view only: a crossing left
+unresolved or a branch hidden behind another). Children of matched
+bifurcations are assigned to each other by the best total cost of their
+subtrees, so depth and topology decide together; a child left over is a
+branch seen in one view only.
+
+**Triangulation.** Each matched pair of paths is aligned by dynamic time
+warping on depth (``f`` maps the lateral onto the CC) — which also handles
+ducts that run across the depth axis — and each aligned pair of points gives
+``x`` from the CC, ``z`` from the lateral, ``y`` the mean depth and the radius
+from the two widths (the smaller one when they disagree by more than 50%:
+an overlap widens a duct in one view). A branch seen in one view only keeps
+its known coordinates; its unknown one (``z`` for a CC-only branch, ``x`` for
+a lateral-only one) follows the direction of the duct it leaves, and every
+node records ``pos_sigma_mm``, growing with the distance from the attachment.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .biplane_graph import ViewTree
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    """Tuning of the depth map, the matching and the triangulation (mm)."""
+
+    max_scale: float = 0.15              #: |a - 1| at most this
+    max_offset_mm: float = 10.0          #: |b| at most this
+    map_candidates: int = 6              #: depth maps (vote peaks) tried with the full matching
+    crossing_margin: float = 0.8         #: crossings whose runner-up reading scored within this are re-decided
+    crossing_tries: int = 6              #: ... at most this many per view and round
+    crossing_rounds: int = 4
+    crossing_gain: float = 1.0           #: a reading must lower the matching cost by this to be kept
+    map_prior: float = 1.0               #: weight of the prior on the map (scale ~1 +- 5%, offset ~ +-5 mm)
+    feature_tol_mm: float = 1.0          #: features within this (after mapping) count as matched
+    sigma_mm: float = 0.6                #: depth tolerance of matched bifurcations (+ half their radii)
+    tip_sigma_mm: float = 1.5            #: ... of matched ends (ends hide in overlaps)
+    skip_cost: float = 5.0               #: passing a bifurcation seen in one view only
+    single_edge_cost: float = 3.0        #: per branch left seen in one view only ...
+    single_mm_cost: float = 0.4          #: ... plus this per mm of it
+    type_cost: float = 4.0               #: an end matched with a bifurcation
+    width_weight: float = 0.5            #: weight of the width disagreement term
+    slack_weight: float = 0.3            #: a depth difference inside a fork's slack still costs this per sigma
+    split_tol_mm: float = 0.3            #: forks further apart than this in depth are re-joined at the shallower
+    sample_mm: float = 0.1               #: resampling of centrelines before alignment
+    node_spacing_mm: float = 0.5         #: spacing of the output nodes
+    single_sigma0_mm: float = 0.5        #: uncertainty of a one-view branch at its attachment ...
+    single_sigma_per_mm: float = 0.5     #: ... growing by this per mm along it
+    direction_damping: float = 0.5       #: a one-view branch follows this fraction of its parent's slope
+    track_single: bool = True            #: track one-view branches along the other view at equal depth
+    track_band_mm: float = 0.15          #: depth band of the other view's samples considered
+    track_jump_mm: float = 0.3           #: the tracked coordinate may jump this much per step ...
+    track_slope: float = 3.0             #: ... plus this times the step length
+    track_sigma_mm: float = 0.4          #: uncertainty of a tracked coordinate
+
+
+@dataclass
+class DepthMap:
+    """``d_cc = f(d_lateral)``: linear from the nipple to the knee, then ``a d + b`` (mm)."""
+
+    a: float = 1.0
+    b: float = 0.0
+    knee_mm: float = 0.0
+    matched: int = 0
+    features: tuple[int, int] = (0, 0)
+    residual_mm: float | None = None
+
+    def __call__(self, d: np.ndarray | float) -> np.ndarray:
+        d = np.asarray(d, dtype=float)
+        if self.knee_mm <= 0:
+            return self.a * d + self.b
+        k = self.knee_mm
+        at_k = self.a * k + self.b
+        return np.where(d >= k, self.a * d + self.b, d * (at_k / k))
+
+    def inverse(self, d: np.ndarray | float) -> np.ndarray:
+        d = np.asarray(d, dtype=float)
+        if self.knee_mm <= 0:
+            return (d - self.b) / self.a
+        k = self.knee_mm
+        at_k = self.a * k + self.b
+        return np.where(d >= at_k, (d - self.b) / self.a, d * (k / at_k) if at_k != 0 else d)
+
+    def as_dict(self) -> dict:
+        return {"scale": self.a, "offset_mm": self.b, "knee_mm": self.knee_mm, "matched_features": self.matched,
+                "features": list(self.features), "residual_mm": self.residual_mm}
+
+
+# --------------------------------------------------------------------------- depth map
+
+def _features(t: ViewTree, with_weights: bool = False):
+    """Depths and kinds (2 fork, 3 end) of the features of a view; weights favour sharp ones."""
+    kind = t.kind
+    sel = (kind == 2) | (kind == 3)
+    if not with_weights:
+        return t.ud[sel, 1], kind[sel]
+    slack = t.fork_slack[sel] if t.fork_slack is not None else np.zeros(int(sel.sum()))
+    w = np.where(kind[sel] == 2, 1.0 / (1.0 + slack), 0.5)
+    return t.ud[sel, 1], kind[sel], w
+
+
+def estimate_depth_map(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -> list[DepthMap]:
+    """Candidate maps ``f`` (lateral depth -> CC depth) from bifurcation and end depths, best vote first."""
+    opt = opt or MatchOptions()
+    da, ka, wa = _features(ta, True)
+    db, kb, wb = _features(tb, True)
+    if len(da) == 0 or len(db) == 0:
+        return []
+    a_grid = np.arange(1.0 - opt.max_scale, 1.0 + opt.max_scale + 1e-9, 0.0025)
+    bin_w = 0.25
+    nb = int(round(2 * opt.max_offset_mm / bin_w)) + 1
+    votes = np.zeros((len(a_grid), nb))
+    same = ka[:, None] == kb[None, :]
+    w = np.sqrt(wa[:, None] * wb[None, :]) * same
+    ii, jj = np.nonzero(same)
+    if len(ii):
+        bvals = da[ii][None, :] - a_grid[:, None] * db[jj][None, :]          # (A, P)
+        bidx = np.rint((bvals + opt.max_offset_mm) / bin_w).astype(np.int64)
+        ok = (bidx >= 0) & (bidx < nb)
+        rows = np.broadcast_to(np.arange(len(a_grid))[:, None], bidx.shape)
+        np.add.at(votes, (rows[ok], bidx[ok]), np.broadcast_to(w[ii, jj][None, :], bidx.shape)[ok])
+    from scipy.ndimage import uniform_filter
+
+    sm = uniform_filter(votes, size=(3, 5), mode="constant")
+    maps = []
+    flat = np.argsort(sm.ravel())[::-1]
+    peaks: list[tuple[float, float]] = []
+    for idx in flat[:2000]:
+        ai, bi = np.unravel_index(int(idx), sm.shape)
+        a, b = float(a_grid[ai]), float(bi * bin_w - opt.max_offset_mm)
+        if any(abs(a - pa) < 0.02 and abs(b - pb) < 1.5 for pa, pb in peaks):
+            continue
+        peaks.append((a, b))
+        if len(peaks) >= opt.map_candidates:
+            break
+    for a, b in peaks:
+        maps.append(_refine_map(a, b, da, ka, db, kb, opt))
+    return maps
+
+
+def _map_prior(f: DepthMap, opt: MatchOptions) -> float:
+    """A mild prior on the map: compression changes depth by a few percent and a few mm."""
+    return opt.map_prior * (((f.a - 1.0) / 0.05) ** 2 + (f.b / 5.0) ** 2)
+
+
+def _refine_map(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap:
+    """Least-squares refinement of ``a, b`` on the features they match, then the knee."""
+    for _ in range(4):
+        pa, pb = _pairs(da, ka, db, kb, DepthMap(a, b), opt.feature_tol_mm)
+        deep = pb > 6.0
+        if deep.sum() >= 3:
+            A = np.column_stack([pb[deep], np.ones(deep.sum())])
+            sol, *_ = np.linalg.lstsq(A, pa[deep], rcond=None)
+            a_new = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
+            b_new = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
+            if abs(a_new - a) < 1e-5 and abs(b_new - b) < 1e-4:
+                break
+            a, b = a_new, b_new
+    return _fit_knee(a, b, da, ka, db, kb, opt)
+
+
+def _fit_knee(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap:
+    best = None
+    for k in np.arange(1.0, 16.01, 0.5):
+        m = DepthMap(a, b, float(k))
+        pa, pb = _pairs(da, ka, db, kb, m, opt.feature_tol_mm)
+        res = np.abs(pa - m(pb)) if len(pa) else np.zeros(0)
+        cost = float(np.sum(np.minimum(res, opt.feature_tol_mm) ** 2)) - opt.feature_tol_mm ** 2 * len(pa)
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, float(k), len(pa), float(np.sqrt(np.mean(res ** 2))) if len(res) else None)
+    _, k, n, rms = best
+    return DepthMap(a=a, b=b, knee_mm=k, matched=n, features=(len(da), len(db)), residual_mm=rms)
+
+
+def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -> tuple[DepthMap, "Matching"]:
+    """The depth map and matching together: each candidate map is matched, the cheapest matching wins,
+    and its matched bifurcations refine the map once more."""
+    opt = opt or MatchOptions()
+    cands = estimate_depth_map(ta, tb, opt)
+    if not cands:
+        f = DepthMap()
+        return f, match_trees(ta, tb, f, opt)
+    best = None
+    for f in cands:
+        m = match_trees(ta, tb, f, opt)
+        c = m.cost + _map_prior(f, opt)
+        if best is None or c < best[0]:
+            best = (c, f, m)
+    _, f, m = best
+    for _ in range(2):
+        xa, xb = [], []
+        for pp in m.pairs:
+            i, j = pp.a[-1], pp.b[-1]
+            sharp = (ta.fork_slack is None or ta.fork_slack[i] < 1.5) and \
+                (tb.fork_slack is None or tb.fork_slack[j] < 1.5)
+            if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and sharp:
+                xa.append(ta.ud[i, 1])
+                xb.append(tb.ud[j, 1])
+        xa, xb = np.asarray(xa), np.asarray(xb)
+        if len(xa) < 4:
+            break
+        keep = np.abs(xa - f(xb)) < 1.5
+        deep = keep & (xb > max(f.knee_mm, 3.0))
+        if deep.sum() < 3:
+            break
+        A = np.column_stack([xb[deep], np.ones(deep.sum())])
+        sol, *_ = np.linalg.lstsq(A, xa[deep], rcond=None)
+        a = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
+        b = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
+        da_, ka_ = _features(ta)
+        db_, kb_ = _features(tb)
+        f2 = _fit_knee(a, b, da_, ka_, db_, kb_, opt)
+        m2 = match_trees(ta, tb, f2, opt)
+        if m2.cost + _map_prior(f2, opt) < m.cost + _map_prior(f, opt):
+            f, m = f2, m2
+        else:
+            break
+    return f, m
+
+
+def _pairs(da, ka, db, kb, m: DepthMap, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one nearest pairs of like features within ``tol`` after mapping (greedy)."""
+    mb = m(db)
+    diff = np.abs(da[:, None] - mb[None, :])
+    diff[ka[:, None] != kb[None, :]] = np.inf
+    i, j = np.nonzero(diff <= tol)
+    order = np.argsort(diff[i, j])
+    ua, ub = set(), set()
+    pa, pb = [], []
+    for k in order:
+        x, y = int(i[k]), int(j[k])
+        if x in ua or y in ub:
+            continue
+        ua.add(x)
+        ub.add(y)
+        pa.append(da[x])
+        pb.append(db[y])
+    return np.asarray(pa), np.asarray(pb)
+
+
+# --------------------------------------------------------------------------- tree matching
+
+@dataclass
+class PathPair:
+    """A 3D branch: a path of CC nodes and a path of lateral nodes (rows), both from one matched start."""
+
+    a: list[int]
+    b: list[int]
+    parent: int = -1                      #: index of the PathPair it leaves (-1 from the root)
+    skipped_a: list[int] = field(default_factory=list)   #: CC junctions passed (their other children one-view)
+    skipped_b: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Matching:
+    pairs: list[PathPair]
+    single_a: list[tuple[int, int, int]]   #: (CC subtree root row, attach: PathPair index, CC node row there)
+    single_b: list[tuple[int, int, int]]
+    cost: float
+    matched_junctions: int
+
+
+class _Matcher:
+    def __init__(self, ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions) -> None:
+        self.ta, self.tb, self.f, self.opt = ta, tb, f, opt
+        self.da = ta.ud[:, 1]
+        self.db = f(tb.ud[:, 1])
+        self.ka, self.kb = ta.kind, tb.kind
+        self.sa = self._single_costs(ta)
+        self.sb = self._single_costs(tb)
+        self.wa = np.array([float(np.median(r)) if len(r) else ta.r[i] for i, r in enumerate(ta.edge_r)])
+        self.wb = np.array([float(np.median(r)) if len(r) else tb.r[i] for i, r in enumerate(tb.edge_r)])
+        self.slack_a = ta.fork_slack if ta.fork_slack is not None else np.zeros(ta.n)
+        self.slack_b = tb.fork_slack if tb.fork_slack is not None else np.zeros(tb.n)
+        self.memo: dict[tuple[int, int], tuple[float, tuple]] = {}
+        self.mmemo: dict[tuple[int, int], tuple[float, list]] = {}
+
+    def _single_costs(self, t: ViewTree) -> np.ndarray:
+        """Cost of leaving each node's incoming edge and subtree seen in one view only."""
+        from .biplane_graph import _polyline_length
+
+        n = t.n
+        own = np.array([self.opt.single_edge_cost + self.opt.single_mm_cost * _polyline_length(p) if len(p) else 0.0
+                        for p in t.edge_ud])
+        out = own.copy()
+        order = np.argsort([len(self._ancestors(t, i)) for i in range(n)])[::-1]
+        for i in order:
+            p = t.parent[i]
+            if p >= 0:
+                out[p] += out[i]
+        return out
+
+    @staticmethod
+    def _ancestors(t: ViewTree, i: int) -> list[int]:
+        out = []
+        while t.parent[i] >= 0:
+            i = int(t.parent[i])
+            out.append(i)
+        return out
+
+    def end_cost(self, i: int, j: int) -> float:
+        opt = self.opt
+        tips = self.ka[i] == 3 and self.kb[j] == 3
+        sig = (opt.tip_sigma_mm if tips else opt.sigma_mm) + 0.5 * (self.ta.r[i] + self.tb.r[j])
+        delta = self.da[i] - self.db[j]
+        if self.ka[i] == 2 and self.kb[j] == 2:
+            # a fork seen at a small angle is seen too deep: excuse that much, in that view only
+            slack = self.slack_a[i] if delta > 0 else self.slack_b[j]
+            excess = max(0.0, abs(delta) - slack)
+            c = (excess / sig) ** 2 + opt.slack_weight * abs(delta) / sig
+        else:
+            c = (delta / sig) ** 2
+        wa, wb = self.wa[i], self.wb[j]
+        c += opt.width_weight * (math.log(max(wa, 1e-3) / max(wb, 1e-3)) / 0.35) ** 2
+        return c
+
+    def cost(self, i: int, j: int) -> tuple[float, tuple]:
+        key = (i, j)
+        if key in self.memo:
+            return self.memo[key]
+        self.memo[key] = (math.inf, ("none",))   # guards against cycles (none expected)
+        opt = self.opt
+        ta, tb = self.ta, self.tb
+        best: tuple[float, tuple] = (math.inf, ("none",))
+        # (1) the ends are one 3D point
+        c = self.end_cost(i, j)
+        ka, kb = self.ka[i], self.kb[j]
+        if ka == 3 and kb == 3:
+            best = (c, ("end", i, j))
+        elif ka == 3 or kb == 3:
+            rest = sum(self.sb[x] for x in tb.children[j]) if ka == 3 else sum(self.sa[x] for x in ta.children[i])
+            best = (c + opt.type_cost + rest, ("end", i, j))
+        else:
+            mc, _ = self.match_children(i, j)
+            best = (c + mc, ("end", i, j))
+        tau = 2.0
+        # (2) pass A's junction i (seen in A only)
+        if ka == 2 and self.da[i] < self.db[j] + tau:
+            kids = ta.children[i]
+            total_single = sum(self.sa[x] for x in kids)
+            for ch in kids:
+                sub, _ = self.cost(ch, j)
+                v = sub + opt.skip_cost + total_single - self.sa[ch]
+                if v < best[0]:
+                    best = (v, ("skip_a", i, ch))
+        # (3) pass B's junction j
+        if kb == 2 and self.db[j] < self.da[i] + tau:
+            kids = tb.children[j]
+            total_single = sum(self.sb[x] for x in kids)
+            for ch in kids:
+                sub, _ = self.cost(i, ch)
+                v = sub + opt.skip_cost + total_single - self.sb[ch]
+                if v < best[0]:
+                    best = (v, ("skip_b", j, ch))
+        self.memo[key] = best
+        return best
+
+    def match_children(self, i: int, j: int) -> tuple[float, list]:
+        key = (i, j)
+        if key in self.mmemo:
+            return self.mmemo[key]
+        ca, cb = self.ta.children[i], self.tb.children[j]
+        best = (math.inf, [])
+        if len(ca) > 4 or len(cb) > 4:
+            # rare many-way nodes: greedy by cost
+            cands = sorted((self.cost(x, y)[0], x, y) for x in ca for y in cb)
+            ua, ub, pairs, tot = set(), set(), [], 0.0
+            for c, x, y in cands:
+                if x in ua or y in ub or c >= self.sa[x] + self.sb[y]:
+                    continue
+                ua.add(x)
+                ub.add(y)
+                pairs.append((x, y))
+                tot += c
+            tot += sum(self.sa[x] for x in ca if x not in ua) + sum(self.sb[y] for y in cb if y not in ub)
+            best = (tot, pairs)
+        else:
+            from itertools import permutations
+
+            slots = list(cb) + [None] * len(ca)
+            seen = set()
+            for perm in permutations(range(len(slots)), len(ca)):
+                assign = tuple(slots[p] for p in perm)
+                if assign in seen:
+                    continue
+                seen.add(assign)
+                tot = 0.0
+                pairs = []
+                used = set()
+                for x, y in zip(ca, assign):
+                    if y is None:
+                        tot += self.sa[x]
+                    else:
+                        tot += self.cost(x, y)[0]
+                        pairs.append((x, y))
+                        used.add(y)
+                    if tot >= best[0]:
+                        break
+                tot += sum(self.sb[y] for y in cb if y not in used)
+                if tot < best[0]:
+                    best = (tot, pairs)
+        self.mmemo[key] = best
+        return best
+
+
+def match_trees(ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions | None = None) -> Matching:
+    """Match the CC tree ``ta`` with the lateral tree ``tb`` (see the module docs)."""
+    import sys
+
+    opt = opt or MatchOptions()
+    m = _Matcher(ta, tb, f, opt)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        pairs: list[PathPair] = []
+        single_a: list[tuple[int, int, int]] = []
+        single_b: list[tuple[int, int, int]] = []
+        total = 0.0
+        junctions = 0
+        # the roots are one point (the nipple / orifice); their single child edges start the first path
+        stack: list[tuple[int, int, int]] = []   # (A child row, B child row, parent pair)
+        ra, rb = ta.children[0], tb.children[0]
+        if len(ra) == 1 and len(rb) == 1:
+            stack.append((ra[0], rb[0], -1))
+            total = m.cost(ra[0], rb[0])[0]
+        else:
+            total, plan = m.match_children(0, 0)
+            for x, y in plan:
+                stack.append((x, y, -1))
+            used_a = {x for x, _ in plan}
+            used_b = {y for _, y in plan}
+            single_a += [(x, -1, 0) for x in ra if x not in used_a]
+            single_b += [(y, -1, 0) for y in rb if y not in used_b]
+        while stack:
+            i, j, parent = stack.pop()
+            pa_nodes = [int(ta.parent[i]), i]
+            pb_nodes = [int(tb.parent[j]), j]
+            pp = PathPair(a=pa_nodes, b=pb_nodes, parent=parent)
+            dec = m.cost(i, j)[1]
+            while dec[0] in ("skip_a", "skip_b"):
+                if dec[0] == "skip_a":
+                    _, node, ch = dec
+                    pp.skipped_a.append(node)
+                    pp.a.append(ch)
+                    for other in ta.children[node]:
+                        if other != ch:
+                            single_a.append((other, len(pairs), node))
+                    dec = m.cost(ch, pp.b[-1])[1]
+                else:
+                    _, node, ch = dec
+                    pp.skipped_b.append(node)
+                    pp.b.append(ch)
+                    for other in tb.children[node]:
+                        if other != ch:
+                            single_b.append((other, len(pairs), node))
+                    dec = m.cost(pp.a[-1], ch)[1]
+            k = len(pairs)
+            pairs.append(pp)
+            ei, ej = pp.a[-1], pp.b[-1]
+            if ta.kind[ei] == 3 and tb.kind[ej] == 3:
+                continue
+            if ta.kind[ei] == 3:
+                single_b += [(y, k, ej) for y in tb.children[ej]]
+                continue
+            if tb.kind[ej] == 3:
+                single_a += [(x, k, ei) for x in ta.children[ei]]
+                continue
+            junctions += 1
+            _, plan = m.match_children(ei, ej)
+            used_a = {x for x, _ in plan}
+            used_b = {y for _, y in plan}
+            single_a += [(x, k, ei) for x in ta.children[ei] if x not in used_a]
+            single_b += [(y, k, ej) for y in tb.children[ej] if y not in used_b]
+            for x, y in plan:
+                stack.append((x, y, k))
+    finally:
+        sys.setrecursionlimit(old)
+    return Matching(pairs=pairs, single_a=single_a, single_b=single_b, cost=total, matched_junctions=junctions)
+
+
+# --------------------------------------------------------------------------- triangulation
+
+def _concat(t: ViewTree, nodes: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Polyline (u, d), radii and, per node in ``nodes``, its index in the polyline."""
+    pts = [t.ud[nodes[0]][None, :]]
+    rad = [np.array([t.r[nodes[0]]])]
+    idx = [0]
+    count = 1
+    for n in nodes[1:]:
+        p = t.edge_ud[n]
+        r = t.edge_r[n]
+        pts.append(p[1:])
+        rad.append(r[1:])
+        count += len(p) - 1
+        idx.append(count - 1)
+    return np.vstack(pts), np.concatenate(rad), np.asarray(idx)
+
+
+def _resample(p: np.ndarray, r: np.ndarray, step: float, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Resample a polyline every ``step`` mm; the points at indices ``keep`` are kept exactly.
+
+    Returns points, radii, arc length of each point and the new index of each kept point.
+    """
+    seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    cuts = sorted(set(int(k) for k in keep) | {0, len(p) - 1})
+    out_p, out_r, out_s, new_idx = [], [], [], {}
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        length = s[b] - s[a]
+        n = max(1, int(math.ceil(length / step)))
+        t = np.linspace(s[a], s[b], n + 1)
+        if out_p:
+            t = t[1:]
+        else:
+            new_idx[a] = 0
+        xs = np.interp(t, s, p[:, 0])
+        ys = np.interp(t, s, p[:, 1])
+        out_p.append(np.column_stack([xs, ys]))
+        out_r.append(np.interp(t, s, r))
+        out_s.append(t)
+        new_idx[b] = sum(len(x) for x in out_p) - 1
+    if len(cuts) == 1:
+        return p[:1].copy(), r[:1].copy(), np.zeros(1), np.zeros(len(keep), dtype=np.int64)
+    P = np.vstack(out_p)
+    return P, np.concatenate(out_r), np.concatenate(out_s), np.asarray([new_idx[int(k)] for k in keep])
+
+
+def dtw_align(da: np.ndarray, db_mapped: np.ndarray, sa: np.ndarray, sb: np.ndarray,
+              arc_weight: float = 0.2) -> np.ndarray:
+    """Monotone alignment of two depth profiles (both ends fixed); returns (K, 2) index pairs.
+
+    Cost of pairing ``i`` with ``j``: ``|da[i] - db_mapped[j]|`` plus
+    ``arc_weight`` times the difference of their relative arc lengths (which
+    only decides where depth cannot, e.g. along a duct crossing the depth axis).
+    """
+    n, m = len(da), len(db_mapped)
+    la, lb = max(sa[-1], 1e-9), max(sb[-1], 1e-9)
+    c = np.abs(da[:, None] - db_mapped[None, :]) + arc_weight * np.abs(sa[:, None] / la - sb[None, :] / lb)
+    D = np.empty((n, m))
+    D[0] = np.cumsum(c[0])
+    for i in range(1, n):
+        prev = D[i - 1]
+        A = prev.copy()
+        A[1:] = np.minimum(prev[1:], prev[:-1])
+        C = np.cumsum(c[i])
+        G = A - (C - c[i])
+        D[i] = C + np.minimum.accumulate(G)
+    # backtrack
+    i, j = n - 1, m - 1
+    path = [(i, j)]
+    while i > 0 or j > 0:
+        if i == 0:
+            j -= 1
+        elif j == 0:
+            i -= 1
+        else:
+            opts = (D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])
+            k = int(np.argmin(opts))
+            if k == 0:
+                i, j = i - 1, j - 1
+            elif k == 1:
+                i -= 1
+            else:
+                j -= 1
+        path.append((i, j))
+    return np.asarray(path[::-1], dtype=np.int64)
+
+
+@dataclass
+class Built:
+    """The 3D tree as row arrays (BF mm), with per-node provenance."""
+
+    pos: np.ndarray
+    radius: np.ndarray
+    parent: np.ndarray
+    single_view: np.ndarray        #: bool
+    view: list[str]                #: "both", "cc" or "lateral"
+    sigma: np.ndarray              #: position uncertainty (mm, 1 SD)
+    cc_ud: np.ndarray              #: (N, 2) where the node is seen in the CC (u, d mm), NaN if not
+    lat_ud: np.ndarray             #: (N, 2) ... in the lateral
+    pair_of: np.ndarray            #: PathPair index of each node (-1 for one-view nodes and the root)
+    depth_residual: np.ndarray     #: |d_cc - f(d_lat)| at each matched node (mm), NaN elsewhere
+
+
+class _Acc:
+    def __init__(self) -> None:
+        self.pos: list = []
+        self.rad: list = []
+        self.par: list = []
+        self.single: list = []
+        self.view: list = []
+        self.sigma: list = []
+        self.cc: list = []
+        self.lat: list = []
+        self.pair: list = []
+        self.res: list = []
+
+    def add(self, p, r, parent, *, single=False, view="both", sigma=0.0, cc=(np.nan, np.nan),
+            lat=(np.nan, np.nan), pair=-1, res=np.nan) -> int:
+        self.pos.append(np.asarray(p, dtype=float))
+        self.rad.append(float(r))
+        self.par.append(int(parent))
+        self.single.append(bool(single))
+        self.view.append(view)
+        self.sigma.append(float(sigma))
+        self.cc.append(tuple(float(v) for v in cc))
+        self.lat.append(tuple(float(v) for v in lat))
+        self.pair.append(int(pair))
+        self.res.append(float(res))
+        return len(self.pos) - 1
+
+
+def _combine_radius(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+    return np.where(hi > 1.5 * lo, lo, 0.5 * (ra + rb))
+
+
+def _resample_rows(s: np.ndarray, step: float, anchors: list[int]) -> list[int]:
+    """Row indices along a polyline of arc lengths ``s`` about ``step`` apart, always keeping ``anchors``."""
+    keep = sorted(set(anchors) | {0, len(s) - 1})
+    rows = []
+    for a, b in zip(keep[:-1], keep[1:]):
+        length = s[b] - s[a]
+        n = max(1, int(round(length / step)))
+        targets = np.linspace(s[a], s[b], n + 1)[:-1]
+        idx = np.searchsorted(s[a:b + 1], targets)
+        rows.extend(int(a + min(k, b - a)) for k in idx)
+    rows.append(keep[-1])
+    out = []
+    for r in rows:
+        if not out or r != out[-1]:
+            out.append(r)
+    return out
+
+
+def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
+             opt: MatchOptions | None = None) -> Built:
+    """Triangulate matched paths and place one-view branches (see the module docs)."""
+    opt = opt or MatchOptions()
+    acc = _Acc()
+    root_pos = np.array([ta.ud[0, 0], 0.5 * (ta.ud[0, 1] + tb.ud[0, 1]), tb.ud[0, 0]])
+    root = acc.add(root_pos, _combine_radius(np.array([ta.r[0]]), np.array([tb.r[0]]))[0], -1,
+                   cc=ta.ud[0], lat=tb.ud[0], res=abs(ta.ud[0, 1] - float(f(tb.ud[0, 1]))))
+    anchor_a: dict[tuple[int, int], int] = {(-1, 0): root}
+    anchor_b: dict[tuple[int, int], int] = {(-1, 0): root}
+    end_node: dict[int, int] = {}
+    tails: dict[int, tuple] = {}
+    for k, pp in enumerate(matching.pairs):
+        start = root if pp.parent < 0 else end_node[pp.parent]
+        pa, ra, ia = _concat(ta, pp.a)
+        pb, rb, ib = _concat(tb, pp.b)
+        tail_a, tail_b = tails.get(pp.parent, (None, None))
+        if tail_a is not None:
+            pa, ra, ia = np.vstack([tail_a[0], pa[1:]]), np.concatenate([tail_a[1], ra[1:]]), ia + len(tail_a[0]) - 1
+        if tail_b is not None:
+            pb, rb, ib = np.vstack([tail_b[0], pb[1:]]), np.concatenate([tail_b[1], rb[1:]]), ib + len(tail_b[0]) - 1
+        keep_a = [int(ia[pp.a.index(n)]) for n in pp.skipped_a]
+        keep_b = [int(ib[pp.b.index(n)]) for n in pp.skipped_b]
+        Pa, Ra, Sa, ka = _resample(pa, ra, opt.sample_mm, np.asarray(keep_a + [len(pa) - 1], dtype=np.int64))
+        Pb, Rb, Sb, kb = _resample(pb, rb, opt.sample_mm, np.asarray(keep_b + [len(pb) - 1], dtype=np.int64))
+        # a fork seen too deep in one view: the true branching point is at the other view's depth; the
+        # stretch beyond it is shared by the children (two ducts overlapping in that projection)
+        new_tail_a = new_tail_b = None
+        if ta.kind[pp.a[-1]] == 2 and tb.kind[pp.b[-1]] == 2:
+            ea, eb = float(Pa[-1, 1]), float(f(Pb[-1, 1]))
+            if eb - ea > opt.split_tol_mm:
+                q = _split_index(f(Pb[:, 1]), ea, Sb, int(kb[:-1].max()) if len(kb) > 1 else 0,
+                                 tb.fork_slack[pp.b[-1]] if tb.fork_slack is not None else 0.0)
+                if q is not None:
+                    new_tail_b = (Pb[q:].copy(), Rb[q:].copy())
+                    Pb, Rb, Sb = Pb[:q + 1], Rb[:q + 1], Sb[:q + 1]
+            elif ea - eb > opt.split_tol_mm:
+                q = _split_index(Pa[:, 1], eb, Sa, int(ka[:-1].max()) if len(ka) > 1 else 0,
+                                 ta.fork_slack[pp.a[-1]] if ta.fork_slack is not None else 0.0)
+                if q is not None:
+                    new_tail_a = (Pa[q:].copy(), Ra[q:].copy())
+                    Pa, Ra, Sa = Pa[:q + 1], Ra[:q + 1], Sa[:q + 1]
+        tails[k] = (new_tail_a, new_tail_b)
+        path = dtw_align(Pa[:, 1], f(Pb[:, 1]), Sa, Sb)
+        i, j = path[:, 0], path[:, 1]
+        P3 = np.column_stack([Pa[i, 0], 0.5 * (Pa[i, 1] + Pb[j, 1]), Pb[j, 0]])
+        R3 = _combine_radius(Ra[i], Rb[j])
+        res = np.abs(Pa[i, 1] - f(Pb[j, 1]))
+        s3 = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(P3, axis=0), axis=1))])
+        # anchors: each skipped junction at the first aligned step of its index
+        anchor_rows_a = {n: int(np.flatnonzero(i == ka[q])[0]) for q, n in enumerate(pp.skipped_a)}
+        anchor_rows_b = {n: int(np.flatnonzero(j == kb[q])[0]) for q, n in enumerate(pp.skipped_b)}
+        rows = _resample_rows(s3, opt.node_spacing_mm, list(anchor_rows_a.values()) + list(anchor_rows_b.values()))
+        ids = {0: start}
+        prev = start
+        for r in rows[1:]:
+            prev = acc.add(P3[r], R3[r], prev, cc=Pa[i[r]], lat=Pb[j[r]], pair=k, res=res[r])
+            ids[r] = prev
+        end_node[k] = prev
+        for n, r in anchor_rows_a.items():
+            anchor_a[(k, n)] = ids[r]
+        for n, r in anchor_rows_b.items():
+            anchor_b[(k, n)] = ids[r]
+        anchor_a[(k, pp.a[-1])] = prev
+        anchor_b[(k, pp.b[-1])] = prev
+    track_in_b = _Track(tb, f, True, opt.sample_mm) if matching.single_a else None
+    track_in_a = _Track(ta, f, False, opt.sample_mm) if matching.single_b else None
+    for singles, tree, which, anchors, track in ((matching.single_a, ta, "cc", anchor_a, track_in_b),
+                                                (matching.single_b, tb, "lateral", anchor_b, track_in_a)):
+        for sub_root, k, att in singles:
+            at = anchors.get((k, att))
+            if at is None:
+                continue
+            _place_single(acc, tree, sub_root, at, which, f, opt, track if opt.track_single else None)
+    pos = np.vstack(acc.pos)
+    return Built(pos=pos, radius=np.asarray(acc.rad), parent=np.asarray(acc.par, dtype=np.int64),
+                 single_view=np.asarray(acc.single), view=acc.view, sigma=np.asarray(acc.sigma),
+                 cc_ud=np.asarray(acc.cc, dtype=float).reshape(-1, 2),
+                 lat_ud=np.asarray(acc.lat, dtype=float).reshape(-1, 2),
+                 pair_of=np.asarray(acc.pair, dtype=np.int64), depth_residual=np.asarray(acc.res))
+
+
+def _split_index(depth: np.ndarray, target: float, s: np.ndarray, after: int, slack: float) -> int | None:
+    """Index where a path last reaches ``target`` depth, if that leaves a tail no longer than the slack."""
+    below = np.flatnonzero(depth[: len(depth) - 1] <= target)
+    if len(below) == 0:
+        return None
+    q = int(below[-1])
+    if q <= after or q < 1:
+        return None
+    if s[-1] - s[q] > slack + 3.0:
+        return None
+    return q
+
+
+def _parent_slope(acc: _Acc, at: int, coord: int, look_mm: float = 3.0) -> float:
+    """d(coord)/dy of the duct arriving at node ``at`` over its last ``look_mm``."""
+    p_end = acc.pos[at]
+    cur = at
+    dist = 0.0
+    while acc.par[cur] >= 0 and dist < look_mm:
+        nxt = acc.par[cur]
+        dist += float(np.linalg.norm(acc.pos[cur] - acc.pos[nxt]))
+        cur = nxt
+    d = p_end - acc.pos[cur]
+    if abs(d[1]) < 0.3:
+        return 0.0
+    return float(np.clip(d[coord] / d[1], -1.0, 1.0))
+
+
+class _Track:
+    """The other view's centreline samples, sorted by depth in the CC frame (for one-view branches)."""
+
+    def __init__(self, tree: ViewTree, f: DepthMap, mapped: bool, step: float) -> None:
+        pts, rad = [], []
+        for n in range(tree.n):
+            e = tree.edge_ud[n]
+            if len(e) < 2:
+                continue
+            P, R, _, _ = _resample(e, tree.edge_r[n], step, np.asarray([len(e) - 1]))
+            pts.append(P)
+            rad.append(R)
+        P = np.vstack(pts) if pts else np.zeros((0, 2))
+        R = np.concatenate(rad) if rad else np.zeros(0)
+        d = f(P[:, 1]) if mapped else P[:, 1]
+        order = np.argsort(d)
+        self.d, self.u, self.r = d[order], P[order, 0], R[order]
+
+    def near(self, depth: float, band: float) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.searchsorted(self.d, depth - band)
+        hi = np.searchsorted(self.d, depth + band)
+        return self.u[lo:hi], self.r[lo:hi]
+
+
+def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str, f: DepthMap,
+                  opt: MatchOptions, track: "_Track | None" = None) -> None:
+    """Add a subtree seen in one view only, hanging from 3D node ``at``.
+
+    Its unknown coordinate (``z`` for a CC-only branch, ``x`` for a
+    lateral-only one) is tracked along the other view's centrelines at equal
+    depth, continuing from the attachment (a branch hidden behind another duct
+    in the other view takes that duct's coordinate there); where nothing in
+    the other view is at that depth within reach it follows the parent's
+    direction. ``pos_sigma_mm`` is small where tracked and grows with the
+    distance from the last tracked point elsewhere.
+    """
+    unknown = 2 if which == "cc" else 0             # z unknown on a CC-only branch, x on a lateral-only one
+    slope = opt.direction_damping * _parent_slope(acc, at, unknown)
+    p_at = acc.pos[at]
+    stack = [(sub_root, at, float(p_at[unknown]), float(p_at[1]), 0.0)]
+    while stack:
+        node, parent3d, val, y_last, since = stack.pop()
+        poly = tree.edge_ud[node]
+        rad = tree.edge_r[node]
+        seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        fine = _resample_rows(s, opt.sample_mm, [])
+        out_rows = set(_resample_rows(s, opt.node_spacing_mm, []))
+        prev = parent3d
+        last_s = 0.0
+        for r in fine[1:]:
+            u, d = poly[r]
+            step = s[r] - last_s
+            last_s = s[r]
+            d_cc = d if which == "cc" else float(f(d))
+            y = 0.5 * (d + float(f.inverse(d))) if which == "cc" else 0.5 * (d_cc + d)
+            tracked = False
+            if track is not None:
+                cu, cr = track.near(d_cc, opt.track_band_mm)
+                if len(cu):
+                    ok = (cr > 0.4 * rad[r]) & (cr < 2.5 * rad[r] + 0.05)
+                    if ok.any():
+                        cu = cu[ok]
+                        k = int(np.argmin(np.abs(cu - val)))
+                        if abs(cu[k] - val) <= opt.track_jump_mm + opt.track_slope * step:
+                            val = float(cu[k])
+                            tracked = True
+            if tracked:
+                since = 0.0
+                y_last = y
+            else:
+                since += step
+                val = val + slope * (y - y_last)
+                y_last = y
+            if r not in out_rows:
+                continue
+            sig = opt.track_sigma_mm if tracked else opt.single_sigma0_mm + opt.single_sigma_per_mm * since
+            if which == "cc":
+                p3, view_cc, view_lat = (u, y, val), (u, d), (np.nan, np.nan)
+            else:
+                p3, view_cc, view_lat = (val, y, u), (np.nan, np.nan), (u, d)
+            prev = acc.add(p3, rad[r], prev, single=True, view=which, sigma=sig, cc=view_cc, lat=view_lat)
+        for ch in tree.children[node]:
+            stack.append((ch, prev, val, y_last, since))
+
+
+def match_views(vga, vgb, opt: MatchOptions | None = None):
+    """Trees of both views, depth map and matching, with ambiguous crossings decided by the other view.
+
+    Each view's cycles are first cut by its own geometry (the straightest
+    reading of every crossing). Then every cut whose runner-up was nearly as
+    good (score margin below ``opt.crossing_margin``) is tried the other way:
+    the cut is banned, the view's tree rebuilt and matched against the other
+    view; the change is kept when the matching gets cheaper, i.e. when the
+    other view agrees better with that reading of the crossing.
+
+    Returns ``(tree_cc, tree_lateral, depth_map, matching, decided)``; ``decided``
+    counts the crossings the other view overturned.
+    """
+    opt = opt or MatchOptions()
+    ta, tb = vga.tree(), vgb.tree()
+    f, m = fit_and_match(ta, tb, opt)
+    best = m.cost
+    banned = {"a": frozenset(), "b": frozenset()}
+    tried: set = set()
+    decided = 0
+    for _ in range(opt.crossing_rounds):
+        improved = False
+        for which in ("a", "b"):
+            vg = vga if which == "a" else vgb
+            cur = ta if which == "a" else tb
+            cands = sorted((c for c in cur.crossings if c.get("sig") is not None and c.get("margin", math.inf)
+                            <= opt.crossing_margin and (which, c["sig"]) not in tried),
+                           key=lambda c: c["margin"])
+            for c in cands[: opt.crossing_tries]:
+                tried.add((which, c["sig"]))
+                trial_ban = banned[which] | {c["sig"]}
+                t2 = vg.tree(trial_ban)
+                m2 = match_trees(t2, tb, f, opt) if which == "a" else match_trees(ta, t2, f, opt)
+                if m2.cost < best - opt.crossing_gain:
+                    banned[which] = trial_ban
+                    best = m2.cost
+                    m = m2
+                    decided += 1
+                    improved = True
+                    if which == "a":
+                        ta = t2
+                    else:
+                        tb = t2
+                    break
+        if not improved:
+            break
+    return ta, tb, f, m, decided
