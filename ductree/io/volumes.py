@@ -298,6 +298,8 @@ def mask_labels(vol: Volume, label: int | None = None, *, source: str | PathLike
     else:
         if a.dtype == np.bool_:
             out = a.view(np.uint8)
+        elif a.dtype == np.uint8 and a.size and a.max() <= 1:
+            out = a                     # already a 0/1 mask: no copy, no pass beyond the max
         else:
             nz = a != 0
             if not nz.any():

@@ -9,15 +9,20 @@ those that are *simple* (26-connected foreground / 6-connected background)
 and not curve end points (exactly one foreground neighbour). The result is a
 one-voxel-thin 26-connected curve skeleton with the topology of the mask.
 
-Whether a 3x3x3 configuration is simple is decided with bit-parallel flood
-fills over the 26-bit neighbourhood code, computed only for the codes that
-occur and memoised in a lookup table of 2**26 bytes shared by every call.
+Whether a 3x3x3 configuration is simple is read from a table of all 2**26
+neighbourhood codes (one bit each, 8 MB), shipped compressed (84 kB) as
+``ductree/data/simple_26_6.bits.zlib`` and checked against the direct test
+(:func:`is_simple`, bit-parallel flood fills over the 26-bit code) by the
+tests; :func:`build_simple_table` rebuilds it. Without the file the table is
+filled lazily, for the codes that occur.
 
 Work is proportional to the voxels near the surface at each pass, never to
 the whole grid, and everything is vectorised over voxels.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -41,7 +46,10 @@ _ADJ6_18 = _bits((_MANH == 1) & _N18[None, :] & _N18[:, None])
 _N18_MASK = np.uint32(_bits(_N18[None, :])[0])
 _FACE_MASK = np.uint32(_bits(_FACE[None, :])[0])
 
-_LUT: np.ndarray | None = None   # 0 unknown, 1 simple, 2 not simple
+#: the shipped table: bit ``c`` of the (little-endian) bitset is 1 when code ``c`` is simple
+TABLE_FILE = Path(__file__).resolve().parents[1] / "data" / "simple_26_6.bits.zlib"
+_TABLE: np.ndarray | None = None   # bitset, 2**23 bytes
+_LAZY: np.ndarray | None = None    # fallback when the file is missing: 0 unknown, 1 simple, 2 not simple
 
 
 def _lowest_bit(x: np.ndarray) -> np.ndarray:
@@ -81,22 +89,50 @@ def is_simple(codes: np.ndarray) -> np.ndarray:
     return fg_ok & bg_ok
 
 
-def _lut() -> np.ndarray:
-    global _LUT
-    if _LUT is None:
-        _LUT = np.zeros(1 << 26, dtype=np.uint8)
-    return _LUT
+def build_simple_table(chunk: int = 1 << 20) -> np.ndarray:
+    """The simple-point bitset of every 26-bit code (2**23 bytes, little-endian bit order); takes minutes."""
+    out = np.zeros(1 << 26, dtype=bool)
+    for s in range(0, 1 << 26, chunk):
+        out[s:s + chunk] = is_simple(np.arange(s, s + chunk, dtype=np.uint32))
+    return np.packbits(out, bitorder="little")
+
+
+def write_simple_table(path: Path = TABLE_FILE) -> Path:
+    """Compute the table and write it zlib-compressed (what ships as package data)."""
+    import zlib
+
+    from ..atomic import write_bytes
+
+    return write_bytes(path, zlib.compress(build_simple_table().tobytes(), 9))
+
+
+def simple_table() -> np.ndarray | None:
+    """The shipped bitset (cached), or ``None`` when the data file is absent."""
+    global _TABLE
+    if _TABLE is None and TABLE_FILE.is_file():
+        import zlib
+
+        bits = np.frombuffer(zlib.decompress(TABLE_FILE.read_bytes()), dtype=np.uint8)
+        if bits.size == 1 << 23:
+            _TABLE = bits
+    return _TABLE
 
 
 def simple_lookup(codes: np.ndarray) -> np.ndarray:
-    """Memoised :func:`is_simple`."""
-    lut = _lut()
-    state = lut[codes]
+    """:func:`is_simple` by table look-up (lazily memoised when the table file is missing)."""
+    codes = np.asarray(codes, dtype=np.uint32)
+    bits = simple_table()
+    if bits is not None:
+        return ((bits[codes >> np.uint32(3)] >> (codes & np.uint32(7)).astype(np.uint8)) & 1).astype(bool)
+    global _LAZY
+    if _LAZY is None:
+        _LAZY = np.zeros(1 << 26, dtype=np.uint8)
+    state = _LAZY[codes]
     unknown = state == 0
     if unknown.any():
         new = np.unique(codes[unknown])
-        lut[new] = np.where(is_simple(new), 1, 2).astype(np.uint8)
-        state = lut[codes]
+        _LAZY[new] = np.where(is_simple(new), 1, 2).astype(np.uint8)
+        state = _LAZY[codes]
     return state == 1
 
 
@@ -128,47 +164,89 @@ def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
     indices of the skeleton voxels (a subset of ``fg``, same order).
     """
     shape = pad.shape
-    strides = np.array([shape[1] * shape[2], shape[2], 1], dtype=np.int64)
-    offs = OFFSETS @ strides                                 # flat offsets of the 26 neighbours
+    s0, s1 = shape[1] * shape[2], shape[2]
+    offs = OFFSETS @ np.array([s0, s1, 1], dtype=np.int64)      # flat offsets of the 26 neighbours
     face_dirs = [int(np.flatnonzero((OFFSETS == d).all(axis=1))[0]) for d in
                  ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1))]
     flat = pad.reshape(-1)
-    weights = (np.uint32(1) << np.arange(26, dtype=np.uint32))
+    codes = NeighbourhoodCodes(pad)
     # only surface voxels can be deleted in the first pass; later, only neighbours of deleted voxels
     active = fg[_surface(flat, fg, offs[face_dirs])]
-    slot = np.empty(flat.size, dtype=np.int32)   # scratch for de-duplicating voxel lists without sorting
     while len(active):
-        deleted_any = []
+        deleted = []
         for d in face_dirs:
-            cand = active[flat[active + offs[d]] == 0]
+            cand = active[(flat[active + offs[d]] == 0) & (flat[active] == 1)]
             if not len(cand):
                 continue
-            par = ((cand // strides[0]) & 1) * 4 + (((cand // strides[1]) % shape[1]) & 1) * 2 + \
-                  ((cand % shape[2]) & 1)
+            # sub-field of each candidate: the parity of its (k, j, i)
+            par = (((cand // s0) & 1) << 2 | ((cand // s1) & 1) << 1 | (cand & 1)).astype(np.uint8) \
+                if shape[1] % 2 == 0 and shape[2] % 2 == 0 else \
+                (((cand // s0) & 1) << 2 | (((cand // s1) % shape[1]) & 1) << 1 | ((cand % s1) & 1)).astype(np.uint8)
             order = np.argsort(par, kind="stable")
-            cand, par = cand[order], par[order]
-            bounds = np.searchsorted(par, np.arange(9))
+            cand = cand[order]
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(par, minlength=8))])
             for s in range(8):
                 c = cand[bounds[s]:bounds[s + 1]]
                 if not len(c):
                     continue
-                c = c[flat[c] == 1]
-                nb = flat[c[:, None] + offs[None, :]]            # (n, 26) uint8
-                code = (nb.astype(np.uint32) * weights).sum(axis=1, dtype=np.uint32)
-                ok = simple_lookup(code) & (nb.sum(axis=1) != 1)
+                code = codes(c)
+                # simple, and not a curve end (exactly one neighbour: a power of two)
+                ok = simple_lookup(code) & ((code & (code - np.uint32(1))) != 0)
                 gone = c[ok]
                 if len(gone):
                     flat[gone] = 0
-                    deleted_any.append(gone)
-        if not deleted_any:
+                    deleted.append(gone)
+        if not deleted:
             break
-        gone = np.concatenate(deleted_any)
-        near = (gone[:, None] + offs[None, :]).reshape(-1)
-        near = near[flat[near] == 1]
-        order = np.arange(len(near), dtype=np.int32)
-        slot[near] = order                        # the last write for each voxel wins
-        active = near[slot[near] == order]
+        # next pass: the foreground neighbours of the deleted voxels, each once (flagged 2 while collecting)
+        gone = np.concatenate(deleted)
+        near = []
+        for o in offs:
+            x = gone + o
+            x = x[flat[x] == 1]
+            flat[x] = 2
+            near.append(x)
+        active = np.concatenate(near)
+        flat[active] = 1
     return fg[flat[fg] == 1]
+
+
+class NeighbourhoodCodes:
+    """26-bit neighbourhood codes of voxels of a padded 0/1 ``uint8`` grid (bit b = ``OFFSETS[b]`` is set).
+
+    Each of the nine rows (dk, dj) of a 3x3x3 block is read as one unaligned
+    little-endian 32-bit word starting at i - 1, whose bytes 0, 1, 2 are the
+    row's three voxels.
+    """
+
+    def __init__(self, grid: np.ndarray) -> None:
+        flat = grid.reshape(-1)
+        self.words = np.ndarray(buffer=flat, dtype="<u4", shape=(flat.size - 3,), strides=(1,))
+        s0, s1 = grid.shape[1] * grid.shape[2], grid.shape[2]
+        self.rows = np.array([dk * s0 + dj * s1 - 1 for dk in (-1, 0, 1) for dj in (-1, 0, 1)], dtype=np.int64)
+        self.shifts = 3 * np.arange(9, dtype=np.uint32)
+
+    def __call__(self, c: np.ndarray) -> np.ndarray:
+        idx = c[:, None] + self.rows[None, :]
+        last = len(self.words) - 1
+        if len(c) and c.max() + self.rows[-1] > last:
+            # the last voxel of the grid's interior: its last row ends at the buffer's end; read one byte early
+            over = idx > last
+            w = self.words[np.minimum(idx, last)]
+            w[over] >>= np.uint32(8)
+        else:
+            w = self.words[idx]                                        # (n, 9)
+        # the three 0/1 bytes (bits 0, 8, 16) to bits 14, 15, 16 by one multiplication, no carries
+        r = (((w & np.uint32(0x010101)) * np.uint32(0x4081)) >> np.uint32(14)) & np.uint32(7)
+        c27 = (r << self.shifts).sum(axis=1, dtype=np.uint32)       # bit 13 is the voxel itself
+        return (c27 & np.uint32(0x1FFF)) | ((c27 >> np.uint32(1)) & ~np.uint32(0x1FFF))
+
+
+def neighbourhood_codes(flat: np.ndarray, c: np.ndarray, offs: np.ndarray) -> np.ndarray:
+    """26-bit neighbourhood code of voxels ``c`` of a flat 0/1 grid with neighbour offsets ``offs`` (uint32)."""
+    nb = flat[c[:, None] + offs[None, :]]                     # (n, 26) 0/1
+    packed = np.packbits(nb, axis=1, bitorder="little")       # (n, 4)
+    return np.ascontiguousarray(packed).view("<u4").reshape(-1)
 
 
 def _surface(flat: np.ndarray, fg: np.ndarray, face_offs: np.ndarray) -> np.ndarray:

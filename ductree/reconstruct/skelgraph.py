@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from .skeleton import OFFSETS
 
@@ -36,53 +34,86 @@ class Chains:
     voxels: np.ndarray            #: (S, 3) int voxel indices of the skeleton
 
 
-def _adjacency(vox: np.ndarray) -> sp.csr_matrix:
-    """Symmetric 26-adjacency with squared step lengths as data (1, 2, 3)."""
+class _Csr:
+    """A symmetric adjacency in compressed rows (``indptr``, ``indices``), like scipy's CSR, without scipy."""
+
+    def __init__(self, n: int, r: np.ndarray, c: np.ndarray) -> None:
+        rr = np.concatenate([r, c])
+        cc = np.concatenate([c, r])
+        order = np.lexsort((cc, rr))
+        self.indices = cc[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(rr, minlength=n))])
+
+
+def _keys(vox: np.ndarray, lo: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    return ((vox[:, 0] - lo[0]) * dims[1] + (vox[:, 1] - lo[1])) * dims[2] + (vox[:, 2] - lo[2])
+
+
+def _edges(vox: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each 26-adjacent pair once (r, c), without the long side of triangles whose two other sides are shorter.
+
+    An edge step of a face diagonal is dropped when a voxel at one of its two
+    face-step corners is in the skeleton; a body diagonal, when a voxel at any
+    of its six face/edge-step corners is.
+    """
     n = len(vox)
     lo = vox.min(axis=0) - 1
     dims = vox.max(axis=0) - lo + 2
-    key = ((vox[:, 0] - lo[0]) * dims[1] + (vox[:, 1] - lo[1])) * dims[2] + (vox[:, 2] - lo[2])
+    key = _keys(vox, lo, dims)
     order = np.argsort(key)
     skey = key[order]
-    rows, cols, w = [], [], []
+
+    def lookup(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = _keys(points, lo, dims)
+        pos = np.minimum(np.searchsorted(skey, k), n - 1)
+        return skey[pos] == k, order[pos]
+
+    rows, cols = [], []
     half = OFFSETS[:13]  # each unordered pair once: the first 13 offsets are the negatives of the last 13
     for off in half:
-        nk = ((vox[:, 0] + off[0] - lo[0]) * dims[1] + (vox[:, 1] + off[1] - lo[1])) * dims[2] + \
-             (vox[:, 2] + off[2] - lo[2])
-        pos = np.searchsorted(skey, nk)
-        pos = np.minimum(pos, n - 1)
-        hit = skey[pos] == nk
-        if hit.any():
-            src = np.flatnonzero(hit)
-            rows.append(src)
-            cols.append(order[pos[hit]])
-            w.append(np.full(len(src), int((off ** 2).sum()), dtype=np.int8))
+        hit, other = lookup(vox + off)
+        src = np.flatnonzero(hit)
+        if not len(src):
+            continue
+        nz = np.flatnonzero(off)
+        if len(nz) >= 2:
+            # the corners of the step: sub-steps of it (one face step for a face diagonal; face or edge steps
+            # for a body diagonal)
+            subs = []
+            for q in nz:
+                e = np.zeros(3, dtype=np.int64)
+                e[q] = off[q]
+                subs.append(e)
+            if len(nz) == 3:
+                for q in nz:
+                    e = off.copy()
+                    e[q] = 0
+                    subs.append(e)
+            shortcut = np.zeros(len(src), dtype=bool)
+            for e in subs:
+                shortcut |= lookup(vox[src] + e)[0]
+            src = src[~shortcut]
+        rows.append(src)
+        cols.append(other[src] if len(src) else src)
     if not rows:
-        return sp.csr_matrix((n, n), dtype=np.int8)
-    r, c, d = np.concatenate(rows), np.concatenate(cols), np.concatenate(w)
-    a = sp.coo_matrix((d, (r, c)), shape=(n, n)).tocsr()
-    return (a + a.T).tocsr()
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
 
 
-def _drop_shortcuts(a: sp.csr_matrix) -> sp.csr_matrix:
-    """Remove the long side of triangles whose two other sides are both shorter."""
-    if a.nnz == 0:
-        return a
-    a1 = (a == 1).astype(np.int32)
-    a12 = ((a == 1) + (a == 2)).astype(np.int32)
-    via1 = (a1 @ a1).tocsr()        # a path of two face steps
-    via12 = (a12 @ a12).tocsr()     # a path of two face/edge steps
-    coo = a.tocoo()
-    r, c, d = coo.row, coo.col, coo.data
-    drop = np.zeros(len(d), dtype=bool)
-    m2 = d == 2
-    if m2.any():
-        drop[m2] = np.asarray(via1[r[m2], c[m2]]).ravel() > 0
-    m3 = d == 3
-    if m3.any():
-        drop[m3] = np.asarray(via12[r[m3], c[m3]]).ravel() > 0
-    keep = ~drop
-    return sp.coo_matrix((d[keep], (r[keep], c[keep])), shape=a.shape).tocsr()
+def _clusters(n: int, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Connected component label (0..k-1, in order of first member) of ``n`` items joined by edges (r, c)."""
+    parent = np.arange(n)
+    while len(r):
+        pr, pc = parent[r], parent[c]
+        if np.array_equal(pr, pc):
+            break
+        np.minimum.at(parent, np.maximum(pr, pc), np.minimum(pr, pc))
+        while True:
+            nxt = parent[parent]
+            if np.array_equal(nxt, parent):
+                break
+            parent = nxt
+    return np.unique(parent, return_inverse=True)[1].reshape(-1)
 
 
 def skeleton_chains(voxels: np.ndarray) -> Chains:
@@ -92,8 +123,8 @@ def skeleton_chains(voxels: np.ndarray) -> Chains:
     if n == 0:
         return Chains(np.zeros((0, 3)), [], np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int64),
                       [], vox)
-    a = _drop_shortcuts(_adjacency(vox))
-    a.data[:] = 1
+    er, ec = _edges(vox)
+    a = _Csr(n, er, ec)
     deg = np.diff(a.indptr)
     indptr, indices = a.indptr, a.indices
     junction = deg >= 3
@@ -103,8 +134,11 @@ def skeleton_chains(voxels: np.ndarray) -> Chains:
     kinds: list[int] = []
     jrows = np.flatnonzero(junction)
     if len(jrows):
-        sub = a[jrows][:, jrows]
-        nc, lab = connected_components(sub, directed=False)
+        local = np.full(n, -1)
+        local[jrows] = np.arange(len(jrows))
+        both = (local[er] >= 0) & (local[ec] >= 0)
+        lab = _clusters(len(jrows), local[er[both]], local[ec[both]])
+        nc = int(lab.max()) + 1
         order = np.argsort(lab, kind="stable")
         bounds = np.searchsorted(lab[order], np.arange(nc + 1))
         for c in range(nc):

@@ -2,18 +2,24 @@
 
 The pipeline (:func:`tree_from_mask`), all vectorised over voxels:
 
-1. **Components.** The mask is cropped to its foreground and labelled
-   (26-connectivity; with a label volume, per label). Components smaller than
-   ``min_component_mm3`` are dust: dropped and counted in a warning.
+1. **Foreground.** The mask's foreground voxels are found in one scan
+   (eight bytes at a time) and everything after works on them, sparse, in a
+   padded grid around their bounding box (per label, for a label volume).
 2. **Skeleton.** Topology-preserving parallel thinning
    (:mod:`ductree.reconstruct.skeleton`) gives a one-voxel curve skeleton,
    decomposed (:mod:`ductree.reconstruct.skelgraph`) into chains between
    curve ends and junctions; a cluster of junction voxels becomes one node.
-3. **Radii.** The distance from each centreline point to the mask surface —
-   the nearest voxel-face midpoint between a foreground and a background
-   voxel, so it is sub-voxel and needs no full-volume distance transform —
-   corrected for the voxel grid (``radius_offset_vox``) and median-filtered
-   along each chain.
+   Thinning keeps topology, so each connected piece of skeleton is one
+   26-connected component of the mask: one system. A piece with fewer
+   skeleton voxels than the dust limit has its mask component counted in a
+   small box around it; components smaller than ``min_component_mm3`` are
+   dust, dropped and counted in a warning.
+3. **Radii** (:mod:`ductree.reconstruct.rays`): rays cast from each
+   centreline point through the mask to its boundary (the voxel faces between
+   foreground and background, sub-voxel by bisection); the duct radius is the
+   median ray length in the plane perpendicular to the duct, a junction's
+   inscribed sphere the shortest ray over the sphere (+ half a voxel for the
+   staircase). No distance transform of the volume is needed.
 4. **Clean-up.** Spurs whose protrusion beyond the junction's inscribed
    sphere is small next to their own radius (bumps, surface noise) are pruned,
    repeatedly; chain polylines are smoothed (junctions and ends fixed) and
@@ -64,8 +70,9 @@ class VolumeOptions:
     """A terminal chain is kept when it sticks out beyond the junction's inscribed sphere by more than
     this many of its own radii (and more than ``spur_min_vox`` voxels)."""
     spur_min_vox: float = 1.5
-    radius_offset_vox: float = 0.1
-    """Added to the ring-mean surface distance (voxels) to get the radius (calibrated on voxelized tubes)."""
+    radius_offset_vox: float = 0.05
+    """Added to the median perpendicular ray length (voxels) to get the radius (calibrated on voxelized tubes:
+    thin ducts of one voxel read a little low)."""
     touch_factor: float = 1.25
     """A chain between two junctions no longer than this times the sum of their radii, on a cycle, is a contact."""
     smooth_iterations: int = 20
@@ -160,6 +167,7 @@ class _Graph:
     system: list[int]
     chains: dict[int, dict] = field(default_factory=dict)   # id -> {a, b, pts (n,3), rad (n,)}
     next_chain: int = 0
+    value: dict[int, int | None] = field(default_factory=dict)   # system -> its label (None: any foreground)
 
     def add_chain(self, a: int, b: int, pts: np.ndarray, rad: np.ndarray) -> int:
         cid = self.next_chain
@@ -182,6 +190,9 @@ def tree_from_mask(
     ``labels`` is 0 for background; non-zero values are foreground, and
     different values never join one system.
     """
+    from .rays import MaskRays
+    from .voxels import foreground
+
     opt = options or VolumeOptions()
     lab = np.asarray(labels)
     if lab.shape != volume.array.shape:
@@ -189,75 +200,57 @@ def tree_from_mask(
     spacing = volume.array_spacing
     h = float(np.mean(spacing))
     vox_mm3 = float(np.prod(spacing))
+    min_mm3 = opt.min_component_mm3 if opt.min_component_mm3 is not None else max(12 * vox_mm3, 0.01)
 
-    # --- crop to the foreground (one voxel of background kept around it)
-    proj = lab.any(axis=0)
-    nz_axes = [np.flatnonzero(lab.any(axis=(1, 2))), np.flatnonzero(proj.any(axis=1)),
-               np.flatnonzero(proj.any(axis=0))]
-    if any(len(x) == 0 for x in nz_axes):
+    # --- the foreground, sparse; a padded work grid around its bounding box
+    fg_full = foreground(lab)
+    if len(fg_full) == 0:
         raise InputError("the mask is empty (no foreground voxels)", source=source)
-    lo = np.array([x[0] for x in nz_axes])
-    hi = np.array([x[-1] + 1 for x in nz_axes])
-    crop = lab[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-    # padded work grid: index (k, j, i) of the crop is (k + 1, j + 1, i + 1) here
+    kji = np.stack(np.unravel_index(fg_full, lab.shape), axis=1)
+    lo = kji.min(axis=0)
+    hi = kji.max(axis=0) + 1
+    on_border = np.any((kji == 0) | (kji == np.asarray(lab.shape) - 1), axis=1)
+    border_vox = fg_full[on_border]
+    values = lab.reshape(-1)[fg_full]
+    groups = np.unique(values)
+    single = len(groups) == 1
+    # padded work grid: index (k, j, i) of the volume is (k - lo + 1, ...) here
     geo = _Geometry(origin=volume.array_to_lps(lo.astype(float) - 1.0), matrix=volume.array_matrix,
                     spacing=spacing)
-    shape = tuple(int(n) + 2 for n in crop.shape)
+    shape = tuple(int(n) + 2 for n in (hi - lo))
+    fg = np.ravel_multi_index(tuple((kji - lo + 1).T), shape)
+    del kji
 
-    # --- components, dust
-    fg_crop = np.flatnonzero(crop)
-    comp_id = _component_ids(crop, fg_crop)
-    n_comp = int(comp_id.max()) if len(comp_id) else 0
-    counts = np.bincount(comp_id, minlength=n_comp + 1)
-    counts[0] = 0
-    min_mm3 = opt.min_component_mm3 if opt.min_component_mm3 is not None else max(12 * vox_mm3, 0.01)
-    dust = np.flatnonzero((counts > 0) & (counts * vox_mm3 < min_mm3))
-    keep = np.flatnonzero(counts * vox_mm3 >= min_mm3)
-    if len(keep) == 0:
-        raise InputError(f"the mask holds only dust: {len(dust)} component(s) each smaller than {min_mm3:.3g} mm^3",
+    # --- skeleton of each label (binary mask: one group), topology-preserving thinning
+    from .skeleton import thin_padded
+    from .skelgraph import skeleton_chains
+    from .voxels import fill_pinholes
+
+    grid = np.zeros(shape, dtype=np.uint8)
+    flat = grid.reshape(-1)
+    chains = []
+    for v in groups:
+        sel = fg if single else fg[values == v]
+        flat[sel] = 1
+        holes = fill_pinholes(grid, sel)
+        sk = thin_padded(grid, np.concatenate([sel, holes]) if len(holes) else sel)
+        flat[sk] = 0
+        chains.append((None if single else v.item(), skeleton_chains(np.stack(np.unravel_index(sk, shape), axis=1))))
+    del grid, flat, fg, values
+
+    # --- components (thinning keeps them: one skeleton piece per component), dust dropped and counted
+    rays = MaskRays(lab, volume, lo, hi)
+    g, dust_voxels, n_dust = _build_graph(chains, lab, lo, geo, rays, opt, h, min_mm3, vox_mm3)
+    if n_dust:
+        warnings.warn(f"dropped {n_dust} speck(s) of dust (components under {min_mm3:.3g} mm^3, "
+                      f"{len(dust_voxels)} voxels in all)", DuctreeWarning, stacklevel=2)
+    if not any(_alive(g, k) for k in range(len(g.pos))):
+        raise InputError(f"the mask holds only dust: {n_dust} component(s) each smaller than {min_mm3:.3g} mm^3",
                          source=source)
-    if len(dust):
-        warnings.warn(f"dropped {len(dust)} speck(s) of dust (components under {min_mm3:.3g} mm^3, "
-                      f"{int(counts[dust].sum())} voxels in all)", DuctreeWarning, stacklevel=2)
-    remap = np.zeros(n_comp + 1, dtype=np.int32)
-    remap[keep] = np.arange(1, len(keep) + 1)
-    kept = remap[comp_id] > 0
-    # flat index in the padded grid
-    kk, jj, ii = np.unravel_index(fg_crop[kept], crop.shape)
-    touches_border = False
-    for q, c in enumerate((kk, jj, ii)):
-        if (lo[q] == 0 and c.min() == 0) or (hi[q] == lab.shape[q] and c.max() == crop.shape[q] - 1):
-            touches_border = True
+    touches_border = bool(len(np.setdiff1d(border_vox, dust_voxels)))
     if touches_border:
         warnings.warn("the mask touches the border of the volume: ducts may be cut off there",
                       DuctreeWarning, stacklevel=2)
-    fg = np.ravel_multi_index((kk + 1, jj + 1, ii + 1), shape)
-    fg_sys = remap[comp_id[kept]] - 1
-    del kk, jj, ii, fg_crop, comp_id
-    order = np.argsort(fg)
-    fg, fg_sys = fg[order], fg_sys[order]
-    grid = np.zeros(shape, dtype=np.uint8)
-    grid.reshape(-1)[fg] = 1
-
-    # --- surface model for radii: midpoints of faces between foreground and background voxels
-    _fill_pinholes(grid, fg)
-    surface = _surface_points(grid, fg, geo)
-    from scipy.spatial import cKDTree
-
-    kd = cKDTree(surface)
-
-    # --- skeleton
-    from .skeleton import thin_padded
-    from .skelgraph import skeleton_chains
-
-    sk = thin_padded(grid, fg)
-    del grid
-    sk_sys = fg_sys[np.searchsorted(fg, sk)]
-    sk_vox = np.stack(np.unravel_index(sk, shape), axis=1)
-    ch = skeleton_chains(sk_vox)
-
-    # --- graph in LPS
-    g = _build_graph(ch, sk_sys, geo, kd, opt, h)
 
     # --- per-system clean-up
     _prune_spurs(g, opt, h)
@@ -276,13 +269,13 @@ def tree_from_mask(
         warnings.warn(f"nipple not given: put at LPS ({nip[0]:.1f}, {nip[1]:.1f}, {nip[2]:.1f}) mm, the mean of "
                       f"{len(roots)} orifice end(s) chosen as the end of each system's thickest duct "
                       "(give --nipple or --nipple-voxel to fix it)", DuctreeWarning, stacklevel=2)
-    tree = _to_tree(g, roots, nip, opt, h, laterality, kd)
+    tree = _to_tree(g, roots, nip, opt, h, laterality, rays)
     tree.graph.update(
         source="volume",
         nipple_lps=[float(v) for v in nip],
         nipple_from=how,
         voxel_spacing_mm=[float(v) for v in volume.spacing],
-        dust_dropped=int(len(dust)),
+        dust_dropped=int(n_dust),
         touches_border=bool(touches_border),
     )
     n_loops = len(tree.anastomoses())
@@ -294,77 +287,114 @@ def tree_from_mask(
 
 # --------------------------------------------------------------------------- steps
 
-def _component_ids(crop: np.ndarray, fg: np.ndarray) -> np.ndarray:
-    """26-connected component id (1..n) of each foreground voxel ``fg`` (flat indices of ``crop``).
+def _components(ch) -> tuple[np.ndarray, int]:
+    """Connected component (0..n-1) of each key node of a skeleton's chains."""
+    k = len(ch.node_pos)
+    parent = np.arange(k)
+    a, b = np.asarray(ch.chain_a, dtype=np.int64), np.asarray(ch.chain_b, dtype=np.int64)
+    while len(a):
+        # hook the larger root under the smaller, then flatten; repeat until every chain is inside one tree
+        ra, rb = parent[a], parent[b]
+        if np.array_equal(ra, rb):
+            break
+        lo_, hi_ = np.minimum(ra, rb), np.maximum(ra, rb)
+        np.minimum.at(parent, hi_, lo_)
+        while True:
+            nxt = parent[parent]
+            if np.array_equal(nxt, parent):
+                break
+            parent = nxt
+    roots, comp = np.unique(parent, return_inverse=True)
+    return comp.reshape(-1), len(roots)
 
-    A label array is split per label value as well.
+
+def _build_graph(chains, lab: np.ndarray, lo: np.ndarray, geo: _Geometry, rays, opt: VolumeOptions, h: float,
+                 min_mm3: float, vox_mm3: float) -> tuple[_Graph, np.ndarray, int]:
+    """Key nodes and chains in LPS with radii, one system per component; dust components left out.
+
+    Returns the graph, the flat indices (in ``lab``) of the dust voxels and the number of dust components.
     """
-    try:
-        import cc3d
+    from .rays import inscribed_radius, ring_radius
+    from .voxels import component_sizes_local
 
-        lab = cc3d.connected_components(np.ascontiguousarray(crop), connectivity=26)
-        return lab.reshape(-1)[fg].astype(np.int64)
-    except ImportError:  # pragma: no cover - cc3d ships with the dependencies
-        from scipy import ndimage
+    g = _Graph(pos=[], rad=[], kind=[], system=[])
+    n_min = int(math.ceil(min_mm3 / vox_mm3 - 1e-9))
+    dust_vox: list[np.ndarray] = []
+    n_dust = 0
+    n_sys = 0
+    for value, ch in chains:
+        if not len(ch.node_pos):
+            continue
+        comp, n_comp = _components(ch)
+        # skeleton voxels per component: a component with fewer skeleton voxels than the dust limit may be dust
+        n_sk = np.bincount(comp, weights=[len(m) for m in ch.node_voxels], minlength=n_comp)
+        if len(ch.chain_a):
+            n_sk += np.bincount(comp[ch.chain_a], weights=[len(v) for v in ch.chain_voxels], minlength=n_comp)
+        dust = np.zeros(n_comp, dtype=bool)
+        for c in np.flatnonzero(n_sk < n_min):
+            rows = np.concatenate([ch.node_voxels[k] for k in np.flatnonzero(comp == c)])
+            seeds = ch.voxels[rows] - 1 + lo
+            count, vox = component_sizes_local(lab, seeds, value, n_min)
+            if count * vox_mm3 < min_mm3:
+                dust[c] = True
+                dust_vox.append(vox)
+        n_dust += int(dust.sum())
+        sys_of = np.cumsum(~dust) - 1 + n_sys
+        n_sys += int((~dust).sum())
+        keep_node = ~dust[comp]
+        vox_lps = geo.lps(ch.voxels)
+        base = len(g.pos)
+        node_pos = geo.lps(ch.node_pos)
+        # key node radius: the largest inscribed ball over its voxels (shortest ray, + half a voxel for the
+        # staircase a ray meets first)
+        members = np.concatenate(ch.node_voxels)
+        owner = np.repeat(np.arange(len(ch.node_voxels)), [len(m) for m in ch.node_voxels])
+        vals = None if value is None else np.full(len(members), value)
+        r_in = inscribed_radius(rays, vox_lps[members], vals, n_rays=42) + 0.5 * h
+        node_r = np.full(len(ch.node_voxels), -np.inf)
+        np.maximum.at(node_r, owner, r_in)
+        for k in range(len(ch.node_pos)):
+            g.pos.append(node_pos[k])
+            g.rad.append(float(node_r[k]))
+            g.kind.append(int(ch.node_kind[k]) if keep_node[k] else -1)
+            g.system.append(int(sys_of[comp[k]]) if keep_node[k] else -1)
+        for s_ in np.unique(sys_of[~dust]) if (~dust).any() else []:
+            g.value[int(s_)] = value
+        # chains: ring radius at every voxel, perpendicular to the chain
+        pts_list, tan_list, keep_chain = [], [], []
+        for a, b, rows in zip(ch.chain_a.tolist(), ch.chain_b.tolist(), ch.chain_voxels):
+            ok = keep_node[a] and not (a == b and len(rows) <= 3)   # (a tiny ring inside a junction cluster)
+            keep_chain.append(ok)
+            if not ok or not len(rows):
+                pts_list.append(np.zeros((0, 3)))
+                tan_list.append(np.zeros((0, 3)))
+                continue
+            pts = vox_lps[rows]
+            pts_list.append(pts)
+            tan_list.append(_tangents(np.vstack([node_pos[a][None], pts, node_pos[b][None]]))[1:-1])
+        allp = np.vstack(pts_list) if pts_list else np.zeros((0, 3))
+        allt = np.vstack(tan_list) if tan_list else np.zeros((0, 3))
+        ring = ring_radius(rays, allp, allt, None if value is None else np.full(len(allp), value), n_rays=8)
+        ring += opt.radius_offset_vox * h
+        start = 0
+        for (a, b), pts, ok in zip(zip(ch.chain_a.tolist(), ch.chain_b.tolist()), pts_list, keep_chain):
+            n = len(pts)
+            if ok:
+                g.add_chain(base + a, base + b, pts, ring[start:start + n])
+            start += n
+    dv = np.sort(np.concatenate(dust_vox)) if dust_vox else np.zeros(0, dtype=np.int64)
+    return g, dv, n_dust
 
-        out = np.zeros(len(fg), dtype=np.int64)
-        vals = crop.reshape(-1)[fg]
-        n = 0
-        for v in np.unique(vals):
-            lab, k = ndimage.label(crop == v, structure=np.ones((3, 3, 3)))
-            sel = vals == v
-            out[sel] = lab.reshape(-1)[fg[sel]] + n
-            n += k
-        return out
 
-
-def _fill_pinholes(grid: np.ndarray, fg: np.ndarray) -> None:
-    """Fill background voxels enclosed on all six faces (one-voxel cavities), in place."""
-    flat = grid.reshape(-1)
-    st = np.array([grid.shape[1] * grid.shape[2], grid.shape[2], 1])
-    faces = np.concatenate([st, -st])
-    cand = np.unique((fg[:, None] + faces[None, :]).reshape(-1))
-    cand = cand[flat[cand] == 0]
-    kji = np.stack(np.unravel_index(cand, grid.shape), axis=1)
-    cand = cand[np.all((kji >= 1) & (kji <= np.asarray(grid.shape) - 2), axis=1)]
-    enclosed = np.ones(len(cand), dtype=bool)
-    for f in faces:
-        enclosed &= flat[cand + f] == 1
-    flat[cand[enclosed]] = 1
-
-
-def _surface_points(grid: np.ndarray, fg: np.ndarray, geo: _Geometry) -> np.ndarray:
-    """LPS midpoints of every face between a foreground voxel and a background voxel (mm)."""
-    flat = grid.reshape(-1)
-    st = np.array([grid.shape[1] * grid.shape[2], grid.shape[2], 1])
-    kji = np.stack(np.unravel_index(fg, grid.shape), axis=1).astype(float)
-    pts = []
-    for ax in range(3):
-        for sign in (-1, 1):
-            open_ = flat[fg + sign * st[ax]] == 0
-            p = kji[open_]
-            p[:, ax] += 0.5 * sign
-            pts.append(p)
-    return geo.lps(np.vstack(pts))
-
-
-def _build_graph(ch, sysid_vox: np.ndarray, geo: _Geometry, kd, opt: VolumeOptions, h: float) -> _Graph:
-    vox = ch.voxels
-    p_lps = geo.lps(vox) if len(vox) else np.zeros((0, 3))
-    # nearest-face distance (inscribed sphere, biased half a voxel low) and the ring-mean radius
-    dist_vox = kd.query(p_lps)[0] + 0.5 * h if len(vox) else np.zeros(0)
-    ring = ring_radius(kd, p_lps, h) + opt.radius_offset_vox * h
-    node_pos = geo.lps(ch.node_pos) if len(ch.node_pos) else np.zeros((0, 3))
-    node_r = [float(dist_vox[members].max()) for members in ch.node_voxels]
-    g = _Graph(pos=list(node_pos), rad=node_r, kind=[int(x) for x in ch.node_kind],
-               system=[int(sysid_vox[m[0]]) for m in ch.node_voxels])
-    for a, b, rows in zip(ch.chain_a.tolist(), ch.chain_b.tolist(), ch.chain_voxels):
-        if a == b and len(rows) <= 3:
-            continue  # a tiny ring inside a junction cluster
-        pts = p_lps[rows] if len(rows) else np.zeros((0, 3))
-        rad = ring[rows] if len(rows) else np.zeros(0)
-        g.add_chain(a, b, pts, rad)
-    return g
+def _tangents(pts: np.ndarray, reach: int = 2) -> np.ndarray:
+    """Unit tangents along a polyline (n, 3): the chord over ``reach`` points each side (one-sided at the ends)."""
+    n = len(pts)
+    if n < 2:
+        return np.tile([1.0, 0.0, 0.0], (n, 1))
+    i = np.arange(n)
+    t = pts[np.minimum(i + reach, n - 1)] - pts[np.maximum(i - reach, 0)]
+    norm = np.linalg.norm(t, axis=1, keepdims=True)
+    return t / np.maximum(norm, 1e-12)
 
 
 def _alive(g: _Graph, k: int) -> bool:
@@ -585,6 +615,7 @@ def _split_touching_systems(g: _Graph, roots: dict[int, int], nip: np.ndarray, o
             if other in mg2:
                 for k in nx.node_connected_component(mg2, other):
                     g.system[k] = next_system
+            g.value[next_system] = g.value.get(s)
             next_system += 1
             split = True
             _merge_degree_two(g)
@@ -649,7 +680,7 @@ def _end_radius(g: _Graph, k: int, inc: dict[int, list[int]]) -> float:
 
 
 def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptions, h: float,
-             laterality: str | None, kd) -> DuctTree:
+             laterality: str | None, rays) -> DuctTree:
     """Orient chains away from each root (BFS by path length), smooth, resample, and build the DuctTree."""
     import heapq
 
@@ -710,11 +741,20 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
     par = np.array(parents, dtype=np.int64)
     is_key = np.zeros(len(lps), dtype=bool)
     is_key[list(row_of_key.values())] = True
-    rad = ring_radius(kd, lps, h) + opt.radius_offset_vox * h
-    # key nodes (root, junctions, tips) take the duct's radius from their neighbour along the tree
+    # radius at every node: rays in the plane perpendicular to the duct there
     first_child = np.full(len(par), -1)
     has = par >= 0
     first_child[par[has][::-1]] = np.flatnonzero(has)[::-1]
+    ahead = np.where(first_child >= 0, first_child, np.arange(len(par)))
+    behind = np.where(par >= 0, par, np.arange(len(par)))
+    tangent = lps[ahead] - lps[behind]
+    order = sorted(roots)
+    vals = [g.value.get(order[s]) for s in systems]
+    value = None if all(v is None for v in vals) else np.array([0 if v is None else v for v in vals])
+    from .rays import ring_radius
+
+    rad = ring_radius(rays, lps, tangent, value, n_rays=24) + opt.radius_offset_vox * h
+    # key nodes (root, junctions, tips) take the duct's radius from their neighbour along the tree
     for row in np.flatnonzero(is_key):
         nb = par[row] if par[row] >= 0 and not is_key[par[row]] else first_child[row]
         if nb >= 0 and not is_key[nb]:
@@ -729,34 +769,6 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
             continue
         tree.add_edge(u, v, anastomosis=True)
     return tree
-
-
-def ring_radius(kd, points: np.ndarray, h: float, kmax: int = 256) -> np.ndarray:
-    """Duct radius (mm) at centreline points: mean distance to the nearest ring of surface faces.
-
-    The nearest face alone underestimates the radius by half a voxel or more
-    (a ragged digital surface always has a face poking in); the mean over
-    about two rings of faces (``4 pi (d / h + 1/2)`` of them, ``d`` the nearest
-    distance in voxels) averages the staircase out and is within about 0.1
-    voxel of the true radius for radii of one voxel and up.
-    """
-    if len(points) == 0:
-        return np.zeros(0)
-    d1, _ = kd.query(points, k=1)
-    k = np.clip(np.round(4 * np.pi * (d1 / h + 0.5)).astype(np.int64), 6, kmax)
-    k = np.minimum(k, kd.n)
-    out = np.empty(len(points))
-    # query in groups of similar k so that the (N, k) distance matrix stays small
-    for lo_k, hi_k in ((1, 16), (17, 48), (49, 128), (129, kmax)):
-        sel = np.flatnonzero((k >= lo_k) & (k <= hi_k))
-        if not len(sel):
-            continue
-        kk = int(k[sel].max())
-        d, _ = kd.query(points[sel], k=kk)
-        d = d.reshape(len(sel), kk)
-        cs = np.cumsum(d, axis=1)
-        out[sel] = cs[np.arange(len(sel)), k[sel] - 1] / k[sel]
-    return out
 
 
 def _append(positions, radii, parents, systems, pts, rad, prev: int, s: int) -> int:
@@ -807,8 +819,11 @@ def _refine_chain(pa: np.ndarray, pts: np.ndarray, pb: np.ndarray, rad: np.ndarr
 
 
 def _running_median(x: np.ndarray, w: int) -> np.ndarray:
+    """Median over a window of ``w`` samples (edges repeated), like ``scipy.ndimage.median_filter(mode="nearest")``."""
+    x = np.asarray(x, dtype=float)
     if len(x) < 3:
-        return np.asarray(x, dtype=float)
-    from scipy.ndimage import median_filter
-
-    return median_filter(np.asarray(x, dtype=float), size=min(w, len(x)), mode="nearest")
+        return x
+    w = min(w, len(x))
+    left = w // 2
+    padded = np.concatenate([np.full(left, x[0]), x, np.full(w - 1 - left, x[-1])])
+    return np.median(np.lib.stride_tricks.sliding_window_view(padded, w), axis=1)
