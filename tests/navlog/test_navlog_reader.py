@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import pytest
 from navlog_helpers import HAND, HEADER, jsonl, write_jsonl
@@ -226,17 +225,14 @@ def test_header_only_is_refused(tmp_path):
         parse_navlog(jsonl([HEADER]), "jsonl")
 
 
-def test_100k_samples_parse_fast(tmp_path):
+def test_100k_samples_parse(tmp_path):
     recs = [HEADER] + [{"t": i * 0.05, "depth_mm": 20.0 + (i % 40) * 0.1, "tip": [0.1 * (i % 7), 20.0, -1.0]}
                        for i in range(100_000)]
     for fmt in ("jsonl", "csv"):
         p = tmp_path / f"big.{fmt}"
         p.write_text(navlog_text(recs, fmt))
-        t0 = time.perf_counter()
-        log = read_navlog(p)
-        dt = time.perf_counter() - t0
+        log = read_navlog(p)  # speed is measured in benchmarks/bench_navlog.py, not here
         assert log.n_samples == 100_000 and log.has_tracker
-        assert dt < 2.0, f"{fmt}: {dt:.2f} s"  # ~0.3 s here; loose bound on a shared machine
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -37,17 +36,6 @@ def test_different_seed_gives_a_different_tree(small_tree):
     assert not _same(small_tree, other)
     assert small_tree.positions.shape != other.positions.shape or \
         not np.allclose(small_tree.positions, other.positions)
-
-
-def test_small_system_is_fast_enough_for_unit_tests():
-    best = min(_timed(lambda: generate_tree(seed=s, systems=1, branches=15)) for s in range(3))
-    assert best < 0.5  # typically ~0.02 s; generous for a shared machine
-
-
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
 
 
 # ----------------------------------------------------------------------------- structure
