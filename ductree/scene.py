@@ -126,6 +126,11 @@ class SceneOptions:
     envelope_spacing_mm: float = 1.0
     duct_exaggeration: float = 4.0
     clock_radius_mm: float = 55.0
+    #: Draw the context templates of :mod:`ductree.mesh` (the breast outline, the nipple–areola),
+    #: translucent, role ``context``. Off by default (the planning PNGs do not show them); the
+    #: interactive viewers turn it on.
+    breast_outline: bool = False
+    breast_outline_opacity: float = 0.1
 
     def check(self) -> "SceneOptions":
         if self.color_by not in COLOR_BY:
@@ -822,6 +827,8 @@ def build_scene(case_or_tree: "Case | DuctTree", located: Sequence[Any] | None =
     _add_lesions(scene, infos)
     _add_envelope_and_zone(scene, parts)
     _add_guides(scene, breast_depth_mm)
+    if opt.breast_outline:
+        _add_context(scene, breast_depth_mm)
     _add_clock_face(scene, tree, parts, infos)
     _add_duct_view(scene, tree, parts, infos)
     return scene
@@ -996,6 +1003,47 @@ def _add_guides(scene: Scene, breast_depth_mm: float | None) -> None:
                 if mid < y_end:
                     scene.labels.append(Label(name, tuple(base + axis * mid - down * 6.0), (view,), "ruler",
                                               color="#777777", size=0.65))
+
+
+BREAST_OUTLINE_COLOR = "#E3B7A0"
+NIPPLE_AREOLA_COLOR = "#C9A08C"
+
+
+def context_meshes(breast_depth_mm: float | None = None) -> list[tuple[str, "pv.PolyData"]]:
+    """The context templates as polydata (BF mm): ``[("breast-outline", ...), ("nipple-areola", ...)]``.
+
+    They are the shipped templates of :mod:`ductree.mesh.bodies` (the files in
+    ``meshes/`` are made from the same functions): a breast dome 150 x 130 mm
+    wide reaching the chest wall at ``breast_depth_mm`` (100 mm when unknown),
+    and the nipple–areola skin (nipple tip at the origin). Generic shapes for
+    orientation, not the patient's breast.
+    """
+    import pyvista as pv
+
+    from .mesh.bodies import (BreastOutline, NippleAreola, breast_outline_body, manifold_to_trimesh,
+                              nipple_areola_body)
+
+    depth = float(breast_depth_mm) if breast_depth_mm else BreastOutline().depth_mm
+    out = []
+    for name, man in (("breast-outline", breast_outline_body(BreastOutline(depth_mm=max(depth, 20.0)))),
+                      ("nipple-areola", nipple_areola_body(NippleAreola()))):
+        tm = manifold_to_trimesh(man)
+        f = np.asarray(tm.faces, dtype=np.int64)
+        poly = pv.PolyData(np.asarray(tm.vertices, dtype=float), np.column_stack([np.full(len(f), 3), f]).ravel())
+        out.append((name, poly.compute_normals(cell_normals=False, auto_orient_normals=False)))
+    return out
+
+
+def _add_context(scene: Scene, breast_depth_mm: float | None) -> None:
+    """The breast outline and the nipple–areola (role ``context``, translucent, 3D views)."""
+    opt = scene.options
+    for name, mesh in context_meshes(breast_depth_mm):
+        if name == "breast-outline":
+            scene.actors.append(Actor(name, mesh, _BREAST, "context", color=BREAST_OUTLINE_COLOR,
+                                      opacity=opt.breast_outline_opacity))
+        else:
+            scene.actors.append(Actor(name, mesh, _BREAST, "context", color=NIPPLE_AREOLA_COLOR, opacity=0.25))
+    scene.legend.append(LegendEntry("breast outline (template, not the patient's)", BREAST_OUTLINE_COLOR))
 
 
 def _add_clock_face(scene: Scene, tree: "DuctTree", parts: dict, infos: list[dict]) -> None:

@@ -1,0 +1,224 @@
+"""One case drawn in a pyvista plotter, with the viewer's controls: views, toggles, picking.
+
+:class:`ViewerSession` is the set-up shared by the desktop window (an
+on-screen plotter, :mod:`ductree.viewer.desktop`) and the web application (an
+offscreen plotter whose render window trame streams to the browser,
+:mod:`ductree.viewer.web`), so both draw the same actors, cameras, labels and
+readings. Smoke tests drive it offscreen.
+
+Coordinates are BF mm; display coordinates are pixels from the bottom-left
+corner of the render window (VTK's convention).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .model import DEFAULT_VIEW, TOGGLES, VIEW_NAMES, VIEWER_VIEWS, Reading, ViewerModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyvista as pv
+
+#: Font size (points at a ~1000 px window) of a label of size 1.0.
+LABEL_FONT = 15
+
+
+class ViewerSession:
+    """Draw a :class:`ViewerModel` into ``plotter`` and control it.
+
+    Parameters
+    ----------
+    plotter : pyvista.Plotter
+        On screen (desktop) or ``off_screen=True`` (web, tests).
+    model : ViewerModel
+        The case to show.
+    view : str
+        The standard view to open on (``cc``, ``lateral``, ``mlo``, ``front``, ``oblique``).
+    """
+
+    def __init__(self, plotter: "pv.Plotter", model: ViewerModel, *, view: str = DEFAULT_VIEW) -> None:
+        self.plotter = plotter
+        self.toggles: dict[str, bool] = {k: True for k in TOGGLES}
+        self.view = view
+        self.model: ViewerModel | None = None
+        self.last_reading: Reading | None = None
+        self._actors: list[tuple[Any, Any]] = []        # (scene Actor, vtkActor)
+        self._labels: list[tuple[str, str, Any]] = []   # (view, group, vtkActor2D)
+        self._marker = None
+        plotter.set_background("white")
+        self.load(model, view=view)
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, model: ViewerModel, *, view: str | None = None) -> None:
+        """Show another case (its actors replace the previous case's)."""
+        pl = self.plotter
+        for _, va in self._actors:
+            pl.remove_actor(va, render=False)
+        for _, _, la in self._labels:
+            pl.remove_actor(la, render=False)
+        if self._marker is not None:
+            pl.remove_actor(self._marker, render=False)
+            self._marker = None
+        self._actors, self._labels = [], []
+        self.model = model
+        self.last_reading = None
+        for k, a in enumerate(model.actors()):
+            self._actors.append((a, self._add_actor(a, k)))
+        self._add_labels()
+        self.set_view(view or self.view, render=False)
+
+    def _add_actor(self, a, k: int):
+        pl = self.plotter
+        group = self.model.group_of(a)
+        kw: dict[str, Any] = dict(name=f"ductree-{k}-{a.name}", opacity=float(a.opacity), lighting=bool(a.lighting),
+                                  pickable=group in ("tree", "lesion"), reset_camera=False, render=False,
+                                  show_scalar_bar=False)
+        if a.style == "lines":
+            kw.update(style="wireframe", line_width=max(1.0, a.line_width * 1.5))
+        else:
+            kw.update(smooth_shading="Normals" in a.mesh.point_data, specular=0.25, specular_power=20.0)
+        if a.role == "context" and a.style != "lines":
+            # Translucent skin templates: only their far side, a backdrop that does not fog the ducts.
+            kw.update(culling="front")
+        if a.rgb:
+            kw.update(scalars=a.rgb, rgb=True)
+        else:
+            kw.update(color=a.color or "#888888")
+        return pl.add_mesh(a.mesh, **kw)
+
+    def _add_labels(self) -> None:
+        """One point-label actor per (view, group, colour): labels follow the 3D anchors when turning."""
+        pl = self.plotter
+        from .model import _ROLE_GROUP
+
+        buckets: dict[tuple[str, str, str, bool], list] = {}
+        for lab in self.model.labels():
+            for v in lab.views:
+                if v in VIEWER_VIEWS:
+                    key = (v, _ROLE_GROUP.get(lab.role, "context"), lab.color, bool(lab.box))
+                    buckets.setdefault(key, []).append(lab)
+        for k, ((view, group, color, box), labs) in enumerate(buckets.items()):
+            pts = np.array([lab.anchor for lab in labs], dtype=float)
+            size = int(round(LABEL_FONT * max(lab.size for lab in labs)))
+            actor = pl.add_point_labels(pts, [lab.text for lab in labs], font_size=size, text_color=color,
+                                        bold=any(lab.bold for lab in labs), show_points=False,
+                                        shape_color="white", shape_opacity=0.75 if box else 0.0,
+                                        always_visible=True, name=f"ductree-labels-{k}", pickable=False,
+                                        reset_camera=False, render=False)
+            self._labels.append((view, group, actor))
+
+    # ------------------------------------------------------------------ views and toggles
+
+    def set_view(self, view: str, *, render: bool = True) -> None:
+        """Move the camera to a standard view (:func:`ductree.scene.view_camera`) and show its actors."""
+        if view not in VIEWER_VIEWS:
+            raise ValueError(f"unknown view {view!r}; use {', '.join(VIEWER_VIEWS)}")
+        self.view = view
+        w, h = (int(v) for v in self.plotter.window_size)
+        cam = self.model.scene.camera(view, (max(w, 16), max(h, 16)))
+        vc = self.plotter.renderer.GetActiveCamera()
+        vc.SetFocalPoint(*cam.focal)
+        vc.SetPosition(*cam.position)
+        vc.SetViewUp(*cam.up)
+        if cam.parallel_scale is not None:
+            vc.ParallelProjectionOn()
+            vc.SetParallelScale(cam.parallel_scale)
+        else:
+            vc.ParallelProjectionOff()
+            vc.SetViewAngle(cam.view_angle_deg)
+        self.plotter.camera_set = True  # pyvista would otherwise reset the camera on the first render
+        self.apply_visibility(render=False)
+        self.plotter.renderer.ResetCameraClippingRange()
+        if render:
+            self.plotter.render()
+
+    def toggle(self, name: str, value: bool | None = None, *, render: bool = True) -> bool:
+        """Flip (or set) one of :data:`~ductree.viewer.model.TOGGLES`; return its new state."""
+        if name not in self.toggles:
+            raise ValueError(f"unknown toggle {name!r}; use {', '.join(self.toggles)}")
+        self.toggles[name] = (not self.toggles[name]) if value is None else bool(value)
+        self.apply_visibility(render=render)
+        return self.toggles[name]
+
+    def apply_visibility(self, *, render: bool = True) -> None:
+        m = self.model
+        for a, va in self._actors:
+            va.SetVisibility(m.visible(a, self.view, self.toggles))
+        for view, group, la in self._labels:
+            show = view == self.view and self.toggles["labels"] and (
+                group not in ("context", "envelope") or self.toggles[group])
+            la.SetVisibility(show)
+        if render:
+            self.plotter.render()
+
+    def camera_state(self) -> dict:
+        """The current camera: position, focal point, view up (BF mm), projection and scale."""
+        vc = self.plotter.renderer.GetActiveCamera()
+        return {"view": self.view, "position": [round(v, 2) for v in vc.GetPosition()],
+                "focal_point": [round(v, 2) for v in vc.GetFocalPoint()],
+                "view_up": [round(v, 4) for v in vc.GetViewUp()],
+                "parallel": bool(vc.GetParallelProjection()), "parallel_scale": round(vc.GetParallelScale(), 2)}
+
+    def camera_text(self) -> str:
+        c = self.camera_state()
+        d = np.asarray(c["focal_point"]) - np.asarray(c["position"])
+        d = d / (np.linalg.norm(d) or 1.0)
+        return (f"{VIEW_NAMES[self.view]}: looking along ({d[0]:+.2f}, {d[1]:+.2f}, {d[2]:+.2f}), "
+                f"up ({c['view_up'][0]:+.2f}, {c['view_up'][1]:+.2f}, {c['view_up'][2]:+.2f}) BF")
+
+    # ------------------------------------------------------------------ picking
+
+    def pickable_actors(self) -> list:
+        return [va for a, va in self._actors if self.model.group_of(a) in ("tree", "lesion") and va.GetVisibility()]
+
+    def pick_display(self, x: float, y: float) -> Reading | None:
+        """Pick the tree at display pixel ``(x, y)`` (origin bottom-left) and read the nearest
+        centreline point; ``None`` when no duct is under the cursor."""
+        from vtkmodules.vtkRenderingCore import vtkPointPicker
+
+        picker = vtkPointPicker()
+        picker.SetTolerance(0.01)
+        picker.PickFromListOn()
+        for va in self.pickable_actors():
+            picker.AddPickList(va)
+        if not picker.Pick(float(x), float(y), 0.0, self.plotter.renderer) or picker.GetPointId() < 0:
+            return self.show_reading(None)
+        return self.show_reading(self.model.read_point(picker.GetPickPosition()))
+
+    def read_point(self, point_bf) -> Reading | None:
+        """Read a BF point (mm) directly (snapped to the nearest centreline point)."""
+        return self.show_reading(self.model.read_point(point_bf))
+
+    def show_reading(self, reading: Reading | None) -> Reading | None:
+        """Put a marker on the read point and remember it (front ends show ``reading.text``)."""
+        import pyvista as pv
+
+        pl = self.plotter
+        self.last_reading = reading
+        if self._marker is not None:
+            pl.remove_actor(self._marker, render=False)
+            self._marker = None
+        if reading is not None:
+            ball = pv.Sphere(radius=1.2, center=reading.point_bf, theta_resolution=16, phi_resolution=12)
+            self._marker = pl.add_mesh(ball, color="#FFD400", name="ductree-reading", pickable=False,
+                                       reset_camera=False, render=False)
+        return reading
+
+    # ------------------------------------------------------------------ images
+
+    def screenshot(self, path: str | Path) -> Path:
+        """Write the window as a PNG (atomically)."""
+        from ..render import write_png
+
+        self.plotter.render()
+        img = self.plotter.screenshot(return_img=True)
+        return write_png(np.asarray(img)[:, :, :3], path)
+
+    def help_text(self) -> str:
+        return ("views: c CC  l lateral  m MLO  f front  o oblique\n"
+                "toggles: d duct systems  e envelope  t labels  x context\n"
+                "click a duct: read it   s screenshot   q quit")
