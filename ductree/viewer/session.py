@@ -72,23 +72,13 @@ class ViewerSession:
         self.set_view(view or self.view, render=False)
 
     def _add_actor(self, a, k: int):
-        pl = self.plotter
-        group = self.model.group_of(a)
-        kw: dict[str, Any] = dict(name=f"ductree-{k}-{a.name}", opacity=float(a.opacity), lighting=bool(a.lighting),
-                                  pickable=group in ("tree", "lesion"), reset_camera=False, render=False,
-                                  show_scalar_bar=False)
-        if a.style == "lines":
-            kw.update(style="wireframe", line_width=max(1.0, a.line_width * 1.5))
-        else:
-            kw.update(smooth_shading="Normals" in a.mesh.point_data, specular=0.25, specular_power=20.0)
-        if a.role == "context" and a.style != "lines":
-            # Translucent skin templates: only their far side, a backdrop that does not fog the ducts.
-            kw.update(culling="front")
-        if a.rgb:
-            kw.update(scalars=a.rgb, rgb=True)
-        else:
-            kw.update(color=a.color or "#888888")
-        return pl.add_mesh(a.mesh, **kw)
+        from .vtkactors import make_vtk_actor
+
+        va = make_vtk_actor(a)
+        va.SetPickable(self.model.group_of(a) in ("tree", "lesion"))
+        self.plotter.add_actor(va, name=f"ductree-{k}-{a.name}", reset_camera=False, render=False,
+                               pickable=bool(va.GetPickable()))
+        return va
 
     def _add_labels(self) -> None:
         """One point-label actor per (view, group, colour): labels follow the 3D anchors when turning."""
