@@ -254,10 +254,13 @@ def tree_from_mask(
 
     # --- per-system clean-up
     _prune_spurs(g, opt, h)
+    _collapse_small_cycles(g, opt, h)
     _break_contacts(g, opt, h)
     _merge_degree_two(g)
 
     _refine_junctions(g, h)
+    for k, p in _end_tips(g, rays, h).items():
+        g.pos[k] = p
 
     # --- roots and nipple
     systems = sorted(set(g.system[k] for k in range(len(g.pos)) if _alive(g, k)))
@@ -415,7 +418,15 @@ def _chain_length(g: _Graph, c: dict) -> float:
 
 
 def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
-    """Remove terminal chains that stick out too little beyond their junction (bumps, noise), repeatedly."""
+    """Remove terminal chains that stick out too little beyond their junction (bumps, noise), repeatedly.
+
+    A terminal chain's protrusion is how far its end lies outside the
+    junction's inscribed sphere, and outside the tube (centreline + radius) of
+    every other chain at that junction: a bump on a duct's wall sticks out of
+    the duct by its own height only, and of two or three curve ends that
+    thinning leaves in one rounded duct end, all but one lie inside the
+    others' tube.
+    """
     while True:
         inc = _incident(g)
         degree = {k: len(v) for k, v in inc.items()}
@@ -443,6 +454,9 @@ def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
             else:
                 r_own = g.rad[tip]
             protrusion = length - rj
+            for other in inc[junction]:
+                if other != cid:
+                    protrusion = min(protrusion, _outside_tube(g, other, junction, g.pos[tip]))
             if protrusion <= max(opt.spur_protrusion * r_own, opt.spur_min_vox * h):
                 cands.append((protrusion / max(r_own, 1e-9), cid, tip, junction))
         # remove the worst spur of each junction first, never leaving a junction with fewer than 2 chains
@@ -458,6 +472,21 @@ def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
         if not removed:
             return
         _merge_degree_two(g)
+
+
+def _outside_tube(g: _Graph, cid: int, start: int, point: np.ndarray) -> float:
+    """How far ``point`` lies outside chain ``cid``'s tube: distance to its polyline minus the radius there (mm)."""
+    c = g.chains[cid]
+    pts, rad = (c["pts"], c["rad"]) if c["a"] == start else (c["pts"][::-1], c["rad"][::-1])
+    end = c["b"] if c["a"] == start else c["a"]
+    poly = np.vstack([g.pos[start][None], pts, g.pos[end][None]])
+    r = np.concatenate([[rad[0] if len(rad) else g.rad[start]], rad, [rad[-1] if len(rad) else g.rad[end]]])
+    a, ab = poly[:-1], np.diff(poly, axis=0)
+    den = np.einsum("ij,ij->i", ab, ab)
+    t = np.clip(np.einsum("ij,ij->i", point - a, ab) / np.where(den > 0, den, 1.0), 0.0, 1.0)
+    d = np.linalg.norm(point - (a + t[:, None] * ab), axis=1)
+    q = int(np.argmin(d))
+    return float(d[q] - (r[q] + t[q] * (r[q + 1] - r[q])))
 
 
 def _merge_degree_two(g: _Graph) -> None:
@@ -489,6 +518,85 @@ def _merge_degree_two(g: _Graph) -> None:
 def _chain_radius_near(r1: np.ndarray, r2: np.ndarray) -> float:
     near = np.concatenate([r1[-3:], r2[:3]])
     return float(np.median(near)) if len(near) else 0.0
+
+
+def _collapse_small_cycles(g: _Graph, opt: VolumeOptions, h: float) -> None:
+    """Collapse each small cycle of chains into one junction (a tunnel through a fork's crotch).
+
+    Where sibling ducts are fused past their fork, noise or a dent can pierce
+    the thin web between them; thinning keeps that tunnel as a small cycle of
+    junctions joined by chains about a radius long. A cycle counts as small
+    when it is no longer than the circumference of the thickest duct meeting
+    it (+ two voxels), unlike the cycle of two ducts that merely touch (which
+    runs back along both ducts to their common parent) or of a real
+    anastomosis. Its nodes become one junction at their centroid, keeping every
+    chain that leaves the cycle.
+    """
+    import networkx as nx
+
+    while True:
+        inc = _incident(g)
+        shortest: dict[tuple[int, int], float] = {}
+        for cid, c in g.chains.items():
+            a, b = c["a"], c["b"]
+            if a == b:
+                continue
+            key = (min(a, b), max(a, b))
+            length = _chain_length(g, c)
+            if key in shortest:                    # two chains between the same nodes: a cycle of two
+                cyc = [key[0], key[1]]
+                perimeter = shortest[key] + length
+                if perimeter <= 2 * math.pi * _duct_radius_at(g, cyc, inc) + 2 * h:
+                    _merge_nodes(g, cyc)
+                    break
+                shortest[key] = min(shortest[key], length)
+            else:
+                shortest[key] = length
+        else:
+            graph = nx.Graph()
+            graph.add_weighted_edges_from((a, b, w) for (a, b), w in shortest.items())
+            done = True
+            for cyc in nx.cycle_basis(graph):
+                perimeter = sum(graph[u][v]["weight"] for u, v in zip(cyc, cyc[1:] + cyc[:1]))
+                if perimeter <= 2 * math.pi * _duct_radius_at(g, cyc, inc) + 2 * h:
+                    _merge_nodes(g, sorted(cyc))
+                    done = False
+                    break
+            if done:
+                return
+
+
+def _duct_radius_at(g: _Graph, nodes: list[int], inc: dict[int, list[int]]) -> float:
+    """The thickest duct radius at some key nodes: their inscribed spheres and their chains' first radii."""
+    r = max(g.rad[k] for k in nodes)
+    for k in nodes:
+        for cid in inc.get(k, []):
+            c = g.chains[cid]
+            rr = c["rad"] if c["a"] == k else c["rad"][::-1]
+            if len(rr):
+                r = max(r, float(np.median(rr[:5])))
+    return r
+
+
+def _merge_nodes(g: _Graph, nodes: list[int]) -> None:
+    """Make one node of several: the first, at their centroid, with the largest radius; chains between them go."""
+    keep = nodes[0]
+    members = set(nodes)
+    g.pos[keep] = np.mean([g.pos[k] for k in nodes], axis=0)
+    g.rad[keep] = max(g.rad[k] for k in nodes)
+    g.kind[keep] = 1
+    for cid in list(g.chains):
+        c = g.chains[cid]
+        ina, inb = c["a"] in members, c["b"] in members
+        if ina and inb:
+            del g.chains[cid]
+            continue
+        if ina:
+            c["a"] = keep
+        if inb:
+            c["b"] = keep
+    for k in nodes[1:]:
+        g.kind[k] = -1
 
 
 def _break_contacts(g: _Graph, opt: VolumeOptions, h: float) -> None:
@@ -524,19 +632,28 @@ def _break_contacts(g: _Graph, opt: VolumeOptions, h: float) -> None:
         _merge_degree_two(g)
 
 
+_REFINE = {"start": 0.5, "span": 2.0, "span_vox": 6.0, "max_move": 3.0}
+
+
 def _refine_junctions(g: _Graph, h: float) -> None:
-    """Move each junction to the point nearest the lines of its branches (least squares).
+    """Move each junction to the point nearest the axes of its branches (least squares).
 
     The junction of a thinned skeleton sits where the inscribed sphere touches
     every branch, displaced into the fork; the branches' own axes, fitted a
     little away from the junction and extended, meet at the branching point.
-    The move is kept only if it is shorter than the junction's radius.
+    Each axis is fitted on the chain's points between ``start`` and ``start +
+    span`` duct radii from the junction (at least ``span_vox`` voxels, at
+    least three points). The move is kept only if shorter than ``max_move``
+    duct radii.
     """
     inc = _incident(g)
+    prm = _REFINE
     for k, cids in inc.items():
         if len(cids) < 3 or g.kind[k] < 0:
             continue
-        rj = g.rad[k]
+        r = _duct_radius_at(g, [k], inc)
+        d0 = prm["start"] * r
+        d1 = d0 + max(prm["span"] * r, prm["span_vox"] * h)
         a_sum = np.zeros((3, 3))
         b_sum = np.zeros(3)
         n_lines = 0
@@ -544,13 +661,16 @@ def _refine_junctions(g: _Graph, h: float) -> None:
             c = g.chains[cid]
             if c["a"] == c["b"]:
                 continue
-            pts = c["pts"] if c["a"] == k else c["pts"][::-1]
-            if len(pts) < 3:
-                continue
+            other = c["b"] if c["a"] == k else c["a"]
+            pts = np.vstack([c["pts"] if c["a"] == k else c["pts"][::-1], g.pos[other][None]])
             d = np.linalg.norm(pts - g.pos[k], axis=1)
-            sel = pts[(d > rj) & (d < rj + max(4 * h, 2.0 * rj))]
-            if len(sel) < 3:
+            beyond = np.flatnonzero(d >= d0)
+            if len(beyond) < 2:
                 continue
+            take = beyond[d[beyond] <= d1]
+            if len(take) < 3:
+                take = beyond[:3]
+            sel = pts[take]
             centre = sel.mean(axis=0)
             u = np.linalg.svd(sel - centre, full_matrices=False)[2][0]
             proj = np.eye(3) - np.outer(u, u)
@@ -563,8 +683,57 @@ def _refine_junctions(g: _Graph, h: float) -> None:
             p = np.linalg.solve(a_sum, b_sum)
         except np.linalg.LinAlgError:
             continue
-        if np.all(np.isfinite(p)) and np.linalg.norm(p - g.pos[k]) < 3.0 * rj:
+        if np.all(np.isfinite(p)) and np.linalg.norm(p - g.pos[k]) < prm["max_move"] * r:
             g.pos[k] = p
+
+
+def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
+    """Where each curve end's duct really ends: the centre of its rounded end (LPS mm), per end key node.
+
+    Thinning stops a curve one to three radii short of a duct's end. Along the
+    duct's axis at the end (the principal direction of the chain's last few
+    radii), from the chain's most advanced point, the mask's boundary lies one
+    radius (the end's inscribed radius) beyond the centre of the rounded end.
+    An end already within a radius of the boundary keeps its place.
+    """
+    inc = _incident(g)
+    ends, origins, dirs, vals = [], [], [], []
+    for k, cids in inc.items():
+        if len(cids) != 1 or g.kind[k] < 0:
+            continue
+        c = g.chains[cids[0]]
+        if c["a"] == c["b"]:
+            continue
+        other = c["b"] if c["a"] == k else c["a"]
+        pts = c["pts"] if c["b"] == k else c["pts"][::-1]
+        seq = np.vstack([g.pos[other][None], pts, g.pos[k][None]])[::-1]          # from the end inward
+        along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seq, axis=0), axis=1))])
+        reach = max(3.0 * g.rad[k], 4.0 * h)
+        n_front = max(2, int(np.searchsorted(along, reach, side="right")))
+        n_back = max(n_front + 1, int(np.searchsorted(along, 3.0 * reach, side="right")))
+        near = seq[:n_back]
+        if len(near) < 3:
+            continue
+        # the duct's axis at its end: the principal direction of the chain's last few radii, pointing from the
+        # points further in to the last radius (robust to a hooked end)
+        centre = near.mean(axis=0)
+        u = np.linalg.svd(near - centre, full_matrices=False)[2][0]
+        if float(u @ (near[:n_front].mean(axis=0) - near[n_front:].mean(axis=0))) < 0:
+            u = -u
+        # start from the most advanced point of the chain's end, on that axis (a hook is straightened)
+        ends.append(k)
+        origins.append(centre + float(((near[:n_front] - centre) @ u).max()) * u)
+        dirs.append(u)
+        vals.append(g.value.get(g.system[k]))
+    if not ends:
+        return {}
+    value = None if all(v is None for v in vals) else np.array([0 if v is None else v for v in vals])
+    length = rays.cast(np.array(origins), np.array(dirs), value)
+    out = {}
+    for k, o, d, L in zip(ends, origins, dirs, length):
+        shift = float(L) - g.rad[k]
+        out[k] = o + shift * d if shift > 0 else g.pos[k]
+    return out
 
 
 def _split_touching_systems(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptions,
