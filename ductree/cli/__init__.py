@@ -28,6 +28,7 @@ from . import fuse as _fuse  # noqa: E402,F401
 from . import render as _render  # noqa: E402,F401
 from . import batch as _batch  # noqa: E402,F401
 from . import mesh as _mesh  # noqa: E402,F401
+from . import view as _view  # noqa: E402,F401
 
 __all__ = ["app", "main"]
 

@@ -108,7 +108,7 @@ class Centreline:
 
 
 def centreline_samples(tree: "DuctTree", step_mm: float = 0.5) -> Centreline:
-    """Sample every parent->child segment every ``step_mm`` (plus the nodes themselves).
+    """Sample every parent->child segment every ``step_mm`` (every node is a sample too).
 
     ``path_mm`` is interpolated along each segment from the parent's value, so
     a sample halfway along a 10 mm segment reads 5 mm more than its parent.
@@ -127,17 +127,20 @@ def centreline_samples(tree: "DuctTree", step_mm: float = 0.5) -> Centreline:
     nsub = np.maximum(1, np.ceil(seg / step_mm).astype(int))
     reps = np.repeat(np.arange(len(child)), nsub)
     starts = np.cumsum(nsub) - nsub
-    t = (np.arange(len(reps)) - starts[reps]) / nsub[reps]   # 0 .. <1: the child node itself is added below
+    # t in (0, 1]: the child node is the last sample of its segment; the parent (a bifurcation belongs
+    # to the branch that ends there) is sampled by its own segment, a root below.
+    t = (np.arange(len(reps)) - starts[reps] + 1) / nsub[reps]
     pts = a[reps] + (b[reps] - a[reps]) * t[:, None]
     rows = child[reps]
     path = pm[par[rows]] + seg[reps] * t
-    all_rows = np.concatenate([rows, np.arange(len(pos))])
+    roots = np.flatnonzero(par < 0)
+    all_rows = np.concatenate([rows, roots])
     return Centreline(
-        points=np.vstack([pts, pos]),
+        points=np.vstack([pts, pos[roots]]),
         rows=all_rows.astype(np.int64),
         system=sysid[all_rows].astype(np.int64),
         generation=gen[all_rows].astype(np.int64),
-        path_mm=np.concatenate([path, pm]).astype(float),
+        path_mm=np.concatenate([path, pm[roots]]).astype(float),
     )
 
 
