@@ -56,10 +56,16 @@ class MaskRays:
         Its geometry.
     lo, hi : 3 ints, optional
         Bounding box (array index, ``hi`` exclusive) of the foreground, if known.
+    box : array, optional
+        The padded copy itself, already made (shape ``hi - lo + 2``, foreground
+        of ``labels[lo:hi]`` at ``[1:-1, 1:-1, 1:-1]``); ``labels`` is then not read.
     """
 
-    def __init__(self, labels: np.ndarray, volume: Volume, lo: np.ndarray | None = None,
-                 hi: np.ndarray | None = None) -> None:
+    def __init__(self, labels: np.ndarray | None, volume: Volume, lo: np.ndarray | None = None,
+                 hi: np.ndarray | None = None, box: np.ndarray | None = None) -> None:
+        if box is not None and lo is not None:
+            self._setup(box, volume, np.asarray(lo, dtype=np.int64))
+            return
         a = np.asarray(labels)
         if lo is None or hi is None:
             nz = [np.flatnonzero(a.any(axis=tuple(q for q in range(3) if q != ax))) for ax in range(3)]
@@ -71,6 +77,9 @@ class MaskRays:
         lo, hi = np.asarray(lo, dtype=np.int64), np.asarray(hi, dtype=np.int64)
         box = np.zeros(tuple(int(n) + 2 for n in (hi - lo)), dtype=a.dtype)
         box[1:-1, 1:-1, 1:-1] = a[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+        self._setup(box, volume, lo)
+
+    def _setup(self, box: np.ndarray, volume: Volume, lo: np.ndarray) -> None:
         self.flat = box.reshape(-1)
         self.shape = np.asarray(box.shape, dtype=np.int64)
         self.strides = np.array([box.shape[1] * box.shape[2], box.shape[2], 1], dtype=np.int64)

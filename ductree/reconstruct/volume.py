@@ -228,18 +228,22 @@ def tree_from_mask(
 
     grid = np.zeros(shape, dtype=np.uint8)
     flat = grid.reshape(-1)
+    # the mask as the rays see it: labels in the same padded box, pinholes filled
+    box = np.zeros(shape, dtype=np.uint8 if single else lab.dtype)
+    box.reshape(-1)[fg] = 1 if single else values
     chains = []
     for v in groups:
         sel = fg if single else fg[values == v]
         flat[sel] = 1
         holes = fill_pinholes(grid, sel)
+        box.reshape(-1)[holes] = 1 if single else v
         sk = thin_padded(grid, np.concatenate([sel, holes]) if len(holes) else sel)
         flat[sk] = 0
         chains.append((None if single else v.item(), skeleton_chains(np.stack(np.unravel_index(sk, shape), axis=1))))
     del grid, flat, fg, values
 
     # --- components (thinning keeps them: one skeleton piece per component), dust dropped and counted
-    rays = MaskRays(lab, volume, lo, hi)
+    rays = MaskRays(None, volume, lo, hi, box=box)
     g, dust_voxels, n_dust = _build_graph(chains, lab, lo, geo, rays, opt, h, min_mm3, vox_mm3)
     if n_dust:
         warnings.warn(f"dropped {n_dust} speck(s) of dust (components under {min_mm3:.3g} mm^3, "
@@ -693,11 +697,13 @@ def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
     Thinning stops a curve one to three radii short of a duct's end. Along the
     duct's axis at the end (the principal direction of the chain's last few
     radii), from the chain's most advanced point, the mask's boundary lies one
-    radius (the end's inscribed radius) beyond the centre of the rounded end.
-    An end already within a radius of the boundary keeps its place.
+    duct radius (measured a little way back from the end) beyond the centre of
+    the rounded end. An end nearer than that to the boundary stays where it
+    is along the axis (thin ducts' ends are eroded by partial volume, so the
+    boundary alone would pull them back), moved onto the axis.
     """
     inc = _incident(g)
-    ends, origins, dirs, vals = [], [], [], []
+    ends, origins, dirs, radii, vals = [], [], [], [], []
     for k, cids in inc.items():
         if len(cids) != 1 or g.kind[k] < 0:
             continue
@@ -705,10 +711,13 @@ def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
         if c["a"] == c["b"]:
             continue
         other = c["b"] if c["a"] == k else c["a"]
-        pts = c["pts"] if c["b"] == k else c["pts"][::-1]
+        pts, rad = (c["pts"], c["rad"]) if c["b"] == k else (c["pts"][::-1], c["rad"][::-1])
         seq = np.vstack([g.pos[other][None], pts, g.pos[k][None]])[::-1]          # from the end inward
         along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(seq, axis=0), axis=1))])
         reach = max(3.0 * g.rad[k], 4.0 * h)
+        # the duct's radius near its end (the end's own inscribed sphere is cut short by the rounded end)
+        back = rad[::-1][:max(1, int(np.searchsorted(along[1:], 3.0 * reach, side="right")))]
+        r_end = max(g.rad[k], float(np.median(back))) if len(back) else g.rad[k]
         n_front = max(2, int(np.searchsorted(along, reach, side="right")))
         n_back = max(n_front + 1, int(np.searchsorted(along, 3.0 * reach, side="right")))
         near = seq[:n_back]
@@ -724,15 +733,15 @@ def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
         ends.append(k)
         origins.append(centre + float(((near[:n_front] - centre) @ u).max()) * u)
         dirs.append(u)
+        radii.append(r_end)
         vals.append(g.value.get(g.system[k]))
     if not ends:
         return {}
     value = None if all(v is None for v in vals) else np.array([0 if v is None else v for v in vals])
     length = rays.cast(np.array(origins), np.array(dirs), value)
     out = {}
-    for k, o, d, L in zip(ends, origins, dirs, length):
-        shift = float(L) - g.rad[k]
-        out[k] = o + shift * d if shift > 0 else g.pos[k]
+    for k, o, d, L, r in zip(ends, origins, dirs, length, radii):
+        out[k] = o + max(float(L) - r, 0.0) * d
     return out
 
 

@@ -85,6 +85,40 @@ def test_anisotropic_oblique_grid_lands_in_lps():
     assert s.recon_to_truth_mean_mm <= 0.5 * 0.12
 
 
+@pytest.mark.parametrize("r,spacing", [(0.3, 0.1), (0.2, 0.1), (0.4, 0.2), (0.25, 0.2)])
+def test_duct_ends_reach_the_rounded_end(r, spacing):
+    # thinning stops a curve short of a duct's rounded end; the end goes back to the cap's centre (within a voxel)
+    d = np.array([0.3, 1.0, 0.2])
+    d /= np.linalg.norm(d)
+    truth = DuctTree.from_arrays([[0, 0, 0], d * 6.0], [r, r], [-1, 0], laterality="R")
+    tree, _, _, _ = build(truth, spacing=spacing, defects=Defects(holes_per_100mm=0, bumps_per_100mm=0,
+                                                                  dust_per_100mm=0), seed=1)
+    tip = tree.nodes[tips(tree)[0]]["pos"]
+    root = tree.nodes[tree.roots()[0]]["pos"]
+    assert np.linalg.norm(tip - d * 6.0) <= spacing
+    assert np.linalg.norm(root) <= spacing
+
+
+def test_tunnel_through_a_fork_crotch_is_one_bifurcation():
+    # a hole pierced through the web where the two daughters are still fused: thinning keeps it as a small
+    # cycle of junctions, which must become one bifurcation at the fork, not a loop or a junction beyond it
+    truth = y_truth()
+    vol = voxelize_tree(truth, H, nipple_lps=NIP, defects=CLEAN)
+    p = vol.array_to_lps(np.argwhere(np.ones(vol.array.shape, bool))) - NIP
+    for y in (6.3, 6.5):
+        a = vol.array.copy()
+        a.reshape(-1)[np.flatnonzero(np.hypot(p[:, 0], p[:, 1] - y) <= 0.09)] = 0   # along z, through the web
+        pierced = Volume(a, vol.spacing, vol.origin, vol.direction)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = tree_from_volume(pierced, laterality="R", nipple_lps=NIP)
+        t = truth.copy()
+        t.graph["nipple_lps"] = NIP.tolist()
+        s = compare_trees(tree, t, tol_mm=H)
+        assert len(bifurcations(tree)) == 1 and len(tree.anastomoses()) == 0
+        assert s.bifurcations_within_tol == 1.0 and s.tip_recall == 1.0 and s.tip_precision == 1.0
+
+
 def test_touching_branches_do_not_make_a_loop():
     # two daughters bend toward each other until their walls touch at y = 10, then part again
     r = 0.25
