@@ -231,9 +231,23 @@ def _from_sitk(img, p: Path) -> Volume:
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"{img.GetNumberOfComponentsPerPixel()} components per voxel, expected a scalar "
                          "mask or label volume", source=p)
-    arr = sitk.GetArrayFromImage(img)
+    view = sitk.GetArrayViewFromImage(img)
+    arr = _fresh_array(view.shape, view.dtype)
+    np.copyto(arr, view)
     return Volume(arr, spacing=img.GetSpacing(), origin=img.GetOrigin(),
                   direction=np.asarray(img.GetDirection(), dtype=float).reshape(3, 3))
+
+
+def _fresh_array(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """A writable array for a volume's pixels. Large ones come from an anonymous memory map: numpy's own large
+    allocations ask the kernel for huge pages, whose compaction can make the first write of a big volume
+    several times slower than the copy itself."""
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if n < (16 << 20):
+        return np.empty(shape, dtype=dtype)
+    import mmap
+
+    return np.frombuffer(mmap.mmap(-1, n), dtype=dtype).reshape(shape)
 
 
 def _read_npy(p: Path, spacing: tuple[float, float, float] | None) -> Volume:

@@ -157,11 +157,13 @@ def thin(mask: np.ndarray) -> np.ndarray:
     return pad[1:-1, 1:-1, 1:-1].astype(bool)
 
 
-def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
+def thin_padded(pad: np.ndarray, fg: np.ndarray, keep: bool = False) -> np.ndarray:
     """Thin a 0/1 ``uint8`` array in place; its outer layer must be 0.
 
     ``fg`` are the flat indices of its foreground voxels. Returns the flat
-    indices of the skeleton voxels (a subset of ``fg``, same order).
+    indices of the skeleton voxels (a subset of ``fg``, same order). With
+    ``keep``, the mask stays readable afterwards: skeleton voxels end as 3,
+    deleted ones as 2 (bit 0: still foreground; bit 1: was foreground).
     """
     shape = pad.shape
     s0, s1 = shape[1] * shape[2], shape[2]
@@ -169,13 +171,17 @@ def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
     face_dirs = [int(np.flatnonzero((OFFSETS == d).all(axis=1))[0]) for d in
                  ((-1, 0, 0), (1, 0, 0), (0, -1, 0), (0, 1, 0), (0, 0, -1), (0, 0, 1))]
     flat = pad.reshape(-1)
-    codes = NeighbourhoodCodes(pad)
+    deleted_value = np.uint8(2 if keep else 0)
+    if keep:
+        flat[fg] = 3
+    one, flag = np.uint8(1), np.uint8(4)
+    codes = NeighbourhoodCodes(pad)                             # reads bit 0 of each voxel only
     # only surface voxels can be deleted in the first pass; later, only neighbours of deleted voxels
     active = fg[_surface(flat, fg, offs[face_dirs])]
     while len(active):
         deleted = []
         for d in face_dirs:
-            cand = active[(flat[active + offs[d]] == 0) & (flat[active] == 1)]
+            cand = active[((flat[active + offs[d]] & one) == 0) & ((flat[active] & one) == 1)]
             if not len(cand):
                 continue
             # sub-field of each candidate: the parity of its (k, j, i)
@@ -194,21 +200,21 @@ def thin_padded(pad: np.ndarray, fg: np.ndarray) -> np.ndarray:
                 ok = simple_lookup(code) & ((code & (code - np.uint32(1))) != 0)
                 gone = c[ok]
                 if len(gone):
-                    flat[gone] = 0
+                    flat[gone] = deleted_value
                     deleted.append(gone)
         if not deleted:
             break
-        # next pass: the foreground neighbours of the deleted voxels, each once (flagged 2 while collecting)
+        # next pass: the foreground neighbours of the deleted voxels, each once (flag bit 2 while collecting)
         gone = np.concatenate(deleted)
         near = []
         for o in offs:
             x = gone + o
-            x = x[flat[x] == 1]
-            flat[x] = 2
+            x = x[(flat[x] & np.uint8(5)) == 1]
+            flat[x] |= flag
             near.append(x)
         active = np.concatenate(near)
-        flat[active] = 1
-    return fg[flat[fg] == 1]
+        flat[active] &= ~flag
+    return fg[(flat[fg] & one) == 1]
 
 
 class NeighbourhoodCodes:
@@ -252,5 +258,5 @@ def neighbourhood_codes(flat: np.ndarray, c: np.ndarray, offs: np.ndarray) -> np
 def _surface(flat: np.ndarray, fg: np.ndarray, face_offs: np.ndarray) -> np.ndarray:
     out = np.zeros(len(fg), dtype=bool)
     for o in face_offs:
-        out |= flat[fg + o] == 0
+        out |= (flat[fg + o] & np.uint8(1)) == 0
     return out

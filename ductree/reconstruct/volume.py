@@ -224,23 +224,29 @@ def tree_from_mask(
     # --- skeleton of each label (binary mask: one group), topology-preserving thinning
     from .skeleton import thin_padded
     from .skelgraph import skeleton_chains
-    from .voxels import fill_pinholes
+    from .voxels import fill_pinholes, sparse_zeros
 
-    grid = np.zeros(shape, dtype=np.uint8)
+    grid = sparse_zeros(shape)
     flat = grid.reshape(-1)
-    # the mask as the rays see it: labels in the same padded box, pinholes filled
-    box = np.zeros(shape, dtype=np.uint8 if single else lab.dtype)
-    box.reshape(-1)[fg] = 1 if single else values
+    # the mask as the rays see it (pinholes filled): for one label, the thinning grid itself (thinned with
+    # ``keep``, every voxel of the mask stays non-zero); for several, their labels in the same padded box
+    box = grid if single else sparse_zeros(shape, lab.dtype)
+    if not single:
+        box.reshape(-1)[fg] = values
     chains = []
     for v in groups:
         sel = fg if single else fg[values == v]
         flat[sel] = 1
         holes = fill_pinholes(grid, sel)
-        box.reshape(-1)[holes] = 1 if single else v
-        sk = thin_padded(grid, np.concatenate([sel, holes]) if len(holes) else sel)
-        flat[sk] = 0
+        if len(holes):
+            sel = np.concatenate([sel, holes])
+            if not single:
+                box.reshape(-1)[holes] = v
+        sk = thin_padded(grid, sel, keep=single)
+        if not single:
+            flat[sel] = 0
         chains.append((None if single else v.item(), skeleton_chains(np.stack(np.unravel_index(sk, shape), axis=1))))
-    del grid, flat, fg, values
+    del flat, fg, values
 
     # --- components (thinning keeps them: one skeleton piece per component), dust dropped and counted
     rays = MaskRays(None, volume, lo, hi, box=box)

@@ -36,6 +36,22 @@ def foreground(labels: np.ndarray) -> np.ndarray:
     return idx.astype(np.int64, copy=False)
 
 
+def sparse_zeros(shape: tuple[int, ...], dtype=np.uint8) -> np.ndarray:
+    """A zeroed array meant to be written sparsely (a grid around a few foreground voxels).
+
+    Large ones come from an anonymous memory map: the kernel hands out zero
+    pages only where something is written, and, unlike numpy's own large
+    allocations, no huge pages are requested, whose compaction on every first
+    touch can make scattered writes several times slower.
+    """
+    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if n < (16 << 20):
+        return np.zeros(shape, dtype=dtype)
+    import mmap
+
+    return np.frombuffer(mmap.mmap(-1, n), dtype=dtype).reshape(shape)
+
+
 def fill_pinholes(grid: np.ndarray, fg: np.ndarray) -> np.ndarray:
     """Fill background voxels enclosed on all six faces (one-voxel cavities) of a padded 0/1 grid, in place.
 
