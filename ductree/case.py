@@ -187,6 +187,9 @@ def load_case(path: str | PathLike) -> Case:
         p = p / "case.toml"
     if not p.is_file():
         raise InputError("no such case file", source=p)
+    from .atomic import protect_input
+
+    protect_input(p)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -325,6 +328,9 @@ def _read_source(d: Any, folder: Path, src: Path | None) -> SourceSpec:
             p = (folder / v).resolve() if not Path(v).is_absolute() else Path(v)
             if not p.exists():
                 raise InputError(f"file does not exist: {v}", source=src, key=f"source.{k}")
+            from .atomic import protect_input
+
+            protect_input(p)
             setattr(s, k, p)
     primaries = [k for k in ("tree", "volume") if getattr(s, k) is not None]
     if s.cc is not None or s.lateral is not None:

@@ -48,3 +48,14 @@ def test_refuses_inputs_and_missing_folders(tmp_path):
     assert src.read_text().startswith("1 1")
     with pytest.raises(InputError, match="does not exist"):
         write_text(tmp_path / "nope" / "a.txt", "x")
+
+
+def test_inputs_read_are_protected(tmp_path):
+    from ductree.io import read_tree, write_tree
+    from ductree.tree import DuctTree
+
+    t = DuctTree.from_arrays([[0, 0, 1], [0, 10, 1]], [1, .5], [-1, 0], laterality="R")
+    write_tree(t, tmp_path / "t.json")
+    read_tree(tmp_path / "t.json")
+    with pytest.raises(InputError, match="overwrite an input"):
+        write_tree(t, tmp_path / "t.json")

@@ -49,9 +49,12 @@ def read_tree(path: str | PathLike, *, laterality: str | None = None) -> "DuctTr
     ``laterality`` fills in a laterality the file does not carry (SWC, say);
     a file that carries a different one is an error.
     """
+    from ..atomic import protect_input
+
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file", source=p)
+    protect_input(p)  # an input is never overwritten by an output of this run
     tree = _module(p, "reading").read(p)
     if laterality is not None:
         from ..frame import parse_laterality
