@@ -4,6 +4,7 @@
   2-manifold, outward body per duct system (the union of smooth swept tubes,
   within a tolerance of the ideal union of round cones), lesions, an optional
   nipple–areola context body and a base plate;
+- :func:`write_model` — mesh, write and check the file in one call;
 - :func:`export_model` / :func:`read_model` — STL, 3MF, GLB, PLY, OBJ, VTP by
   suffix, in BF or patient LPS;
 - :func:`check_watertight`, :func:`fidelity` — independent checks.
@@ -18,6 +19,7 @@ from typing import Any
 
 _EXPORTS = {
     "tree_to_mesh": ".model",
+    "write_model": ".model",
     "resolve_tolerance": ".model",
     "ModelBodies": ".bodies",
     "Body": ".bodies",

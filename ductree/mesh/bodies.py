@@ -164,7 +164,7 @@ def as_lesion_shapes(items: Iterable[Any]) -> tuple[list[LesionShape], list[str]
     """Read lesions given as tuples ``(label, point_bf, size_mm)``, dicts or objects.
 
     Dicts and objects may name the centre ``point_bf``, ``center_mm``,
-    ``position`` or ``pos``; the size ``size_mm`` (a diameter or three); and
+    ``point``, ``position`` or ``pos``; the size ``size_mm`` (a diameter or three); and
     optionally ``axis`` and ``kind``. Returns the shapes and warnings (a
     lesion without a size gets :data:`DEFAULT_LESION_SIZE_MM`).
     """
@@ -184,7 +184,7 @@ def as_lesion_shapes(items: Iterable[Any]) -> tuple[list[LesionShape], list[str]
             get = lambda name, default=None, _o=item: getattr(_o, name, default)  # noqa: E731
         label = str(get("label") or f"lesion{k + 1}")
         center = None
-        for name in ("point_bf", "center_mm", "position", "pos"):
+        for name in ("point_bf", "center_mm", "point", "position", "pos"):
             center = get(name)
             if center is not None:
                 break

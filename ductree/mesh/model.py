@@ -36,8 +36,11 @@ def _check_number(value: Any, name: str, *, positive: bool = True, allow_zero: b
     return x
 
 
-def resolve_tolerance(quality: str = "print", tolerance_mm: float | None = None) -> Tolerance:
-    """The :class:`Tolerance` of a quality name, or a uniform one of ``tolerance_mm`` (mm)."""
+def resolve_tolerance(quality: str | Tolerance = "print", tolerance_mm: float | None = None) -> Tolerance:
+    """The :class:`Tolerance` of a quality name (or a Tolerance itself), or a uniform one of ``tolerance_mm`` (mm)."""
+    if isinstance(quality, Tolerance):
+        return quality if tolerance_mm is None else Tolerance(0.0, _check_number(tolerance_mm, "tolerance_mm"),
+                                                            quality.min_sides)
     if quality not in QUALITIES:
         raise InputError(f"unknown quality {quality!r}; choose one of {', '.join(QUALITIES)}", key="quality")
     tol = QUALITIES[quality]
@@ -219,7 +222,7 @@ def _overlapping_systems(tree, systems: Sequence[int], min_radius: float) -> lis
 def tree_to_mesh(
     tree,
     *,
-    quality: str = "print",
+    quality: str | Tolerance = "print",
     tolerance_mm: float | None = None,
     max_triangles: int | None = None,
     min_radius_mm: float | None = None,
@@ -238,10 +241,11 @@ def tree_to_mesh(
     tree : DuctTree
         The tree (validated first: an empty tree, a radius <= 0 or a
         non-finite position raises :class:`~ductree.errors.InputError`).
-    quality : {"print", "draft"}
+    quality : {"print", "draft"} or Tolerance
         ``"print"`` keeps every surface point within ``max(5 % of the local
         radius, 0.02 mm)`` of the ideal surface (the union of round cones);
-        ``"draft"`` within ``max(15 %, 0.05 mm)``, for viewers.
+        ``"draft"`` within ``max(15 %, 0.05 mm)``, for viewers; or any
+        :class:`~ductree.mesh.tubes.Tolerance`.
     tolerance_mm : float, optional
         A uniform tolerance (mm) instead of the quality's.
     max_triangles : int, optional
@@ -367,7 +371,7 @@ def tree_to_mesh(
         model.bodies.append(_body_from_manifold("nipple-areola", "context", nipple_areola_body(params),
                                                 CONTEXT_COLOR, {}))
     model.info = {
-        "quality": quality, "tolerance": {"rel": tol.rel, "abs_mm": tol.abs_mm}, "end": end,
+        "quality": quality if isinstance(quality, str) else "custom", "tolerance": {"rel": tol.rel, "abs_mm": tol.abs_mm}, "end": end,
         "min_radius_mm": min_r or None, "hollow_mm": hollow, "systems": list(chosen),
         "laterality": tree.laterality, "triangles": model.triangles,
         "seconds": {"plan": round(t_plan - t0, 3), "union": round(t_union - t_plan, 3),
@@ -384,3 +388,28 @@ def _body_from_manifold(name: str, kind: str, man, color, meta: dict, arrays: tu
     meta = dict(meta)
     meta["genus"] = int(man.genus())
     return Body(name, kind, mesh, tuple(int(c) for c in color), meta)
+
+
+def write_model(tree, path, *, space: str = "BF", nipple_lps: Sequence[float] | None = None, scale: float = 1.0,
+                **options: Any) -> ModelBodies:
+    """Mesh ``tree`` (``options`` as for :func:`tree_to_mesh`), write it to ``path`` and check the file.
+
+    The export options are checked before any meshing; the written file is
+    read back and must give the same number of closed, manifold bodies
+    (else ``RuntimeError``). Returns the model. This is what ``ductree demo``
+    calls for its printable model, e.g.
+    ``write_model(tree, out / "model.3mf", quality="draft", base_plate=True, lesions=lesions)``.
+    """
+    from ..atomic import check_output_path
+    from .export import export_model, model_format, placement, read_model
+    from .quality import check_watertight
+
+    model_format(path)
+    check_output_path(path)
+    placement(space, nipple_lps=nipple_lps, scale=scale)
+    model = tree_to_mesh(tree, **options)
+    export_model(model, path, space=space, nipple_lps=nipple_lps, scale=scale)
+    back = read_model(path)
+    if len(back) != len(model) or not all(check_watertight(b.mesh, expect_bodies=1).ok for b in back):
+        raise RuntimeError(f"{path} did not read back as {len(model)} closed, manifold bodies")
+    return model

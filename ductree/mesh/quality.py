@@ -351,9 +351,13 @@ def ideal_surface_samples(cones: RoundCones, spacing_mm: float | None = None, *,
     return pts[on], r[on]
 
 
-def surface_samples(vertices: np.ndarray, faces: np.ndarray, n_random: int = 100_000, *, seed: int = 0
-                    ) -> np.ndarray:
-    """Points on a mesh: every vertex, edge midpoint and centroid, plus random points by area."""
+def surface_samples(vertices: np.ndarray, faces: np.ndarray, n_random: int = 100_000, *, seed: int = 0,
+                    max_structured: int | None = None) -> np.ndarray:
+    """Points on a mesh: every vertex, edge midpoint and centroid, plus random points by area.
+
+    ``max_structured`` caps the vertices, midpoints and centroids kept (a
+    seeded random subset), for meshes of millions of triangles.
+    """
     V = np.asarray(vertices, float)
     F = np.asarray(faces, np.int64)
     tri = V[F]
@@ -370,7 +374,10 @@ def surface_samples(vertices: np.ndarray, faces: np.ndarray, n_random: int = 100
         rand = t[:, 0] + r1[:, None] * (t[:, 1] - t[:, 0]) + r2[:, None] * (t[:, 2] - t[:, 0])
     else:
         rand = np.empty((0, 3))
-    return np.concatenate([V[np.unique(F)], mids, cent, rand])
+    structured = np.concatenate([V[np.unique(F)], mids, cent])
+    if max_structured is not None and len(structured) > max_structured:
+        structured = structured[rng.choice(len(structured), size=max_structured, replace=False)]
+    return np.concatenate([structured, rand])
 
 
 def mesh_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -407,7 +414,7 @@ class Fidelity:
 
 
 def fidelity(mesh, cones: RoundCones, *, tolerance: Tolerance | str = "print", n_random: int = 100_000,
-             reverse: bool = True, seed: int = 0) -> Fidelity:
+             reverse: bool = True, seed: int = 0, max_structured: int | None = None) -> Fidelity:
     """Measure a mesh against the ideal union of round cones (see module docs).
 
     ``mesh`` is a ``trimesh.Trimesh`` or ``(vertices, faces)``; ``cones`` from
@@ -416,7 +423,7 @@ def fidelity(mesh, cones: RoundCones, *, tolerance: Tolerance | str = "print", n
     """
     tol = QUALITIES[tolerance] if isinstance(tolerance, str) else tolerance
     V, F = (mesh if isinstance(mesh, tuple) else (mesh.vertices, mesh.faces))
-    pts = surface_samples(V, F, n_random, seed=seed)
+    pts = surface_samples(V, F, n_random, seed=seed, max_structured=max_structured)
     d, r = ideal_sdf(pts, cones)
     dev = np.abs(d)
     ratio = dev / tol.at(r)
