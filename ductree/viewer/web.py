@@ -73,7 +73,7 @@ def case_file_of(path: str | PathLike) -> Path:
         p = p / "case.toml"
     if not p.is_file():
         raise InputError("no such case file", source=p)
-    return p.resolve()
+    return p
 
 
 def check_port(host: str, port: int) -> None:
@@ -112,7 +112,7 @@ class ViewerApp:
 
         _use_egl_without_display()
         self.case_file = case_file_of(case_file)
-        self.root = self.case_file.parent.parent
+        self.root = self.case_file.resolve().parent.parent
         self.mesher = mesher
         model = load_model(self.case_file, mesher=mesher)
         import pyvista as pv
@@ -121,7 +121,7 @@ class ViewerApp:
 
         self.plotter = pv.Plotter(off_screen=True, window_size=list(size))
         self.session = ViewerSession(self.plotter, model)
-        self.current = self.case_file.parent.name
+        self.current = self.case_file.resolve().parent.name
         if server is None:
             from trame.app import get_server
 
