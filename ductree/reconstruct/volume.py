@@ -171,7 +171,8 @@ class _Graph:
 
     def add_chain(self, a: int, b: int, pts: np.ndarray, rad: np.ndarray) -> int:
         cid = self.next_chain
-        self.chains[cid] = {"a": a, "b": b, "pts": pts, "rad": rad}
+        inner = float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum()) if len(pts) > 1 else 0.0
+        self.chains[cid] = {"a": a, "b": b, "pts": pts, "rad": rad, "inner": inner}
         self.next_chain += 1
         return cid
 
@@ -423,8 +424,12 @@ def _incident(g: _Graph) -> dict[int, list[int]]:
 
 
 def _chain_length(g: _Graph, c: dict) -> float:
-    pts = np.vstack([g.pos[c["a"]][None], c["pts"], g.pos[c["b"]][None]])
-    return float(np.linalg.norm(np.diff(pts, axis=0), axis=1).sum())
+    """Length of a chain's polyline from its start node through its voxels to its end node (mm)."""
+    pa, pb = g.pos[c["a"]], g.pos[c["b"]]
+    pts = c["pts"]
+    if not len(pts):
+        return float(math.dist(pa, pb))
+    return math.dist(pa, pts[0]) + c["inner"] + math.dist(pts[-1], pb)
 
 
 def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
@@ -460,7 +465,7 @@ def _prune_spurs(g: _Graph, opt: VolumeOptions, h: float) -> None:
             pts = c["pts"]
             if len(rr):
                 far = np.linalg.norm(pts - g.pos[junction], axis=1) > rj
-                r_own = float(np.median(rr[far])) if far.any() else float(np.median(rr))
+                r_own = _med(rr[far]) if far.any() else _med(rr)
             else:
                 r_own = g.rad[tip]
             protrusion = length - rj
@@ -527,7 +532,7 @@ def _merge_degree_two(g: _Graph) -> None:
 
 def _chain_radius_near(r1: np.ndarray, r2: np.ndarray) -> float:
     near = np.concatenate([r1[-3:], r2[:3]])
-    return float(np.median(near)) if len(near) else 0.0
+    return _med(near) if len(near) else 0.0
 
 
 def _collapse_small_cycles(g: _Graph, opt: VolumeOptions, h: float) -> None:
@@ -547,6 +552,7 @@ def _collapse_small_cycles(g: _Graph, opt: VolumeOptions, h: float) -> None:
     while True:
         inc = _incident(g)
         shortest: dict[tuple[int, int], float] = {}
+        small: list[set[int]] = []
         for cid, c in g.chains.items():
             a, b = c["a"], c["b"]
             if a == b:
@@ -554,26 +560,27 @@ def _collapse_small_cycles(g: _Graph, opt: VolumeOptions, h: float) -> None:
             key = (min(a, b), max(a, b))
             length = _chain_length(g, c)
             if key in shortest:                    # two chains between the same nodes: a cycle of two
-                cyc = [key[0], key[1]]
-                perimeter = shortest[key] + length
-                if perimeter <= 2 * math.pi * _duct_radius_at(g, cyc, inc) + 2 * h:
-                    _merge_nodes(g, cyc)
-                    break
+                if shortest[key] + length <= 2 * math.pi * _duct_radius_at(g, list(key), inc) + 2 * h:
+                    small.append(set(key))
                 shortest[key] = min(shortest[key], length)
             else:
                 shortest[key] = length
-        else:
-            graph = nx.Graph()
-            graph.add_weighted_edges_from((a, b, w) for (a, b), w in shortest.items())
-            done = True
-            for cyc in nx.cycle_basis(graph):
-                perimeter = sum(graph[u][v]["weight"] for u, v in zip(cyc, cyc[1:] + cyc[:1]))
-                if perimeter <= 2 * math.pi * _duct_radius_at(g, cyc, inc) + 2 * h:
-                    _merge_nodes(g, sorted(cyc))
-                    done = False
-                    break
-            if done:
-                return
+        graph = nx.Graph()
+        graph.add_weighted_edges_from((a, b, w) for (a, b), w in shortest.items())
+        for cyc in nx.cycle_basis(graph):
+            perimeter = sum(graph[u][v]["weight"] for u, v in zip(cyc, cyc[1:] + cyc[:1]))
+            if perimeter <= 2 * math.pi * _duct_radius_at(g, cyc, inc) + 2 * h:
+                small.append(set(cyc))
+        if not small:
+            return
+        # cycles sharing a node collapse together
+        merged = nx.Graph()
+        for group in small:
+            nodes = sorted(group)
+            merged.add_node(nodes[0])
+            merged.add_edges_from(zip(nodes, nodes[1:]))
+        for comp in nx.connected_components(merged):
+            _merge_nodes(g, sorted(comp))
 
 
 def _duct_radius_at(g: _Graph, nodes: list[int], inc: dict[int, list[int]]) -> float:
@@ -584,7 +591,7 @@ def _duct_radius_at(g: _Graph, nodes: list[int], inc: dict[int, list[int]]) -> f
             c = g.chains[cid]
             rr = c["rad"] if c["a"] == k else c["rad"][::-1]
             if len(rr):
-                r = max(r, float(np.median(rr[:5])))
+                r = max(r, _med(rr[:5]))
     return r
 
 
@@ -723,7 +730,7 @@ def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
         reach = max(3.0 * g.rad[k], 4.0 * h)
         # the duct's radius near its end (the end's own inscribed sphere is cut short by the rounded end)
         back = rad[::-1][:max(1, int(np.searchsorted(along[1:], 3.0 * reach, side="right")))]
-        r_end = max(g.rad[k], float(np.median(back))) if len(back) else g.rad[k]
+        r_end = max(g.rad[k], _med(back)) if len(back) else g.rad[k]
         n_front = max(2, int(np.searchsorted(along, reach, side="right")))
         n_back = max(n_front + 1, int(np.searchsorted(along, 3.0 * reach, side="right")))
         near = seq[:n_back]
@@ -860,7 +867,7 @@ def _end_radius(g: _Graph, k: int, inc: dict[int, list[int]]) -> float:
     if not len(r):
         return g.rad[k]
     n = max(3, len(r) // 4)
-    return float(np.median(r[:n]))
+    return _med(r[:n])
 
 
 def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptions, h: float,
@@ -869,6 +876,7 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
     import heapq
 
     inc = _incident(g)
+    smooth = _smooth_chains(g, opt)
     positions: list[np.ndarray] = []
     radii: list[float] = []
     parents: list[int] = []
@@ -896,12 +904,14 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
                 c = g.chains[cid]
                 forward = c["a"] == k
                 other = c["b"] if forward else c["a"]
-                pts = c["pts"] if forward else c["pts"][::-1]
-                rad = c["rad"] if forward else c["rad"][::-1]
                 done_chain.add(cid)
                 length = _chain_length(g, c)
-                seg_pts, seg_rad = _refine_chain(g.pos[k], pts, g.pos[other], rad, g.rad[k], g.rad[other],
-                                                 opt, h)
+                if cid in smooth:
+                    full, filt = smooth[cid]
+                    seg_pts, seg_rad = _refine_chain(full if forward else full[::-1],
+                                                     filt if forward else filt[::-1], opt, h)
+                else:
+                    seg_pts, seg_rad = np.zeros((0, 3)), np.zeros(0)
                 prev = row_of_key[k]
                 if other in row_of_key:
                     # the chain closes a loop: grow it from both ends, flag the middle link
@@ -968,27 +978,62 @@ def _append(positions, radii, parents, systems, pts, rad, prev: int, s: int) -> 
 def _node_radius(g: _Graph, k: int, seg_rad: np.ndarray, inc: dict[int, list[int]]) -> float:
     """Radius stored on a key node: the duct's, not the junction's inscribed sphere."""
     if len(seg_rad):
-        return float(np.median(seg_rad[-3:]))
+        return _med(seg_rad[-3:])
     return g.rad[k]
 
 
-def _refine_chain(pa: np.ndarray, pts: np.ndarray, pb: np.ndarray, rad: np.ndarray, ra: float, rb: float,
-                  opt: VolumeOptions, h: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth a chain's interior (ends fixed), filter its radii, and keep nodes about a radius apart."""
-    n = len(pts)
-    if n == 0:
-        return pts, rad
-    full = np.vstack([pa[None], pts, pb[None]])
+def _smooth_chains(g: _Graph, opt: VolumeOptions) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Every chain's polyline smoothed (end nodes fixed) and its radii median-filtered, all chains at once.
+
+    Returns, per chain id, the smoothed polyline from node ``a`` to node ``b``
+    (both included) and the filtered radii of its interior points.
+    """
+    cids = [cid for cid, c in g.chains.items() if len(c["pts"])]
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not cids:
+        return out
+    fulls = [np.vstack([g.pos[g.chains[cid]["a"]][None], g.chains[cid]["pts"], g.pos[g.chains[cid]["b"]][None]])
+             for cid in cids]
+    sizes = np.array([len(f) for f in fulls])
+    x = np.vstack(fulls)
+    fixed = np.zeros(len(x), dtype=bool)
+    ends = np.cumsum(sizes)
+    fixed[ends - 1] = True
+    fixed[ends - sizes] = True
+    anchor = x[fixed].copy()
+    # Jacobi smoothing over the concatenation: the fixed ends keep neighbouring chains apart
     for _ in range(opt.smooth_iterations):
-        full[1:-1] = 0.5 * full[1:-1] + 0.25 * (full[:-2] + full[2:])
-    inner = full[1:-1]
-    r = _running_median(rad, 5)
+        x[1:-1] = 0.5 * x[1:-1] + 0.25 * (x[:-2] + x[2:])
+        x[fixed] = anchor
+    # running median (5) of the radii, each chain's ends repeated (short chains one by one)
+    rads = [g.chains[cid]["rad"] for cid in cids]
+    long_ = [q for q, r in enumerate(rads) if len(r) >= 5]
+    filt: dict[int, np.ndarray] = {q: _running_median(r, 5) for q, r in enumerate(rads) if len(r) < 5}
+    if long_:
+        padded = np.concatenate([np.concatenate([[rads[q][0]] * 2, rads[q], [rads[q][-1]] * 2]) for q in long_])
+        med = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+        start = 0
+        for q in long_:
+            n = len(rads[q])
+            filt[q] = med[start:start + n]
+            start += n + 4
+    for q, cid in enumerate(cids):
+        b = ends[q]
+        out[cid] = (x[b - sizes[q]:b], filt[q])
+    return out
+
+
+def _refine_chain(full: np.ndarray, r: np.ndarray, opt: VolumeOptions, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """A smoothed chain (``full``: both end nodes included; ``r``: interior radii) resampled about a radius apart."""
+    n = len(full) - 2
+    if n <= 0:
+        return np.zeros((0, 3)), np.zeros(0)
     # resample: keep points about max(2h, radius) apart along the arc
     seg = np.linalg.norm(np.diff(full, axis=0), axis=1)
     s = np.concatenate([[0.0], np.cumsum(seg)])
     total = s[-1]
     step_lo, step_hi = opt.node_spacing_vox[0] * h, opt.node_spacing_vox[1] * h
-    rmed = float(np.median(r)) if len(r) else h
+    rmed = _med(r) if len(r) else h
     step = min(max(opt.node_spacing_radii * rmed, step_lo), step_hi)
     m = int(round(total / step))
     if m <= 1:
@@ -1000,6 +1045,13 @@ def _refine_chain(pa: np.ndarray, pts: np.ndarray, pb: np.ndarray, rad: np.ndarr
     out = np.stack([np.interp(keep_s, s, full[:, q]) for q in range(3)], axis=1)
     out_r = np.interp(keep_s, s[1:-1], r) if n > 1 else np.full(len(keep_s), r[0])
     return out, out_r
+
+
+def _med(x) -> float:
+    """Median of a small 1-D array (np.median's overhead dominates at this size)."""
+    v = np.sort(np.asarray(x, dtype=float).reshape(-1))
+    n = len(v)
+    return float(v[(n - 1) // 2] + v[n // 2]) / 2.0
 
 
 def _running_median(x: np.ndarray, w: int) -> np.ndarray:
