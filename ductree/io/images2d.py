@@ -342,6 +342,21 @@ def read_view(
                   orientation_from=orientation_from, name=p.name, notes=notes)
 
 
+def header_laterality(path: str | PathLike) -> str | None:
+    """The Image Laterality (or Laterality) of a DICOM file, without reading its pixels; None otherwise."""
+    p = Path(path)
+    if not p.is_file() or not is_dicom(p):
+        return None
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(p, stop_before_pixels=True)
+    except Exception:  # unreadable files are reported by read_view with the reason
+        return None
+    lat = str(ds.get("ImageLaterality", "") or ds.get("Laterality", "") or "").strip().upper()
+    return lat if lat in ("L", "R") else None
+
+
 def check_pair(cc: View2D | None, lateral: View2D | None, laterality: str | None) -> str:
     """Check two views belong together (same breast); return the laterality.
 

@@ -76,7 +76,9 @@ class BiplaneOptions:
     narrowing_min_radius_mm: float = 0.2   #: ... of a duct at least this wide is a candidate defect
     merge_mm: float = 3.0                  #: candidates this close (3D) are one finding
     min_matched_fraction: float = 0.6      #: below this (in either view) the match is low-confidence
-    unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
+    min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
+    unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts ...
+    unmatchable_agreement: float = 0.15    #: ... as they are with fewer forks/ends agreeing than this
     planar_sigma_per_mm: float = 0.5       #: uncertainty growth of the unknown coordinate of a planar tree
 
 
@@ -89,6 +91,15 @@ def read_views(cc: str | PathLike | None, lateral: str | PathLike | None, *, lat
     """Read the CC and/or lateral view; check they show one breast; return them and the laterality."""
     if cc is None and lateral is None:
         raise InputError("a ductogram needs a CC view, a lateral view or both", key="--cc")
+    from ..io.images2d import header_laterality
+
+    if cc is not None and lateral is not None:
+        la, lb = header_laterality(cc), header_laterality(lateral)
+        if la is not None and lb is not None and la != lb:
+            from pathlib import Path
+
+            raise InputError(f"the views are of different breasts ({Path(cc).name} is {la}, {Path(lateral).name} is "
+                             f"{lb}); both must show the same breast", key="laterality")
     v_cc = None if cc is None else read_view(cc, "cc", spacing_mm=spacing_mm, magnification=magnification,
                                              orientation=orientation_cc, laterality=laterality,
                                              threshold=threshold, key="--cc")
@@ -262,7 +273,18 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
                                 "start_u_mm": round(float(t.edge_ud[sub_root][0, 0]), 2)})
     res = b.depth_residual[np.isfinite(b.depth_residual)]
     forks = (int((ta.kind == 2).sum()), int((tb.kind == 2).sum()))
+    # agreement: forks and ends matched at the same depth (within 0.5 mm, no excuse for acute forks), per
+    # feature of the view with fewer; two views of different ducts agree only by chance (about 0.1-0.3)
+    feats = min(int((ta.kind >= 2).sum()), int((tb.kind >= 2).sum()))
+    sharp = 0
+    for pp in m.pairs:
+        i, j = pp.a[-1], pp.b[-1]
+        if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < 0.5:
+            sharp += 1
+    agreement = sharp / feats if feats else 0.0
     reasons = []
+    if agreement < opt.min_agreement:
+        reasons.append(f"only {sharp} of {feats} forks and ends agree in depth between the views")
     if min(fa, fb) < opt.min_matched_fraction:
         reasons.append(f"only {100 * fa:.0f}% (CC) and {100 * fb:.0f}% (lateral) of the centrelines matched")
     if abs(f.a - 1.0) >= opt.match.max_scale - 1e-6 or abs(f.b) >= opt.match.max_offset_mm - 1e-6:
@@ -285,6 +307,8 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
         "fragments_left_out": {"cc": ta.fragments, "lateral": tb.fragments},
         "specks_dropped": {"cc": ta.specks, "lateral": tb.specks},
         "match_cost": round(float(m.cost), 3),
+        "agreement": round(float(agreement), 4),
+        "features": feats,
         "confidence": "low" if reasons else "high",
         "reasons": reasons,
     }
@@ -292,10 +316,13 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
 
 def _check_quality(q: dict, opt: BiplaneOptions) -> None:
     fa, fb = q["matched_fraction"]["cc"], q["matched_fraction"]["lateral"]
-    if min(fa, fb) < opt.unmatchable_fraction and min(q["forks"]) >= 2:
-        raise InputError(f"the CC and lateral views do not seem to show the same ducts: only {100 * fa:.0f}% "
-                         f"(CC) and {100 * fb:.0f}% (lateral) of the centrelines could be matched at equal depth; "
-                         "check the files (one duct system, same breast), or build from one view (planar)",
+    unmatched = (q["agreement"] < opt.unmatchable_agreement and q["features"] >= 4) or \
+        (min(fa, fb) < opt.unmatchable_fraction and min(q["forks"]) >= 2)
+    if unmatched:
+        raise InputError(f"the CC and lateral views do not seem to show the same ducts: only "
+                         f"{round(q['agreement'] * q['features'])} of {q['features']} forks and ends agree in depth "
+                         f"and {100 * fa:.0f}% (CC) / {100 * fb:.0f}% (lateral) of the centrelines matched; check "
+                         "the files (one duct system, same breast), or build from one view (planar)",
                          key="--lateral")
     if q["confidence"] == "low":
         warnings.warn("low-confidence match: " + "; ".join(q["reasons"]), DuctreeWarning, stacklevel=3)

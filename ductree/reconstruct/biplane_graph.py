@@ -63,6 +63,7 @@ class ViewOptions:
     max_gap_mm: float = 10.0             #: gaps in the contrast column joined up to this length
     gap_cos: float = 0.5                 #: both ends of a gap must point at each other (cosine)
     cross_link_factor: float = 2.5       #: two 3-way nodes this close (x their radii sum) may be one X
+    link_penalty: float = 0.0            #: ... scored worse by this per radii-sum of link beyond one
     arm_look_mm: float = 1.0             #: arm directions are taken this far out (plus the cluster radius)
     t_penalty: float = 0.35              #: a T (duct ending on another) scores worse than an X by this
     defect_ratio: float = 0.5            #: (duct radius beyond - wall) / hole half-width at least this: a defect
@@ -365,12 +366,12 @@ class ViewGraph:
     specks: int
     skeleton_px: int
 
-    def tree(self, banned: frozenset = frozenset()) -> ViewTree:
-        """Cut the cycles (never with a cut whose signature is in ``banned``) and root the tree."""
+    def tree(self, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
+        """Cut the cycles (never with a cut in ``banned``, preferring those in ``forced``) and root the tree."""
         import copy
 
         g = copy.deepcopy(self.g)
-        crossings = _cut_cycles(g, self.root, self.px, self.opt, banned)
+        crossings = _cut_cycles(g, self.root, self.px, self.opt, banned, forced)
         for n in list(g.nodes):
             if n in g.nodes and n != self.root and g.deg(n) == 2:
                 g.merge_degree_two(n)
@@ -647,16 +648,22 @@ def _connected_without(g: _G, removed: set[int], src: set[int], dst: set[int]) -
 
 
 def _signature(g: _G, c: dict) -> tuple:
-    """An id of a cut that survives re-running the cutting (original node ids)."""
+    """An id of a cut that survives re-running the cutting (the node and edge ids it touches)."""
     if c["kind"] == "T":
-        return ("T", c["node"], g.other(c["end_edge"], c["node"]))
-    far = [g.other(e, n) for e, n in c["arms"]]
+        return ("T", c["node"], c["end_edge"])
+    arms = [e for e, _ in c["arms"]]
     (i, j), (k, l) = c["pairs"]
-    return ("X", tuple(sorted(c["cluster"])), frozenset({frozenset((far[i], far[j])), frozenset((far[k], far[l]))}))
+    return ("X", tuple(sorted(c["cluster"])), frozenset({frozenset((arms[i], arms[j])), frozenset((arms[k], arms[l]))}))
 
 
-def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset = frozenset()) -> list[dict]:
-    """Cut every cycle, best crossing-like cluster first (see the module docs)."""
+def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset = frozenset(),
+                forced: frozenset = frozenset()) -> list[dict]:
+    """Cut every cycle, best crossing-like cluster first (see the module docs).
+
+    A cut whose signature is in ``banned`` is never made; one in ``forced`` is
+    made first whenever it is valid. Each record lists the other valid
+    readings of the same place (``alternatives``), for the other view to judge.
+    """
     done = []
     for _ in range(4 * len(g.edges) + 10):
         for e in [e for e, d in g.edges.items() if d["a"] == d["b"]]:
@@ -668,16 +675,16 @@ def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset
         nodes = {g.edges[e][k] for e in cyc for k in ("a", "b")}
         tops = _block_tops(g, cyc, root)
         cands = _candidates(g, nodes, root, px, opt, exclude=tops)
-        cands.sort(key=lambda c: c["score"])
-        valid = []
+        cands.sort(key=lambda c: (c["score"]))
         for c in cands:
             c["sig"] = _signature(g, c)
+        pool = [c for c in cands if c["sig"] in forced] + [c for c in cands if c["sig"] not in forced]
+        chosen = None
+        for c in pool:
             if c["sig"] in banned or not _keeps_connected(g, c):
                 continue
-            valid.append(c)
-            if len(valid) == 2:
-                break
-        chosen = valid[0] if valid else None
+            chosen = c
+            break
         if chosen is None:
             # nothing crossing-like: open a cycle edge at its end farthest from the root (a T there)
             e = max(cyc, key=lambda x: g.length_px(x))
@@ -689,10 +696,18 @@ def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset
             if g.deg(far) == 2 and far != root:
                 g.merge_degree_two(far)
             continue
-        margin = valid[1]["score"] - chosen["score"] if len(valid) > 1 else math.inf
+        here = set(chosen["cluster"]) if chosen["kind"] == "X" else {chosen["node"]}
+        alts = []
+        for c in cands:
+            if c is chosen or c["sig"] in banned:
+                continue
+            there = set(c["cluster"]) if c["kind"] == "X" else {c["node"]}
+            if here & there and _keeps_connected(g, c):
+                alts.append((c["score"] - chosen["score"], c["sig"]))
+        alts.sort(key=lambda a: a[0])
         _apply_cut(g, chosen)
         done.append({"kind": chosen["kind"], "rc": np.asarray(chosen["rc"]).tolist(), "score": chosen["score"],
-                     "sig": chosen["sig"], "margin": margin})
+                     "sig": chosen["sig"], "margin": alts[0][0] if alts else math.inf, "alternatives": alts})
     return done
 
 
@@ -764,7 +779,11 @@ def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
                 if link_px * px > opt.cross_link_factor * (g.nodes[n]["r"] + g.nodes[m]["r"]):
                     continue
                 arms = [(x, n) for x in g.adj[n] if x != e] + [(x, m) for x in g.adj[m] if x != e]
-                cands.extend(_score_x(g, [n, m], arms, e, px, opt))
+                rsum = g.nodes[n]["r"] + g.nodes[m]["r"]
+                extra = opt.link_penalty * max(0.0, link_px * px / rsum - 1.0)
+                for c in _score_x(g, [n, m], arms, e, px, opt):
+                    c["score"] += extra
+                    cands.append(c)
     return cands
 
 

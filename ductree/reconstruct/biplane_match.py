@@ -42,7 +42,7 @@ node records ``pos_sigma_mm``, growing with the distance from the attachment.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,6 +70,8 @@ class MatchOptions:
     type_cost: float = 4.0               #: an end matched with a bifurcation
     width_weight: float = 0.5            #: weight of the width disagreement term
     slack_weight: float = 0.3            #: a depth difference inside a fork's slack still costs this per sigma
+    use_slack: bool = True               #: excuse forks seen too deep at small angles (off: strict depths)
+    strict_map_selection: bool = True    #: choose among candidate depth maps with strict depths
     split_tol_mm: float = 0.3            #: forks further apart than this in depth are re-joined at the shallower
     sample_mm: float = 0.1               #: resampling of centrelines before alignment
     node_spacing_mm: float = 0.5         #: spacing of the output nodes
@@ -80,7 +82,8 @@ class MatchOptions:
     track_band_mm: float = 0.15          #: depth band of the other view's samples considered
     track_jump_mm: float = 0.3           #: the tracked coordinate may jump this much per step ...
     track_slope: float = 3.0             #: ... plus this times the step length
-    track_sigma_mm: float = 0.4          #: uncertainty of a tracked coordinate
+    track_sigma_mm: float = 0.4          #: uncertainty of a coordinate tracked on an unmatched duct ...
+    track_behind_sigma_mm: float = 1.5   #: ... and on a duct already matched (hidden behind it, or absent)
 
 
 @dataclass
@@ -167,25 +170,61 @@ def estimate_depth_map(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = No
     return maps
 
 
+def fit_piecewise(xa: np.ndarray, xb: np.ndarray, opt: MatchOptions, w: np.ndarray | None = None) -> DepthMap | None:
+    """Least-squares ``f`` (knee, scale, offset) through corresponding depths ``xa = f(xb)``.
+
+    For each knee on a 0.5 mm grid, ``a`` and ``b`` are fitted on the pairs
+    beyond it; the knee with the least weighted squared residual over all
+    pairs (those before it on the line from the nipple) wins.
+    """
+    xa, xb = np.asarray(xa, float), np.asarray(xb, float)
+    w = np.ones(len(xa)) if w is None else np.asarray(w, float)
+    if len(xa) < 3:
+        return None
+    best = None
+    for k in np.arange(1.0, 16.01, 0.5):
+        deep = xb >= k
+        if deep.sum() < 2 or np.ptp(xb[deep]) < 3.0:
+            continue
+        sw = np.sqrt(w[deep])
+        A = np.column_stack([xb[deep], np.ones(deep.sum())]) * sw[:, None]
+        sol, *_ = np.linalg.lstsq(A, xa[deep] * sw, rcond=None)
+        a = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
+        b = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
+        m = DepthMap(a, b, float(k))
+        res = xa - m(xb)
+        cost = float(np.sum(w * np.minimum(res ** 2, 4.0)))
+        if best is None or cost < best[0] - 1e-9:
+            best = (cost, m, res)
+    if best is None:
+        return None
+    _, m, res = best
+    m.matched = int(len(xa))
+    m.residual_mm = float(np.sqrt(np.mean(res ** 2)))
+    return m
+
+
 def _map_prior(f: DepthMap, opt: MatchOptions) -> float:
     """A mild prior on the map: compression changes depth by a few percent and a few mm."""
     return opt.map_prior * (((f.a - 1.0) / 0.05) ** 2 + (f.b / 5.0) ** 2)
 
 
 def _refine_map(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap:
-    """Least-squares refinement of ``a, b`` on the features they match, then the knee."""
+    """Refine a vote peak ``a, b``: pair the features it matches, fit knee, scale and offset to them."""
+    m = DepthMap(a, b)
     for _ in range(4):
-        pa, pb = _pairs(da, ka, db, kb, DepthMap(a, b), opt.feature_tol_mm)
-        deep = pb > 6.0
-        if deep.sum() >= 3:
-            A = np.column_stack([pb[deep], np.ones(deep.sum())])
-            sol, *_ = np.linalg.lstsq(A, pa[deep], rcond=None)
-            a_new = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
-            b_new = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
-            if abs(a_new - a) < 1e-5 and abs(b_new - b) < 1e-4:
-                break
-            a, b = a_new, b_new
-    return _fit_knee(a, b, da, ka, db, kb, opt)
+        pa, pb = _pairs(da, ka, db, kb, m, opt.feature_tol_mm)
+        m2 = fit_piecewise(pa, pb, opt)
+        if m2 is None:
+            break
+        if abs(m2.a - m.a) < 1e-5 and abs(m2.b - m.b) < 1e-4 and m2.knee_mm == m.knee_mm:
+            m = m2
+            break
+        m = m2
+    if m.knee_mm <= 0:
+        m = _fit_knee(m.a, m.b, da, ka, db, kb, opt)
+    m.features = (len(da), len(db))
+    return m
 
 
 def _fit_knee(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap:
@@ -210,35 +249,34 @@ def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -
         f = DepthMap()
         return f, match_trees(ta, tb, f, opt)
     best = None
+    sel = replace(opt, use_slack=False) if opt.strict_map_selection else opt
     for f in cands:
-        m = match_trees(ta, tb, f, opt)
+        m = match_trees(ta, tb, f, sel)
         c = m.cost + _map_prior(f, opt)
         if best is None or c < best[0]:
             best = (c, f, m)
     _, f, m = best
-    for _ in range(2):
-        xa, xb = [], []
+    if sel is not opt:
+        m = match_trees(ta, tb, f, opt)
+    for _ in range(3):
+        xa, xb, w = [], [], []
         for pp in m.pairs:
             i, j = pp.a[-1], pp.b[-1]
-            sharp = (ta.fork_slack is None or ta.fork_slack[i] < 1.5) and \
-                (tb.fork_slack is None or tb.fork_slack[j] < 1.5)
-            if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and sharp:
-                xa.append(ta.ud[i, 1])
-                xb.append(tb.ud[j, 1])
-        xa, xb = np.asarray(xa), np.asarray(xb)
+            if ta.kind[i] != tb.kind[j] or ta.kind[i] not in (2, 3):
+                continue
+            sa = ta.fork_slack[i] if ta.fork_slack is not None else 0.0
+            sb = tb.fork_slack[j] if tb.fork_slack is not None else 0.0
+            xa.append(ta.ud[i, 1])
+            xb.append(tb.ud[j, 1])
+            w.append(1.0 / (1.0 + sa + sb) ** 2)
+        xa, xb, w = np.asarray(xa), np.asarray(xb), np.asarray(w)
         if len(xa) < 4:
             break
         keep = np.abs(xa - f(xb)) < 1.5
-        deep = keep & (xb > max(f.knee_mm, 3.0))
-        if deep.sum() < 3:
+        f2 = fit_piecewise(xa[keep], xb[keep], opt, w[keep])
+        if f2 is None:
             break
-        A = np.column_stack([xb[deep], np.ones(deep.sum())])
-        sol, *_ = np.linalg.lstsq(A, xa[deep], rcond=None)
-        a = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
-        b = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
-        da_, ka_ = _features(ta)
-        db_, kb_ = _features(tb)
-        f2 = _fit_knee(a, b, da_, ka_, db_, kb_, opt)
+        f2.features = f.features
         m2 = match_trees(ta, tb, f2, opt)
         if m2.cost + _map_prior(f2, opt) < m.cost + _map_prior(f, opt):
             f, m = f2, m2
@@ -332,7 +370,7 @@ class _Matcher:
         tips = self.ka[i] == 3 and self.kb[j] == 3
         sig = (opt.tip_sigma_mm if tips else opt.sigma_mm) + 0.5 * (self.ta.r[i] + self.tb.r[j])
         delta = self.da[i] - self.db[j]
-        if self.ka[i] == 2 and self.kb[j] == 2:
+        if self.ka[i] == 2 and self.kb[j] == 2 and opt.use_slack:
             # a fork seen at a small angle is seen too deep: excuse that much, in that view only
             slack = self.slack_a[i] if delta > 0 else self.slack_b[j]
             excess = max(0.0, abs(delta) - slack)
@@ -727,8 +765,10 @@ def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
             anchor_b[(k, n)] = ids[r]
         anchor_a[(k, pp.a[-1])] = prev
         anchor_b[(k, pp.b[-1])] = prev
-    track_in_b = _Track(tb, f, True, opt.sample_mm) if matching.single_a else None
-    track_in_a = _Track(ta, f, False, opt.sample_mm) if matching.single_b else None
+    used_a = {n for pp in matching.pairs for n in pp.a[1:]}
+    used_b = {n for pp in matching.pairs for n in pp.b[1:]}
+    track_in_b = _Track(tb, f, True, opt.sample_mm, used_b) if matching.single_a else None
+    track_in_a = _Track(ta, f, False, opt.sample_mm, used_a) if matching.single_b else None
     for singles, tree, which, anchors, track in ((matching.single_a, ta, "cc", anchor_a, track_in_b),
                                                 (matching.single_b, tb, "lateral", anchor_b, track_in_a)):
         for sub_root, k, att in singles:
@@ -775,8 +815,8 @@ def _parent_slope(acc: _Acc, at: int, coord: int, look_mm: float = 3.0) -> float
 class _Track:
     """The other view's centreline samples, sorted by depth in the CC frame (for one-view branches)."""
 
-    def __init__(self, tree: ViewTree, f: DepthMap, mapped: bool, step: float) -> None:
-        pts, rad = [], []
+    def __init__(self, tree: ViewTree, f: DepthMap, mapped: bool, step: float, matched: set[int]) -> None:
+        pts, rad, used = [], [], []
         for n in range(tree.n):
             e = tree.edge_ud[n]
             if len(e) < 2:
@@ -784,16 +824,18 @@ class _Track:
             P, R, _, _ = _resample(e, tree.edge_r[n], step, np.asarray([len(e) - 1]))
             pts.append(P)
             rad.append(R)
+            used.append(np.full(len(P), n in matched))
         P = np.vstack(pts) if pts else np.zeros((0, 2))
         R = np.concatenate(rad) if rad else np.zeros(0)
+        U = np.concatenate(used) if used else np.zeros(0, dtype=bool)
         d = f(P[:, 1]) if mapped else P[:, 1]
         order = np.argsort(d)
-        self.d, self.u, self.r = d[order], P[order, 0], R[order]
+        self.d, self.u, self.r, self.used = d[order], P[order, 0], R[order], U[order]
 
-    def near(self, depth: float, band: float) -> tuple[np.ndarray, np.ndarray]:
+    def near(self, depth: float, band: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lo = np.searchsorted(self.d, depth - band)
         hi = np.searchsorted(self.d, depth + band)
-        return self.u[lo:hi], self.r[lo:hi]
+        return self.u[lo:hi], self.r[lo:hi], self.used[lo:hi]
 
 
 def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str, f: DepthMap,
@@ -811,9 +853,9 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
     unknown = 2 if which == "cc" else 0             # z unknown on a CC-only branch, x on a lateral-only one
     slope = opt.direction_damping * _parent_slope(acc, at, unknown)
     p_at = acc.pos[at]
-    stack = [(sub_root, at, float(p_at[unknown]), float(p_at[1]), 0.0)]
+    stack = [(sub_root, at, float(p_at[unknown]), float(p_at[1]), 0.0, opt.single_sigma0_mm)]
     while stack:
-        node, parent3d, val, y_last, since = stack.pop()
+        node, parent3d, val, y_last, since, base = stack.pop()
         poly = tree.edge_ud[node]
         rad = tree.edge_r[node]
         seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
@@ -829,33 +871,38 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
             d_cc = d if which == "cc" else float(f(d))
             y = 0.5 * (d + float(f.inverse(d))) if which == "cc" else 0.5 * (d_cc + d)
             tracked = False
+            behind = False
             if track is not None:
-                cu, cr = track.near(d_cc, opt.track_band_mm)
+                cu, cr, cused = track.near(d_cc, opt.track_band_mm)
                 if len(cu):
                     ok = (cr > 0.4 * rad[r]) & (cr < 2.5 * rad[r] + 0.05)
                     if ok.any():
-                        cu = cu[ok]
+                        cu, cused = cu[ok], cused[ok]
                         k = int(np.argmin(np.abs(cu - val)))
                         if abs(cu[k] - val) <= opt.track_jump_mm + opt.track_slope * step:
                             val = float(cu[k])
                             tracked = True
+                            behind = bool(cused[k])
             if tracked:
                 since = 0.0
                 y_last = y
+                base = opt.track_behind_sigma_mm if behind else opt.track_sigma_mm
             else:
                 since += step
                 val = val + slope * (y - y_last)
                 y_last = y
             if r not in out_rows:
                 continue
-            sig = opt.track_sigma_mm if tracked else opt.single_sigma0_mm + opt.single_sigma_per_mm * since
+            # tracked on a duct of its own in the other view: well placed; on a duct already matched to
+            # another branch: it may hide behind that duct, or not be in the other view at all
+            sig = base + opt.single_sigma_per_mm * since
             if which == "cc":
                 p3, view_cc, view_lat = (u, y, val), (u, d), (np.nan, np.nan)
             else:
                 p3, view_cc, view_lat = (val, y, u), (np.nan, np.nan), (u, d)
             prev = acc.add(p3, rad[r], prev, single=True, view=which, sigma=sig, cc=view_cc, lat=view_lat)
         for ch in tree.children[node]:
-            stack.append((ch, prev, val, y_last, since))
+            stack.append((ch, prev, val, y_last, since, base))
 
 
 def match_views(vga, vgb, opt: MatchOptions | None = None):
@@ -875,7 +922,7 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
     ta, tb = vga.tree(), vgb.tree()
     f, m = fit_and_match(ta, tb, opt)
     best = m.cost
-    banned = {"a": frozenset(), "b": frozenset()}
+    state = {"a": (frozenset(), frozenset()), "b": (frozenset(), frozenset())}
     tried: set = set()
     decided = 0
     for _ in range(opt.crossing_rounds):
@@ -883,16 +930,19 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
         for which in ("a", "b"):
             vg = vga if which == "a" else vgb
             cur = ta if which == "a" else tb
-            cands = sorted((c for c in cur.crossings if c.get("sig") is not None and c.get("margin", math.inf)
-                            <= opt.crossing_margin and (which, c["sig"]) not in tried),
-                           key=lambda c: c["margin"])
-            for c in cands[: opt.crossing_tries]:
-                tried.add((which, c["sig"]))
-                trial_ban = banned[which] | {c["sig"]}
-                t2 = vg.tree(trial_ban)
+            trials = []
+            for c in cur.crossings:
+                for gap, alt in c.get("alternatives", []):
+                    if gap <= opt.crossing_margin and (which, c.get("sig"), alt) not in tried:
+                        trials.append((gap, c["sig"], alt))
+            trials.sort(key=lambda t: t[0])
+            for gap, sig, alt in trials[: opt.crossing_tries]:
+                tried.add((which, sig, alt))
+                banned, forced = state[which]
+                t2 = vg.tree(banned | {sig}, forced | {alt})
                 m2 = match_trees(t2, tb, f, opt) if which == "a" else match_trees(ta, t2, f, opt)
                 if m2.cost < best - opt.crossing_gain:
-                    banned[which] = trial_ban
+                    state[which] = (banned | {sig}, forced | {alt})
                     best = m2.cost
                     m = m2
                     decided += 1

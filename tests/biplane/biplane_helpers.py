@@ -1,0 +1,67 @@
+"""Hand-drawn ductogram views for the biplane tests: 3D capsules projected by hand (no simulator code).
+
+Conventions worked out by hand from DICOM Patient Orientation (first letter =
+direction of increasing column, second = of increasing row):
+
+- right CC ``P\\L``: column = c0 + depth / px, row = r0 + x / px;
+- right lateral ``P\\F``: column = c0 + depth / px, row = r0 - z / px;
+- left CC ``A\\R``: column = c0 - depth / px, row = r0 - x / px;
+- left lateral ``A\\F``: column = c0 - depth / px, row = r0 - z / px.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ductree.io.images2d import View2D
+
+
+def pixel_of(kind: str, lat: str, u: float, d: float, r0: float, c0: float, px: float) -> tuple[float, float]:
+    """(row, col) of in-plane coordinate ``u`` (x on a CC, z on a lateral) and depth ``d`` (mm)."""
+    if kind == "cc":
+        return (r0 + u / px, c0 + d / px) if lat == "R" else (r0 - u / px, c0 - d / px)
+    return (r0 - u / px, c0 + d / px) if lat == "R" else (r0 - u / px, c0 - d / px)
+
+
+def draw(kind: str, segments, *, lat: str = "R", px: float = 0.05, depth=lambda y: y, shape=(500, 1000),
+         nipple=(250.0, 60.0), erase=()) -> View2D:
+    """A boolean mask of capsules ``(p0, p1, r0, r1)`` (BF mm) seen in one view.
+
+    ``depth`` maps true depth to the view's depth (compression); ``erase`` lists
+    capsules (same form, in the view's (u, d) mm) cleared afterwards.
+    """
+    rr, cc = np.mgrid[0:shape[0], 0:shape[1]].astype(float)
+    mask = np.zeros(shape, dtype=bool)
+    r0, c0 = nipple
+    if lat == "L" and kind in ("cc", "lateral"):
+        c0 = shape[1] - c0 if nipple[1] < shape[1] / 2 else nipple[1]
+
+    def paint(a, b, ra, rb, value):
+        ab = b - a
+        den = float(ab @ ab)
+        t = np.clip(((rr - a[0]) * ab[0] + (cc - a[1]) * ab[1]) / den, 0.0, 1.0) if den > 0 else np.zeros_like(rr)
+        dist = np.hypot(rr - a[0] - t * ab[0], cc - a[1] - t * ab[1]) * px
+        inside = dist <= ra + t * (rb - ra)
+        mask[inside] = value
+
+    for p0, p1, ra, rb in segments:
+        p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+        pts = []
+        for p in (p0, p1):
+            u = p[0] if kind == "cc" else p[2]
+            pts.append(np.array(pixel_of(kind, lat, u, float(depth(p[1])), r0, c0, px)))
+        paint(pts[0], pts[1], ra, rb, True)
+    for (u0, d0), (u1, d1), ra, rb in erase:
+        a = np.array(pixel_of(kind, lat, u0, d0, r0, c0, px))
+        b = np.array(pixel_of(kind, lat, u1, d1, r0, c0, px))
+        paint(a, b, ra, rb, False)
+    orient = {("cc", "R"): ("P", "L"), ("lateral", "R"): ("P", "F"), ("cc", "L"): ("A", "R"),
+              ("lateral", "L"): ("A", "F")}[(kind, lat)]
+    return View2D(mask=mask, kind=kind, spacing_mm=(px, px), orientation=orient, laterality=lat,
+                  nipple_px=(r0, c0), name=f"{kind}.png")
+
+
+def polyline(points, radii):
+    """Capsules along a 3D polyline with per-point radii."""
+    pts = [np.asarray(p, float) for p in points]
+    return [(pts[i], pts[i + 1], radii[i], radii[i + 1]) for i in range(len(pts) - 1)]

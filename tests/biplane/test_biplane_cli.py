@@ -1,0 +1,171 @@
+"""``ductree build --cc/--lateral``: DICOM and PNG end to end, one view, and bad input (exit 2, one line,
+no output written); no DICOM patient identifier reaches an output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ductree.cli import main
+from ductree.io.images2d import write_mask_dicom
+from ductree.phantom import generate_tree, insert_lesions
+from ductree.phantom.simulate import simulate
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ductogram")
+    tree = generate_tree(seed=21, systems=2, branches=14, laterality="R", breast_depth_mm=70)
+    simulate("biplane", d, tree, insert_lesions(tree, 1, seed=21), seed=21)
+    other = tmp_path_factory.mktemp("other")
+    tree2 = generate_tree(seed=8, systems=2, branches=16, laterality="R", breast_depth_mm=70)
+    simulate("biplane", other, tree2, insert_lesions(tree2, 1, seed=8), seed=8)
+    return d, other, json.loads((d / "ductogram_sim.json").read_text())
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(code, err, *words):
+    assert code == 2, err
+    lines = [x for x in err.strip().splitlines() if x.startswith("ductree: error:")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def nipple(sim, view):
+    r, c = sim["views"][view]["nipple_px"]
+    return f"{r:.3f},{c:.3f}"
+
+
+def test_dicom_pair_end_to_end(case, tmp_path, capsys):
+    d, _, sim = case
+    out = tmp_path / "tree.json"
+    code, stdout, err = run(capsys, "build", "--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "-l", "R", "--out", out,
+                            "--cc-nipple", nipple(sim, "cc"), "--lateral-nipple", nipple(sim, "lateral"))
+    assert code == 0, err
+    assert "from the ductograms" in stdout and "match: depth map lateral->CC scale" in stdout
+    assert "Estimated Radiographic Magnification Factor" in stdout and "candidate" in stdout
+    data = json.loads(out.read_text())
+    g = data["graph"]
+    assert g["source"] == "ductogram" and g["laterality"] == "R" and g["nipple_from"]["cc"] == "given"
+    # the depth map found is the simulated relative compression (CC scale / lateral scale)
+    want = sim["views"]["cc"]["depth_scale"] / sim["views"]["lateral"]["depth_scale"]
+    assert abs(g["biplane"]["depth_map"]["scale"] - want) < 0.05
+    assert all("single_view" in n and "pos_sigma_mm" in n for n in data["nodes"])
+
+
+def test_png_pair_needs_spacing_and_matches_dicom(case, tmp_path, capsys):
+    d, _, sim = case
+    out = tmp_path / "t.json"
+    code, _, err = run(capsys, "build", "--cc", d / "cc_mask.png", "--lateral", d / "ml_mask.png", "-l", "R",
+                       "--out", out)
+    one_line_error(code, err, "cc_mask.png", "--spacing")
+    assert not out.exists()
+    args = ["build", "--cc", d / "cc_mask.png", "--lateral", d / "ml_mask.png", "-l", "R", "--out", out,
+            "--spacing", f"{sim['detector_pixel_mm']:.8f}", "--magnification", f"{sim['magnification']:.8f}",
+            "--cc-nipple", nipple(sim, "cc"), "--lateral-nipple", nipple(sim, "lateral")]
+    code, stdout, err = run(capsys, *args)
+    assert code == 0, err
+    assert "orientation P\\L (default (standard hanging))" in stdout
+    png = json.loads(out.read_text())
+    out2 = tmp_path / "d.json"
+    assert run(capsys, "build", "--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "-l", "R", "--out", out2,
+               "--cc-nipple", nipple(sim, "cc"), "--lateral-nipple", nipple(sim, "lateral"))[0] == 0
+    dcm = json.loads(out2.read_text())
+    assert len(png["nodes"]) == len(dcm["nodes"])
+    p1 = np.array([n["pos"] for n in png["nodes"]])
+    p2 = np.array([n["pos"] for n in dcm["nodes"]])
+    assert np.abs(p1 - p2).max() < 0.01
+
+
+def test_one_view_gives_a_planar_tree(case, tmp_path, capsys):
+    d, _, _ = case
+    out = tmp_path / "planar.json"
+    code, stdout, err = run(capsys, "build", "--lateral", d / "ml.dcm", "-l", "R", "--out", out)
+    assert code == 0, err
+    assert "one view only (lateral)" in err and "nipple not given" in err
+    g = json.loads(out.read_text())["graph"]
+    assert g["planar"] is True and list(g["views"]) == ["lateral"]
+
+
+def test_no_patient_identifier_reaches_the_output(case, tmp_path, capsys):
+    d, _, sim = case
+    from ductree.io.images2d import read_view
+
+    planted = {"PatientName": "DOE^JANE", "PatientID": "MRN-0042424", "PatientBirthDate": "19700101",
+               "InstitutionName": "St Elsewhere", "AccessionNumber": "ACC-777"}
+    paths = []
+    for view, name, vp, orient in (("cc", "cc.dcm", "CC", ("P", "L")), ("lateral", "ml.dcm", "ML", ("P", "F"))):
+        v = read_view(d / name, view)
+        paths.append(write_mask_dicom(v.mask, tmp_path / f"id_{name}", view_position=vp, laterality="R",
+                                      orientation=orient, imager_pixel_spacing_mm=sim["detector_pixel_mm"],
+                                      magnification=sim["magnification"], patient_name="DOE^JANE",
+                                      patient_id="MRN-0042424", extra=planted))
+    for suffix in (".json", ".graphml", ".swc", ".vtp"):
+        out = tmp_path / f"t{suffix}"
+        code, stdout, err = run(capsys, "build", "--cc", paths[0], "--lateral", paths[1], "-l", "R", "--out", out)
+        assert code == 0, err
+        blob = out.read_bytes() + stdout.encode() + err.encode()
+        for value in ("DOE", "JANE", "MRN-0042424", "19700101", "Elsewhere", "ACC-777"):
+            assert value.encode() not in blob, (suffix, value)
+
+
+def test_bad_inputs_exit_2_without_output(case, tmp_path, capsys):
+    d, other, sim = case
+    out = tmp_path / "t.json"
+    grey = tmp_path / "grey.png"
+    img = np.array(Image.open(d / "cc_mask.png")).astype(float)
+    from scipy.ndimage import gaussian_filter
+
+    Image.fromarray(gaussian_filter(img, 2).astype(np.uint8)).save(grey)
+    empty = tmp_path / "empty.png"
+    Image.fromarray(np.zeros((80, 80), np.uint8)).save(empty)
+    left = write_mask_dicom(np.array(Image.open(d / "ml_mask.png")) > 0, tmp_path / "left_ml.dcm", view_position="ML",
+                            laterality="L", orientation=("A", "F"), imager_pixel_spacing_mm=0.06, magnification=1.8)
+    sp = ["--spacing", "0.06", "--magnification", "1.8"]
+    cases = [
+        (["--cc", grey, "--lateral", d / "ml_mask.png", *sp], ["grey.png", "not a binary mask", "Otsu"]),
+        (["--cc", empty, "--lateral", d / "ml_mask.png", *sp], ["empty.png", "empty"]),
+        (["--cc", d / "cc.dcm", "--lateral", left], ["different breasts", "left_ml.dcm is L"]),
+        (["--cc", d / "ml.dcm", "--lateral", d / "cc.dcm"], ["ml.dcm", "ML view, given as the cc view"]),
+        (["--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "--cc-nipple", "1,2,3"], ["--cc-nipple", "2 values"]),
+        (["--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "--magnification", "-1"], ["--magnification"]),
+        (["--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "--cc-orientation", "P,F"], ["orientation", "cc view"]),
+    ]
+    for extra, words in cases:
+        code, _, err = run(capsys, "build", "-l", "R", "--out", out, *extra)
+        one_line_error(code, err, *words)
+        assert not out.exists()
+    code, _, err = run(capsys, "build", "-l", "L", "--out", out, "--cc", d / "cc.dcm", "--lateral", d / "ml.dcm")
+    one_line_error(code, err, "cc.dcm", "R breast but the L breast was given")
+    assert not out.exists()
+
+
+def test_views_of_different_ducts_are_refused_or_flagged(case, tmp_path, capsys):
+    d, other, _ = case
+    out = tmp_path / "t.json"
+    code, stdout, err = run(capsys, "build", "-l", "R", "--out", out, "--cc", d / "cc.dcm", "--lateral",
+                            other / "ml.dcm")
+    if code == 2:
+        one_line_error(code, err, "do not seem to show the same ducts")
+        assert not out.exists()
+    else:
+        assert code == 0 and "low-confidence match" in err and "confidence low" in stdout
+
+
+def test_phantom_simulate_biplane_in_a_real_process(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "ductree", "phantom", "--out", str(tmp_path / "c"), "--seed", "2",
+                        "--systems", "1", "--branches", "8", "--lesions", "1", "--simulate", "biplane"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "cc.dcm" in r.stdout and (tmp_path / "c" / "case_ductogram.toml").is_file()
