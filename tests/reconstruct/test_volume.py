@@ -4,6 +4,8 @@ Ground truth is the tree each mask was voxelized from (ductree.phantom.voxelize)
 of the code under test.
 """
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -261,3 +263,94 @@ def test_bad_volumes(tmp_path):
     (tmp_path / "junk.nii.gz").write_bytes(b"not a nifti at all")
     with pytest.raises(InputError, match="junk.nii.gz"):
         read_volume(tmp_path / "junk.nii.gz")
+
+
+PATIENT = {"0010|0010": "Doe^Jane", "0010|0020": "PID-12345", "0010|0030": "19700101", "0008|0050": "ACC-98765"}
+
+
+def _write_dicom_series(vol: Volume, folder) -> None:
+    """One DICOM file per k-slice, with the volume's geometry and made-up patient identifiers in every header."""
+    import SimpleITK as sitk
+
+    folder.mkdir()
+    uid = "1.2.826.0.1.3680043.2.1125.1.4242"
+    writer = sitk.ImageFileWriter()
+    writer.KeepOriginalImageUIDOn()
+    d = vol.direction
+    orient = "\\".join(f"{x:.6f}" for x in (*d[:, 0], *d[:, 1]))
+    for k in range(vol.array.shape[0]):
+        sl = sitk.GetImageFromArray(vol.array[k].astype(np.int16))
+        sl.SetSpacing(vol.spacing[:2])
+        pos = vol.index_to_lps([0, 0, k])
+        tags = {**PATIENT, "0008|0060": "CT", "0008|0016": "1.2.840.10008.5.1.4.1.1.2", "0020|000d": uid + ".1",
+                "0020|000e": uid + ".2", "0008|0018": f"{uid}.3.{k}", "0020|0013": str(k + 1),
+                "0020|0037": orient, "0020|0032": "\\".join(f"{x:.6f}" for x in pos),
+                "0028|0030": f"{vol.spacing[1]}\\{vol.spacing[0]}", "0018|0050": str(vol.spacing[2])}
+        for t, v in tags.items():
+            sl.SetMetaData(t, v)
+        writer.SetFileName(str(folder / f"slice{k:03d}.dcm"))
+        writer.Execute(sl)
+
+
+def test_dicom_series_geometry_and_no_patient_identifiers(tmp_path):
+    truth = y_truth()
+    vol = voxelize_tree(truth, (0.1, 0.12, 0.15), nipple_lps=NIP, defects=CLEAN,
+                        direction=oblique_direction((10, -5, 20)))
+    series = tmp_path / "series"
+    _write_dicom_series(vol, series)
+    back = read_volume(series)
+    assert back.spacing == pytest.approx(vol.spacing, abs=1e-6) and back.origin == pytest.approx(vol.origin, abs=1e-4)
+    assert np.allclose(back.direction, vol.direction, atol=1e-5)
+    assert np.array_equal(back.array, vol.array)
+    assert not any(hasattr(back, name) for name in ("metadata", "header", "tags"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = tree_from_volume(series, laterality="R", nipple_lps=NIP)
+    t = truth.copy()
+    t.graph["nipple_lps"] = NIP.tolist()
+    s = compare_trees(tree, t, tol_mm=0.15)
+    assert s.roots_matched and s.tip_recall == 1.0 and s.tip_precision == 1.0
+    # nothing from the headers reaches the tree or any file written from it, nor the command's output
+    from ductree.io import write_tree
+
+    outs = [write_tree(tree, tmp_path / name) for name in ("t.json", "t.swc", "t.graphml")]
+    r = subprocess.run([sys.executable, "-m", "ductree", "build", str(series), "-l", "R", "--out",
+                        str(tmp_path / "cli.json"), "--nipple", ",".join(str(v) for v in NIP)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    texts = [p.read_text() for p in [*outs, tmp_path / "cli.json"]] + [r.stdout, r.stderr, repr(tree.graph)]
+    for value in PATIENT.values():
+        for needle in {value, value.replace("^", " "), value.split("^")[0]}:
+            assert all(needle not in text for text in texts), needle
+
+
+def test_case_file_with_a_volume_source(tmp_path):
+    from ductree.case import load_case
+    from ductree.reconstruct import tree_from_case
+
+    truth = y_truth()
+    vol = voxelize_tree(truth, 0.1, nipple_lps=NIP, defects=CLEAN)
+    write_volume(vol, tmp_path / "seg.nii.gz")
+    np.save(tmp_path / "seg.npy", vol.array)
+    t = truth.copy()
+    t.graph["nipple_lps"] = NIP.tolist()
+    nip = ", ".join(str(v) for v in NIP)
+    (tmp_path / "case.toml").write_text(f'id = "vol-1"\nlaterality = "R"\nnipple_lps = [{nip}]\n\n'
+                                        '[source]\nvolume = "seg.nii.gz"\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = tree_from_case(load_case(tmp_path / "case.toml"))
+    s = compare_trees(tree, t, tol_mm=H)
+    assert tree.laterality == "R" and tree.graph["nipple_lps"] == pytest.approx(NIP.tolist())
+    assert s.roots_matched and s.tip_recall == 1.0 and s.bifurcations_within_tol == 1.0
+    # a .npy source needs its spacing in the case; the nipple as a voxel index
+    ijk = np.rint(vol.lps_to_array(NIP)[::-1]).astype(int).tolist()
+    (tmp_path / "npy.toml").write_text('id = "vol-2"\nlaterality = "R"\n\n[source]\nvolume = "seg.npy"\n'
+                                       f'spacing_mm = [0.1, 0.1, 0.1]\nnipple_voxel = {ijk}\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree2 = tree_from_case(load_case(tmp_path / "npy.toml"))
+    assert tree2.graph["nipple_from"] == "given as a voxel index" and len(tips(tree2)) == 2
+    (tmp_path / "bad.toml").write_text('id = "vol-3"\nlaterality = "R"\n\n[source]\nvolume = "seg.npy"\n')
+    with pytest.raises(InputError, match="spacing"):
+        tree_from_case(load_case(tmp_path / "bad.toml"))
