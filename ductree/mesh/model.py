@@ -292,6 +292,8 @@ def tree_to_mesh(
     tree = ensure_tree(tree)
     tree.validate()
     tol = resolve_tolerance(quality, tolerance_mm)
+    # Lesions and the plate keep the requested tolerance (a triangle budget only coarsens the ducts).
+    tol_abs = max(float(tol.abs_mm), 0.02)
     if end not in ENDS:
         raise InputError(f"unknown end style {end!r}; choose round or flat", key="end")
     min_r = 0.0 if min_radius_mm is None else _check_number(min_radius_mm, "min_radius_mm", allow_zero=True)
@@ -347,8 +349,13 @@ def tree_to_mesh(
         warnings.append(f"systems {a} and {b} overlap near BF ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm; "
                         "their bodies intersect")
 
+    if hollow is None:
+        for s, (man, _) in zip(chosen, built):
+            g = int(man.genus())
+            if g > 0:
+                warnings.append(f"system {s}: the surface has {g} handle(s): ducts of this system touch or overlap "
+                                "(in the tree, or because the tolerance is coarse)")
     model = ModelBodies(warnings=warnings)
-    tol_abs = float(tol.at(0.0)) if tol.rel == 0 else max(tol.abs_mm, 0.02)
     if base_plate:
         roots = [tree.root_of_system(s) for s in chosen]
         idx = [tree.index[r] for r in roots]

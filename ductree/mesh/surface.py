@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tubes import RunPlan, SystemGeometry, Tolerance, _Seg, build_tubes, plan_runs, system_geometry
+from .tubes import (RunPlan, SystemGeometry, Tolerance, _Seg, build_tubes, drop_chain_nodes, plan_runs,
+                    system_geometry)
 
 
 @dataclass
@@ -31,7 +32,7 @@ class SystemParts:
 def system_parts(pos: np.ndarray, radius: np.ndarray, parent: np.ndarray, tol: Tolerance, *,
                  ends: str = "round") -> SystemParts:
     """Plan the runs of one system and build each as a closed tube (vertices, faces)."""
-    g = system_geometry(pos, radius, parent)
+    g = drop_chain_nodes(system_geometry(pos, radius, parent), tol)
     seg = _Seg(g, tol)
     plan = plan_runs(g, tol, seg)
     return SystemParts(g, plan, build_tubes(g, plan, tol, ends=ends, seg=seg))

@@ -38,6 +38,8 @@ import numpy as np
 SIDE_SHARE = 0.45
 BEND_SHARE = 0.30
 TAPER_SHARE = 0.15
+#: Share of the tolerance a dropped node may lie off the chord that replaces it (see :func:`drop_chain_nodes`).
+CHORD_SHARE = 0.15
 #: A run never turns more than this in total (so a tube cannot curl onto itself), radians.
 MAX_RUN_TURN = math.radians(90.0)
 #: Caps are triangulated finer than rings by this factor: a triangle on a sphere sags at its
@@ -139,6 +141,63 @@ def system_geometry(pos: np.ndarray, radius: np.ndarray, parent: np.ndarray) -> 
     np.maximum.at(rad, new_index[eff], radius)
     par = np.array([-1 if parent[k] < 0 else new_index[eff[parent[k]]] for k in keep], dtype=np.int64)
     return SystemGeometry(pos=pos[keep].copy(), radius=rad, parent=par, source_rows=[eff])
+
+
+def drop_chain_nodes(g: SystemGeometry, tol: Tolerance, share: float = CHORD_SHARE) -> SystemGeometry:
+    """Drop nodes inside unbranched stretches that a straight chord already represents.
+
+    Along each chain of nodes with one child, a node is dropped when its
+    centre lies within ``share * tol`` of the chord joining the nodes kept on
+    either side, less the amount by which its radius differs from the
+    radius interpolated along that chord (greedy, from the chain's start).
+    Roots, junctions and tips are always kept. The union of round cones
+    along the chords then stays within that share of the original one, and
+    a tube needs no ring there.
+    """
+    P, R, par = g.pos, g.radius, g.parent
+    n = len(R)
+    nkids = np.bincount(par[par >= 0], minlength=n)
+    if not np.any((nkids == 1) & (par >= 0)):
+        return g
+    kids = g.children()
+    keep = np.ones(n, dtype=bool)
+    limit = share * tol.at(R)
+    # chain starts: every node that is not a pass-through (root, junction or tip) with one child below it
+    for start in np.flatnonzero((par < 0) | (nkids != 1)).tolist():
+        for first in kids[start]:
+            chain = [start, first]
+            while nkids[chain[-1]] == 1:
+                chain.append(kids[chain[-1]][0])
+            anchor = 0
+            k = 2
+            while k < len(chain):
+                a, b = chain[anchor], chain[k]
+                mids = np.asarray(chain[anchor + 1:k])
+                ab = P[b] - P[a]
+                L2 = float(ab @ ab)
+                t = np.clip(((P[mids] - P[a]) @ ab) / L2, 0.0, 1.0) if L2 > 0 else np.zeros(len(mids))
+                off = np.linalg.norm(P[mids] - (P[a] + t[:, None] * ab), axis=1)
+                dr = np.abs(R[mids] - (R[a] + (R[b] - R[a]) * t))
+                if np.all(off + dr <= limit[mids]):
+                    k += 1
+                    continue
+                keep[chain[k - 1]] = True
+                keep[chain[anchor + 1:k - 1]] = False
+                anchor = k - 1
+                k = anchor + 2
+            keep[chain[anchor + 1:len(chain) - 1]] = False
+    if keep.all():
+        return g
+    # Re-link kept nodes to their nearest kept ancestor.
+    new_index = np.full(n, -1)
+    new_index[keep] = np.arange(int(keep.sum()))
+    up = par.copy()
+    for i in range(n):  # rows are parents-first, so a dropped parent's link is final before its child
+        p = up[i]
+        if p >= 0 and not keep[p]:
+            up[i] = up[p]
+    new_par = np.where(up[keep] >= 0, new_index[np.maximum(up[keep], 0)], -1)
+    return SystemGeometry(pos=P[keep].copy(), radius=R[keep].copy(), parent=new_par.astype(np.int64))
 
 
 # ----------------------------------------------------------------------------- segments and rings
