@@ -388,7 +388,16 @@ def _build_graph(chains, lab: np.ndarray, lo: np.ndarray, geo: _Geometry, rays, 
             tan_list.append(_tangents(np.vstack([node_pos[a][None], pts, node_pos[b][None]]))[1:-1])
         allp = np.vstack(pts_list) if pts_list else np.zeros((0, 3))
         allt = np.vstack(tan_list) if tan_list else np.zeros((0, 3))
-        ring = ring_radius(rays, allp, allt, None if value is None else np.full(len(allp), value), n_rays=8)
+        # radii at every other voxel of each chain (and its last), interpolated between: they steer clean-up only
+        sizes = np.array([len(q) for q in pts_list], dtype=np.int64)
+        local = np.arange(len(allp)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        last = np.repeat(sizes - 1, sizes)
+        probe = np.flatnonzero((local % 2 == 0) | (local == last))
+        ring = np.empty(len(allp))
+        ring[probe] = ring_radius(rays, allp[probe], allt[probe],
+                                  None if value is None else np.full(len(probe), value), n_rays=8)
+        odd = np.flatnonzero((local % 2 == 1) & (local != last))
+        ring[odd] = 0.5 * (ring[odd - 1] + ring[odd + 1])
         ring += opt.radius_offset_vox * h
         start = 0
         for (a, b), pts, ok in zip(zip(ch.chain_a.tolist(), ch.chain_b.tolist()), pts_list, keep_chain):
@@ -947,7 +956,7 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
     value = None if all(v is None for v in vals) else np.array([0 if v is None else v for v in vals])
     from .rays import ring_radius
 
-    rad = ring_radius(rays, lps, tangent, value, n_rays=24) + opt.radius_offset_vox * h
+    rad = ring_radius(rays, lps, tangent, value, n_rays=16) + opt.radius_offset_vox * h
     # key nodes (root, junctions, tips) take the duct's radius from their neighbour along the tree
     for row in np.flatnonzero(is_key):
         nb = par[row] if par[row] >= 0 and not is_key[par[row]] else first_child[row]
