@@ -32,6 +32,18 @@ def _systems(text: str) -> list[int]:
         raise InputError(f"expected system ids like 0,2, got {text!r}", key="--systems") from None
 
 
+_OPTION_OF = {"quality": "--quality", "tolerance_mm": "--tolerance", "max_triangles": "--max-triangles",
+              "min_radius_mm": "--min-radius", "hollow_mm": "--hollow", "systems": "--systems", "end": "--ends",
+              "lesions": "--lesion", "scale": "--scale", "space": "--space", "nipple_lps": "--nipple-lps"}
+
+
+def _as_option(exc):
+    """The same InputError, its key renamed to the command-line option the user typed."""
+    from ..errors import InputError
+
+    return InputError(exc.message, source=exc.source, line=exc.line, key=_OPTION_OF.get(exc.key or "", exc.key))
+
+
 def _lesion(text: str) -> tuple[str, list[float], float]:
     from ..errors import InputError
 
@@ -88,17 +100,14 @@ def mesh(
     tree = read_tree(tree_file, laterality=laterality)
     if space.upper() == "LPS" and nip is None and tree.graph.get("nipple_lps") is not None:
         nip = list(tree.graph["nipple_lps"])
-    pl = placement(space, nipple_lps=nip, scale=scale)
     lesions = [_lesion(t) for t in (lesion or [])]
     try:
+        pl = placement(space, nipple_lps=nip, scale=scale)
         model = tree_to_mesh(tree, quality=quality, tolerance_mm=tolerance, max_triangles=max_triangles,
                              min_radius_mm=min_radius, end=ends, systems=_systems(systems) if systems else None,
                              hollow_mm=hollow, lesions=lesions, base_plate=base_plate, context=context)
     except InputError as exc:
-        key = {"quality": "--quality", "tolerance_mm": "--tolerance", "max_triangles": "--max-triangles",
-               "min_radius_mm": "--min-radius", "hollow_mm": "--hollow", "systems": "--systems",
-               "end": "--ends"}.get(exc.key or "", exc.key)
-        raise InputError(exc.message, source=exc.source, line=exc.line, key=key) from None
+        raise _as_option(exc) from None
     checks = [check_watertight(b.mesh, expect_bodies=1) for b in model]
     if any(not c.ok for c in checks):
         bad = [f"{b.name}: {'; '.join(c.problems)}" for b, c in zip(model, checks) if not c.ok]
