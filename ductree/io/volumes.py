@@ -231,23 +231,30 @@ def _from_sitk(img, p: Path) -> Volume:
     if img.GetNumberOfComponentsPerPixel() != 1:
         raise InputError(f"{img.GetNumberOfComponentsPerPixel()} components per voxel, expected a scalar "
                          "mask or label volume", source=p)
-    view = sitk.GetArrayViewFromImage(img)
-    arr = _fresh_array(view.shape, view.dtype)
-    np.copyto(arr, view)
+    arr = _pixels(img)
     return Volume(arr, spacing=img.GetSpacing(), origin=img.GetOrigin(),
                   direction=np.asarray(img.GetDirection(), dtype=float).reshape(3, 3))
 
 
-def _fresh_array(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """A writable array for a volume's pixels. Large ones come from an anonymous memory map: numpy's own large
-    allocations ask the kernel for huge pages, whose compaction can make the first write of a big volume
-    several times slower than the copy itself."""
-    n = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    if n < (16 << 20):
-        return np.empty(shape, dtype=dtype)
-    import mmap
+def _pixels(img) -> np.ndarray:
+    """The image's pixels as a writable numpy array (SimpleITK order), without copying them.
 
-    return np.frombuffer(mmap.mmap(-1, n), dtype=dtype).reshape(shape)
+    SimpleITK's array view is only valid while its image lives: the view's
+    buffer is wrapped in a ctypes array that holds the image, so the image
+    lives as long as any array made from it (numpy keeps the buffer as the
+    array's base). A copy (``GetArrayFromImage``) costs a second volume of
+    memory and, here, more time than the decompression itself.
+    """
+    import ctypes
+
+    import SimpleITK as sitk
+
+    view = sitk.GetArrayViewFromImage(img)           # also makes the image's buffer its own (MakeUnique)
+    if view.size == 0:
+        return np.array(view)
+    buf = (ctypes.c_char * view.nbytes).from_address(view.ctypes.data)
+    buf.owner = img
+    return np.frombuffer(buf, dtype=view.dtype).reshape(view.shape)
 
 
 def _read_npy(p: Path, spacing: tuple[float, float, float] | None) -> Volume:
