@@ -77,8 +77,7 @@ class BiplaneOptions:
     merge_mm: float = 3.0                  #: candidates this close (3D) are one finding
     min_matched_fraction: float = 0.6      #: below this (in either view) the match is low-confidence
     min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
-    unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts ...
-    unmatchable_agreement: float = 0.15    #: ... as they are with fewer forks/ends agreeing than this
+    unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
     planar_sigma_per_mm: float = 0.5       #: uncertainty growth of the unknown coordinate of a planar tree
 
 
@@ -316,8 +315,7 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
 
 def _check_quality(q: dict, opt: BiplaneOptions) -> None:
     fa, fb = q["matched_fraction"]["cc"], q["matched_fraction"]["lateral"]
-    unmatched = (q["agreement"] < opt.unmatchable_agreement and q["features"] >= 4) or \
-        (min(fa, fb) < opt.unmatchable_fraction and min(q["forks"]) >= 2)
+    unmatched = min(fa, fb) < opt.unmatchable_fraction and min(q["forks"]) >= 2
     if unmatched:
         raise InputError(f"the CC and lateral views do not seem to show the same ducts: only "
                          f"{round(q['agreement'] * q['features'])} of {q['features']} forks and ends agree in depth "

@@ -69,7 +69,8 @@ class ViewOptions:
     defect_ratio: float = 0.5            #: (duct radius beyond - wall) / hole half-width at least this: a defect
     defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
     min_hole_mm2: float = 0.02           #: smaller holes are pinholes (noise): filled, not findings
-    defect_max_mm: float = 12.0          #: holes longer than this are never defects
+    defect_max_mm: float = 12.0          #: holes longer than this are never defects ...
+    defect_max_width_mm: float = 2.0     #: ... nor holes wider than this (both sides of the bounding box)
     nipple_max_mm: float = 15.0          #: a given nipple must lie this close to a duct end
     refine_max_factor: float = 3.0       #: a junction moves at most this x its radius (+ 0.5 mm) when refined
 
@@ -190,6 +191,7 @@ class _G:
             d["b"] = new
         self.adj[old].discard(e)
         self.adj[new].add(e)
+        d["cache"] = {}
         d["rc"] = d["rc"].copy()
         if d["a"] == new:
             d["rc"][0] = self.nodes[new]["rc"]
@@ -208,9 +210,10 @@ class _G:
             return None
         p1, r1 = self.oriented(e1, a)
         p2, r2 = self.oriented(e2, n)
-        flags = {k: v for k, v in self.edges[e1].items() if k not in ("a", "b", "rc", "r")}
+        skip = ("a", "b", "rc", "r", "cache")
+        flags = {k: v for k, v in self.edges[e1].items() if k not in skip}
         for k, v in self.edges[e2].items():
-            if k not in ("a", "b", "rc", "r") and v:
+            if k not in skip and v:
                 flags[k] = flags.get(k) or v
         self.remove_edge(e1)
         self.remove_edge(e2)
@@ -219,7 +222,30 @@ class _G:
         return self.add_edge(a, b, np.vstack([p1, p2[1:]]), np.concatenate([r1, r2[1:]]), **flags)
 
     def length_px(self, e: int) -> float:
-        return _polyline_length(self.edges[e]["rc"])
+        return float(self.arc(e)[-1])
+
+    def arc(self, e: int) -> np.ndarray:
+        """Cumulative arc length (pixels) along the edge from its end ``a`` (cached on the edge)."""
+        d = self.edges[e]
+        c = d.setdefault("cache", {})
+        s = c.get("s")
+        if s is None:
+            s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(d["rc"], axis=0), axis=1))])
+            c["s"] = s
+        return s
+
+    def oriented_arc(self, e: int, n: int) -> np.ndarray:
+        s = self.arc(e)
+        return s if self.edges[e]["a"] == n else s[-1] - s[::-1]
+
+    def light_copy(self) -> "_G":
+        """A copy sharing the (never mutated) point arrays and caches."""
+        g = _G()
+        g.nodes = {k: dict(v) for k, v in self.nodes.items()}
+        g.edges = {k: dict(v) for k, v in self.edges.items()}
+        g.adj = {k: set(v) for k, v in self.adj.items()}
+        g._nid, g._eid = self._nid, self._eid
+        return g
 
     def components(self) -> list[set[int]]:
         seen: set[int] = set()
@@ -368,9 +394,7 @@ class ViewGraph:
 
     def tree(self, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
         """Cut the cycles (never with a cut in ``banned``, preferring those in ``forced``) and root the tree."""
-        import copy
-
-        g = copy.deepcopy(self.g)
+        g = self.g.light_copy()
         crossings = _cut_cycles(g, self.root, self.px, self.opt, banned, forced)
         for n in list(g.nodes):
             if n in g.nodes and n != self.root and g.deg(n) == 2:
@@ -408,16 +432,16 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
             continue
         h_rows = sl[0].stop - sl[0].start
         h_cols = sl[1].stop - sl[1].start
-        if max(h_rows, h_cols) * px > opt.defect_max_mm:
-            continue
-        pad = int(max(h_rows, h_cols)) + int(math.ceil(1.5 / px)) + 6
+        if max(h_rows, h_cols) * px > opt.defect_max_mm or min(h_rows, h_cols) * px > opt.defect_max_width_mm:
+            continue       # too big for a lucency inside one duct: the gap between ducts that cross or touch
+        pad = int(math.ceil(opt.defect_max_width_mm / px)) + 6
         rs = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, m.shape[0]))
         cs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, m.shape[1]))
         hole = hl[rs, cs] == k
         local = m[rs, cs]
         e_f = ndi.distance_transform_edt(np.pad(local | hole, 1))[1:-1, 1:-1]
         r_fill = float(e_f[hole].max())
-        e_h = ndi.distance_transform_edt(hole)          # inside the hole: distance to its edge
+        e_h = ndi.distance_transform_edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
         h_half = float(e_h.max())                       # half-width of the hole
         # wall thickness: from the hole's edge across the contrast to the outer background
         edge = hole & ~ndi.binary_erosion(hole)
@@ -575,7 +599,7 @@ def _bridge_gaps(g: _G, root: int, view: View2D, px: float, opt: ViewOptions) ->
 
 def _arm_direction(g: _G, e: int, n: int, px: float, look_px: float) -> np.ndarray:
     p, _ = g.oriented(e, n)
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    s = g.oriented_arc(e, n)
     k = int(np.searchsorted(s, look_px))
     k = min(max(k, 1), len(p) - 1)
     v = p[k] - p[0]
@@ -584,10 +608,16 @@ def _arm_direction(g: _G, e: int, n: int, px: float, look_px: float) -> np.ndarr
 
 
 def _arm_radius(g: _G, e: int, n: int, skip_px: float) -> float:
+    cache = g.edges[e].setdefault("cache", {})
+    key = ("r", g.edges[e]["a"] == n, round(skip_px, 3))
+    if key in cache:
+        return cache[key]
     p, r = g.oriented(e, n)
-    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+    s = g.oriented_arc(e, n)
     sel = (s >= skip_px) & (s <= skip_px * 3.0)
-    return float(np.median(r[sel])) if sel.any() else float(np.median(r))
+    out = float(np.median(r[sel])) if sel.any() else float(np.median(r))
+    cache[key] = out
+    return out
 
 
 def _bridges(g: _G) -> set[int]:
@@ -801,7 +831,7 @@ def _score_x(g: _G, cluster: list[int], arms: list[tuple[int, int]], link: int |
     dirs, rads = [], []
     for e, n in arms:
         p, _ = g.oriented(e, n)
-        s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(p, axis=0), axis=1))])
+        s = g.oriented_arc(e, n)
         k = min(max(int(np.searchsorted(s, look)), 1), len(p) - 1)
         v = p[k] - centre
         nv = np.linalg.norm(v)

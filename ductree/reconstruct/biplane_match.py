@@ -57,8 +57,8 @@ class MatchOptions:
     max_offset_mm: float = 10.0          #: |b| at most this
     map_candidates: int = 6              #: depth maps (vote peaks) tried with the full matching
     crossing_margin: float = 0.8         #: crossings whose runner-up reading scored within this are re-decided
-    crossing_tries: int = 6              #: ... at most this many per view and round
-    crossing_rounds: int = 4
+    crossing_tries: int = 3              #: ... at most this many per view and round
+    crossing_rounds: int = 2
     crossing_gain: float = 1.0           #: a reading must lower the matching cost by this to be kept
     map_prior: float = 1.0               #: weight of the prior on the map (scale ~1 +- 5%, offset ~ +-5 mm)
     feature_tol_mm: float = 1.0          #: features within this (after mapping) count as matched
@@ -191,6 +191,8 @@ def fit_piecewise(xa: np.ndarray, xb: np.ndarray, opt: MatchOptions, w: np.ndarr
         sol, *_ = np.linalg.lstsq(A, xa[deep] * sw, rcond=None)
         a = float(np.clip(sol[0], 1 - opt.max_scale, 1 + opt.max_scale))
         b = float(np.clip(sol[1], -opt.max_offset_mm, opt.max_offset_mm))
+        if not _plausible_knee(a, b, float(k)):
+            continue
         m = DepthMap(a, b, float(k))
         res = xa - m(xb)
         cost = float(np.sum(w * np.minimum(res ** 2, 4.0)))
@@ -227,9 +229,16 @@ def _refine_map(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthM
     return m
 
 
+def _plausible_knee(a: float, b: float, k: float) -> bool:
+    """The nipple ramp's slope (depth ratio between the views over the first ``k`` mm) is 0.3-2.5."""
+    return 0.3 <= (a * k + b) / k <= 2.5
+
+
 def _fit_knee(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap:
     best = None
     for k in np.arange(1.0, 16.01, 0.5):
+        if not _plausible_knee(a, b, float(k)) and k < 16.0:
+            continue
         m = DepthMap(a, b, float(k))
         pa, pb = _pairs(da, ka, db, kb, m, opt.feature_tol_mm)
         res = np.abs(pa - m(pb)) if len(pa) else np.zeros(0)
@@ -349,20 +358,12 @@ class _Matcher:
         n = t.n
         own = np.array([self.opt.single_edge_cost + self.opt.single_mm_cost * _polyline_length(p) if len(p) else 0.0
                         for p in t.edge_ud])
+        # parents come before children in every ViewTree (breadth-first rows), so one backward pass sums subtrees
         out = own.copy()
-        order = np.argsort([len(self._ancestors(t, i)) for i in range(n)])[::-1]
-        for i in order:
+        for i in range(n - 1, 0, -1):
             p = t.parent[i]
             if p >= 0:
                 out[p] += out[i]
-        return out
-
-    @staticmethod
-    def _ancestors(t: ViewTree, i: int) -> list[int]:
-        out = []
-        while t.parent[i] >= 0:
-            i = int(t.parent[i])
-            out.append(i)
         return out
 
     def end_cost(self, i: int, j: int) -> float:
