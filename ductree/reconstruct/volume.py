@@ -964,7 +964,7 @@ def _to_tree(g: _Graph, roots: dict[int, int], nip: np.ndarray, opt: VolumeOptio
             rad[row] = rad[nb]
         elif par[row] >= 0:
             rad[row] = min(rad[row], rad[par[row]])
-    rad = np.maximum(rad, 0.25 * h)
+    rad = np.maximum(rad, 0.5 * h)          # a duct one voxel wide in the mask is at least half a voxel thick
     pos = lps - nip
     tree = DuctTree.from_arrays(pos, rad, par, np.array(systems, dtype=np.int64), laterality=laterality)
     for u, v in anastomoses:
