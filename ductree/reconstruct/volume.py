@@ -329,49 +329,77 @@ def _build_graph(chains, lab: np.ndarray, lo: np.ndarray, geo: _Geometry, rays, 
     Returns the graph, the flat indices (in ``lab``) of the dust voxels and the number of dust components.
     """
     from .rays import inscribed_radius, ring_radius
-    from .voxels import component_sizes_local
+    from .voxels import small_components
 
     g = _Graph(pos=[], rad=[], kind=[], system=[])
     n_min = int(math.ceil(min_mm3 / vox_mm3 - 1e-9))
-    dust_vox: list[np.ndarray] = []
-    n_dust = 0
-    n_sys = 0
-    for value, ch in chains:
-        if not len(ch.node_pos):
+    box = rays.flat.reshape(tuple(rays.shape))
+    # components (one per skeleton piece); a piece with fewer skeleton voxels than the dust limit has its
+    # mask component counted by growing it from the skeleton, all such pieces at once
+    comps = [_components(ch) if len(ch.node_pos) else (np.zeros(0, dtype=np.int64), 0) for _, ch in chains]
+    small, small_seeds, small_vals = [], [], []
+    for q, ((value, ch), (comp, n_comp)) in enumerate(zip(chains, comps)):
+        if not n_comp:
             continue
-        comp, n_comp = _components(ch)
-        # skeleton voxels per component: a component with fewer skeleton voxels than the dust limit may be dust
         n_sk = np.bincount(comp, weights=[len(m) for m in ch.node_voxels], minlength=n_comp)
         if len(ch.chain_a):
             n_sk += np.bincount(comp[ch.chain_a], weights=[len(v) for v in ch.chain_voxels], minlength=n_comp)
+        is_small = n_sk < n_min
+        if not is_small.any():
+            continue
+        # skeleton voxel rows of the small pieces, grouped by piece
+        rows = np.concatenate(ch.node_voxels + list(ch.chain_voxels))
+        owner = np.concatenate([np.repeat(comp, [len(m) for m in ch.node_voxels]),
+                                np.repeat(comp[ch.chain_a], [len(v) for v in ch.chain_voxels])])
+        sel = is_small[owner]
+        rows, owner = rows[sel], owner[sel]
+        order = np.argsort(owner, kind="stable")
+        rows, owner = rows[order], owner[order]
+        flat_rows = np.ravel_multi_index(tuple(ch.voxels[rows].T), box.shape)
+        cs = np.flatnonzero(is_small)
+        bounds = np.searchsorted(owner, np.concatenate([cs, [n_comp]]))
+        for i, c in enumerate(cs):
+            small.append((q, int(c)))
+            small_seeds.append(flat_rows[bounds[i]:bounds[i + 1]])
+            small_vals.append(value)
+    counts, members = small_components(box, small_seeds, small_vals, n_min)
+    dust_of: dict[int, set[int]] = {}
+    dust_vox: list[np.ndarray] = []
+    for (q, c), count, vox in zip(small, counts, members):
+        if count * vox_mm3 < min_mm3:
+            dust_of.setdefault(q, set()).add(int(c))
+            kji = np.stack(np.unravel_index(vox, box.shape), axis=1) - 1 + lo
+            dust_vox.append(np.ravel_multi_index(tuple(kji.T), lab.shape))
+    n_dust = 0
+    n_sys = 0
+    for q, ((value, ch), (comp, n_comp)) in enumerate(zip(chains, comps)):
+        if not n_comp:
+            continue
         dust = np.zeros(n_comp, dtype=bool)
-        for c in np.flatnonzero(n_sk < n_min):
-            rows = np.concatenate([ch.node_voxels[k] for k in np.flatnonzero(comp == c)])
-            seeds = ch.voxels[rows] - 1 + lo
-            count, vox = component_sizes_local(lab, seeds, value, n_min)
-            if count * vox_mm3 < min_mm3:
-                dust[c] = True
-                dust_vox.append(vox)
+        dust[list(dust_of.get(q, ()))] = True
         n_dust += int(dust.sum())
         sys_of = np.cumsum(~dust) - 1 + n_sys
         n_sys += int((~dust).sum())
         keep_node = ~dust[comp]
+        kept = np.flatnonzero(keep_node)
+        remap = np.full(len(keep_node), -1, dtype=np.int64)
+        remap[kept] = len(g.pos) + np.arange(len(kept))
         vox_lps = geo.lps(ch.voxels)
-        base = len(g.pos)
         node_pos = geo.lps(ch.node_pos)
         # key node radius: the largest inscribed ball over its voxels (shortest ray, + half a voxel for the
         # staircase a ray meets first)
-        members = np.concatenate(ch.node_voxels)
-        owner = np.repeat(np.arange(len(ch.node_voxels)), [len(m) for m in ch.node_voxels])
+        sizes = np.array([len(ch.node_voxels[k]) for k in kept], dtype=np.int64)
+        members = np.concatenate([ch.node_voxels[k] for k in kept]) if len(kept) else np.zeros(0, dtype=np.int64)
+        owner = np.repeat(np.arange(len(kept)), sizes)
         vals = None if value is None else np.full(len(members), value)
         r_in = inscribed_radius(rays, vox_lps[members], vals, n_rays=42) + 0.5 * h
-        node_r = np.full(len(ch.node_voxels), -np.inf)
+        node_r = np.full(len(kept), -np.inf)
         np.maximum.at(node_r, owner, r_in)
-        for k in range(len(ch.node_pos)):
+        for i, k in enumerate(kept.tolist()):
             g.pos.append(node_pos[k])
-            g.rad.append(float(node_r[k]))
-            g.kind.append(int(ch.node_kind[k]) if keep_node[k] else -1)
-            g.system.append(int(sys_of[comp[k]]) if keep_node[k] else -1)
+            g.rad.append(float(node_r[i]))
+            g.kind.append(int(ch.node_kind[k]))
+            g.system.append(int(sys_of[comp[k]]))
         for s_ in np.unique(sys_of[~dust]) if (~dust).any() else []:
             g.value[int(s_)] = value
         # chains: ring radius at every voxel, perpendicular to the chain
@@ -403,7 +431,7 @@ def _build_graph(chains, lab: np.ndarray, lo: np.ndarray, geo: _Geometry, rays, 
         for (a, b), pts, ok in zip(zip(ch.chain_a.tolist(), ch.chain_b.tolist()), pts_list, keep_chain):
             n = len(pts)
             if ok:
-                g.add_chain(base + a, base + b, pts, ring[start:start + n])
+                g.add_chain(int(remap[a]), int(remap[b]), pts, ring[start:start + n])
             start += n
     dv = np.sort(np.concatenate(dust_vox)) if dust_vox else np.zeros(0, dtype=np.int64)
     return g, dv, n_dust
@@ -745,6 +773,7 @@ def _end_tips(g: _Graph, rays, h: float) -> dict[int, np.ndarray]:
         near = seq[:n_back]
         if len(near) < 3:
             continue
+        n_front = min(n_front, len(near) - 1)
         # the duct's axis at its end: the principal direction of the chain's last few radii, pointing from the
         # points further in to the last radius (robust to a hooked end)
         centre = near.mean(axis=0)

@@ -69,30 +69,56 @@ def fill_pinholes(grid: np.ndarray, fg: np.ndarray) -> np.ndarray:
     return c
 
 
-def component_sizes_local(labels: np.ndarray, seeds: np.ndarray, value: int | None, limit: int) -> tuple[int, np.ndarray]:
-    """Voxel count of the 26-connected component of ``labels`` holding the seed voxels, if under ``limit``.
+def small_components(box: np.ndarray, seeds: list[np.ndarray], values: list[int | None],
+                     limit: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Voxel counts of the 26-connected mask components holding each set of seed voxels, all at once.
 
-    ``seeds`` (n, 3) are array indices (k, j, i) of one component. Only a box
-    ``limit`` voxels around them is labelled: a component reaching that far
-    holds at least ``limit`` voxels, and ``(limit, empty)`` is returned.
-    Otherwise ``(count, flat indices of its voxels)``.
+    Each component grows breadth-first from its seeds (flat indices into the
+    padded ``box``, whose outer layer is 0) through voxels that are non-zero,
+    or equal to its value, and stops once it holds ``limit`` voxels. Returns
+    the counts (capped at ``limit``) and, for a component under the cap, the
+    flat indices of its voxels (empty otherwise).
     """
-    import cc3d
-
-    shape = np.asarray(labels.shape)
-    lo = np.maximum(seeds.min(axis=0) - limit, 0)
-    hi = np.minimum(seeds.max(axis=0) + limit + 1, shape)
-    box = labels[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
-    m = (box != 0) if value is None else (box == value)
-    lab = cc3d.connected_components(np.ascontiguousarray(m.view(np.uint8)), connectivity=26)
-    s = seeds[0] - lo
-    own = lab[s[0], s[1], s[2]]
-    where = np.argwhere(lab == own)
-    touches = False
-    for q in range(3):
-        if (lo[q] > 0 and where[:, q].min() == 0) or (hi[q] < shape[q] and where[:, q].max() == box.shape[q] - 1):
-            touches = True
-    if touches or len(where) >= limit:
-        return max(len(where), limit), np.zeros(0, dtype=np.int64)
-    flat = np.ravel_multi_index(tuple((where + lo).T), labels.shape)
-    return len(where), flat
+    n = len(seeds)
+    counts = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return counts, []
+    flat = box.reshape(-1)
+    strides = np.array([box.shape[1] * box.shape[2], box.shape[2], 1], dtype=np.int64)
+    offs = np.array([(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)
+                     if (a, b, c) != (0, 0, 0)], dtype=np.int64) @ strides
+    val = None if all(v is None for v in values) else np.array([0 if v is None else v for v in values])
+    comp = np.repeat(np.arange(n), [len(q) for q in seeds])
+    vox = np.concatenate(seeds).astype(np.int64)
+    vox, first = np.unique(vox, return_index=True)
+    comp = comp[first]
+    members_vox, members_comp = [vox], [comp]
+    counts += np.bincount(comp, minlength=n)
+    seen_arr = vox
+    frontier, fcomp = vox, comp
+    while len(frontier):
+        keep = counts[fcomp] < limit
+        frontier, fcomp = frontier[keep], fcomp[keep]
+        if not len(frontier):
+            break
+        nb = (frontier[:, None] + offs[None, :]).reshape(-1)
+        nc = np.repeat(fcomp, len(offs))
+        v = flat[nb]
+        ok = (v != 0) if val is None else (v == val[nc])
+        nb, nc = nb[ok], nc[ok]
+        nb, first = np.unique(nb, return_index=True)
+        nc = nc[first]
+        old = np.isin(nb, seen_arr, assume_unique=True)
+        nb, nc = nb[~old], nc[~old]
+        seen_arr = np.union1d(seen_arr, nb)
+        counts += np.bincount(nc, minlength=n)
+        members_vox.append(nb)
+        members_comp.append(nc)
+        frontier, fcomp = nb, nc
+    allv, allc = np.concatenate(members_vox), np.concatenate(members_comp)
+    order = np.argsort(allc, kind="stable")
+    bounds = np.searchsorted(allc[order], np.arange(n + 1))
+    out = []
+    for c in range(n):
+        out.append(allv[order[bounds[c]:bounds[c + 1]]] if counts[c] < limit else np.zeros(0, dtype=np.int64))
+    return np.minimum(counts, limit), out

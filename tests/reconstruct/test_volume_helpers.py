@@ -13,7 +13,7 @@ from ductree.io.volumes import Volume
 from ductree.reconstruct import skeleton as sk
 from ductree.reconstruct.rays import MaskRays, inscribed_radius, ring_radius, sphere_directions
 from ductree.reconstruct.skelgraph import skeleton_chains
-from ductree.reconstruct.voxels import component_sizes_local, fill_pinholes, foreground
+from ductree.reconstruct.voxels import fill_pinholes, foreground, small_components
 
 
 def test_shipped_table_agrees_with_the_direct_test():
@@ -85,17 +85,23 @@ def test_fill_pinholes_fills_one_voxel_cavities_only():
     assert g[4, 4, 4] == 1 and g[4, 4, 8] == 0 and g[1, 5, 5] == 0
 
 
-def test_local_component_count():
-    a = np.zeros((20, 20, 20), np.uint8)
-    a[3:5, 3:5, 3] = 1              # 4 voxels
-    a[10:18, 10, 10] = 1            # 8 voxels in a row
-    n, vox = component_sizes_local(a, np.array([[3, 3, 3]]), None, 12)
-    assert n == 4 and sorted(vox.tolist()) == sorted(np.flatnonzero(a[:, :, :] * (np.arange(20)[:, None, None] < 6)).tolist())
-    n, _ = component_sizes_local(a, np.array([[12, 10, 10]]), None, 5)    # reaches beyond 5 voxels: big
-    assert n >= 5
-    a[10:18, 10, 10] = 2
-    n, vox = component_sizes_local(a, np.array([[12, 10, 10]]), 2, 12)
-    assert n == 8 and len(vox) == 8
+def test_small_components_counted_from_seeds():
+    box = np.zeros((22, 22, 22), np.uint8)       # outer layer 0, as the padded work grid
+    box[3:5, 3:5, 3] = 1                          # 4 voxels
+    box[10:18, 10, 10] = 1                        # 8 voxels in a row
+    box[12, 11, 11] = 1                           # ... and one more, diagonally attached: 9
+    box[2:20, 2:20, 18:20] = 2                    # a slab of 648 voxels of another label
+    idx = lambda *kji: np.ravel_multi_index(kji, box.shape)   # noqa: E731
+    seeds = [np.array([idx(3, 3, 3)]), np.array([idx(12, 10, 10), idx(13, 10, 10)]), np.array([idx(5, 5, 18)])]
+    counts, members = small_components(box, seeds, [None, None, None], 12)
+    assert counts.tolist() == [4, 9, 12]           # the slab reaches the cap of 12
+    assert sorted(members[0].tolist()) == sorted(np.flatnonzero(box.reshape(-1) * (np.arange(box.size) < idx(6, 0, 0))
+                                                               == 1).tolist())
+    assert len(members[1]) == 9 and len(members[2]) == 0
+    # with labels, a component grows only through its own value (the slab touches nothing of label 1 anyway)
+    box[5, 5, 17] = 1                             # a label-1 voxel touching the slab
+    counts, members = small_components(box, seeds[1:], [1, 2], 1000)
+    assert counts.tolist() == [9, 648] and idx(5, 5, 17) not in set(members[1].tolist())
 
 
 def _tube(r_vox, length=60, axis_dir=(0.15, 0.3, 1.0)):
