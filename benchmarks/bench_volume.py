@@ -22,7 +22,6 @@ method pays) and ductree's peak memory.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys

@@ -224,8 +224,6 @@ def _read_dicom_series(folder: Path) -> Volume:
 
 
 def _from_sitk(img, p: Path) -> Volume:
-    import SimpleITK as sitk
-
     if img.GetDimension() != 3:
         raise InputError(f"a {img.GetDimension()}D image, expected a 3D volume", source=p)
     if img.GetNumberOfComponentsPerPixel() != 1:

@@ -20,9 +20,16 @@ The pipeline (:func:`tree_from_mask`), all vectorised over voxels:
    median ray length in the plane perpendicular to the duct, a junction's
    inscribed sphere the shortest ray over the sphere (+ half a voxel for the
    staircase). No distance transform of the volume is needed.
-4. **Clean-up.** Spurs whose protrusion beyond the junction's inscribed
-   sphere is small next to their own radius (bumps, surface noise) are pruned,
-   repeatedly; chain polylines are smoothed (junctions and ends fixed) and
+4. **Clean-up.** Spurs whose end sticks out too little (next to their own
+   radius) beyond the junction's inscribed sphere and the tubes of the other
+   branches there are pruned, repeatedly (bumps, surface noise, the extra
+   curve ends thinning leaves in a rounded end). A small cycle of junctions
+   (no longer than the circumference of the thickest duct meeting it: a hole
+   through the web of sibling ducts still fused past their fork) becomes one
+   junction. Each junction moves to where its branches' axes, fitted a little
+   away from it, meet; each curve end moves out along its duct's axis to the
+   centre of the duct's rounded end (thinning stops one to three radii
+   short). Chain polylines are smoothed (junctions and ends fixed) and
    thinned to nodes every ``node_spacing`` (about a radius, in mm).
 5. **Loops.** A cycle is broken where two ducts merely touch: a short chain
    between two junctions, no longer than the sum of the radii there, is a
@@ -46,7 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from os import PathLike
 from typing import TYPE_CHECKING, Sequence
 
