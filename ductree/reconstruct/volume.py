@@ -214,20 +214,23 @@ def tree_from_mask(
     fg_full = foreground(lab)
     if len(fg_full) == 0:
         raise InputError("the mask is empty (no foreground voxels)", source=source)
-    kji = np.stack(np.unravel_index(fg_full, lab.shape), axis=1)
-    lo = kji.min(axis=0)
-    hi = kji.max(axis=0) + 1
-    on_border = np.any((kji == 0) | (kji == np.asarray(lab.shape) - 1), axis=1)
+    n0, n1, n2 = lab.shape
+    k, rest = np.divmod(fg_full, n1 * n2)
+    j, i = np.divmod(rest, n2)
+    del rest
+    lo = np.array([k[0], j.min(), i.min()])                       # fg_full is sorted: k[0] is the least k
+    hi = np.array([k[-1], j.max(), i.max()]) + 1
+    on_border = (k == 0) | (k == n0 - 1) | (j == 0) | (j == n1 - 1) | (i == 0) | (i == n2 - 1)
     border_vox = fg_full[on_border]
     values = lab.reshape(-1)[fg_full]
-    groups = np.unique(values)
+    groups = np.unique(values) if values.min() != values.max() else values[:1]
     single = len(groups) == 1
     # padded work grid: index (k, j, i) of the volume is (k - lo + 1, ...) here
     geo = _Geometry(origin=volume.array_to_lps(lo.astype(float) - 1.0), matrix=volume.array_matrix,
                     spacing=spacing)
     shape = tuple(int(n) + 2 for n in (hi - lo))
-    fg = np.ravel_multi_index(tuple((kji - lo + 1).T), shape)
-    del kji
+    fg = ((k - (lo[0] - 1)) * shape[1] + (j - (lo[1] - 1))) * shape[2] + (i - (lo[2] - 1))
+    del k, j, i
 
     # --- skeleton of each label (binary mask: one group), topology-preserving thinning
     from .skeleton import thin_padded
