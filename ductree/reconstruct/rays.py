@@ -96,11 +96,16 @@ class MaskRays:
         return (v != 0) if value is None else (v == value)
 
     def cast(self, points: np.ndarray, dirs: np.ndarray, value: np.ndarray | None = None,
-             max_mm: float = 50.0, refine: int = 5) -> np.ndarray:
+             max_mm: float = 50.0, refine: int = 5, group: np.ndarray | None = None,
+             enough: int = 0) -> np.ndarray:
         """Length (mm) of each ray from ``points`` (n, 3, LPS) along unit ``dirs`` (n, 3) to the boundary.
 
         ``value``: per-ray label the ray must stay in (``None``: any non-zero voxel).
         A ray whose first step is already outside has a length below one step.
+        With ``group`` (a group id per ray, ``0..g-1``) and ``enough``, a group's
+        rays stop as soon as ``enough`` of them have met the boundary: the
+        others are at least as long, and are returned as ``inf`` (what the
+        shortest or the median of a group needs is then exact).
         """
         n = len(points)
         out = np.full(n, float(max_mm))
@@ -117,17 +122,29 @@ class MaskRays:
         step = self.step
         ids = np.arange(n)
         ak, aj, ai, bk, bj, bi, av = pk, pj, pi, dkk, dkj, dki, val
+        stop = group is not None and enough > 0
+        if stop:
+            grp = np.asarray(group, dtype=np.int64)
+            hits = np.zeros(int(grp.max()) + 1, dtype=np.int64)
+            ag = grp
         for s in range(1, int(math.ceil(max_mm / step)) + 1):
             t = s * step
             ins = self._inside(self._lin(ak + t * bk, aj + t * bj, ai + t * bi), av)
             if ins.all():
                 continue
             out[ids[~ins]] = t
+            if stop:
+                hits += np.bincount(ag[~ins], minlength=len(hits))
+                done = ins & (hits[ag] >= enough)             # still inside, but its group has enough
+                out[ids[done]] = np.inf
+                ins &= ~done
             ids = ids[ins]
             if not len(ids):
                 break
             ak, aj, ai, bk, bj, bi = ak[ins], aj[ins], ai[ins], bk[ins], bj[ins], bi[ins]
             av = None if av is None else av[ins]
+            if stop:
+                ag = ag[ins]
         # bisect each crossing between the last sample inside (or the start) and the first outside
         idx = np.flatnonzero(out < max_mm)
         hi = out[idx]
@@ -165,7 +182,8 @@ def ring_radius(rays: MaskRays, points: np.ndarray, tangents: np.ndarray, value:
     d = (np.cos(ang)[None, :, None] * e1[:, None, :] + np.sin(ang)[None, :, None] * e2[:, None, :]).reshape(-1, 3)
     p = np.repeat(np.asarray(points, dtype=float), n_rays, axis=0)
     v = None if value is None else np.repeat(np.asarray(value), n_rays)
-    lengths = rays.cast(p, d, v, max_mm=max_mm).reshape(n, n_rays)
+    group = np.repeat(np.arange(n), n_rays)
+    lengths = rays.cast(p, d, v, max_mm=max_mm, group=group, enough=n_rays // 2 + 1).reshape(n, n_rays)
     return np.median(lengths, axis=1)
 
 
@@ -187,4 +205,5 @@ def inscribed_radius(rays: MaskRays, points: np.ndarray, value: np.ndarray | Non
     d = np.tile(sphere_directions(n_rays), (n, 1))
     p = np.repeat(np.asarray(points, dtype=float), n_rays, axis=0)
     v = None if value is None else np.repeat(np.asarray(value), n_rays)
-    return rays.cast(p, d, v, max_mm=max_mm).reshape(n, n_rays).min(axis=1)
+    group = np.repeat(np.arange(n), n_rays)
+    return rays.cast(p, d, v, max_mm=max_mm, group=group, enough=1).reshape(n, n_rays).min(axis=1)
