@@ -68,6 +68,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def make_output_dir(path: str | os.PathLike) -> Path:
+    """Create an output folder (and its parents) if needed; refuse a file or an unwritable folder."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", source=out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", source=out) from None
+    if not os.access(out, os.W_OK):
+        raise InputError("the output folder is not writable", source=out)
+    return out
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

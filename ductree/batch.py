@@ -221,13 +221,14 @@ def process_case(case_path: str, folder: str, out: str, options: BatchOptions) -
 def _do_case(case_path: Path, dest: Path, options: BatchOptions, res: CaseResult) -> None:
     from .atomic import write_text
     from .case import load_case
-    from .render import _make_dir, case_views, render_views, shared_renderer
+    from .atomic import make_output_dir
+    from .render import case_views, render_views, shared_renderer
 
     case = load_case(case_path)
     res.id = case.id
     views = case_views(case, options.views)
     size = options.size or tuple(case.render.size)
-    _make_dir(dest)
+    make_output_dir(dest)
     digest = input_hash(case.path or case_path, case.source.paths(), options)
     if options.resume:
         stamp = read_stamp(dest)
@@ -326,7 +327,8 @@ def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Se
     BatchResult
         Per-case results (in the order given), total seconds and the exit code.
     """
-    from .render import _make_dir, parse_size
+    from .atomic import make_output_dir
+    from .render import parse_size
     from .scene import check_views
 
     t0 = time.perf_counter()
@@ -335,7 +337,7 @@ def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Se
         raise InputError("no cases given", key="CASE")
     opts = BatchOptions(views=None if views is None else check_views(views, key="--views"),
                         size=None if size is None else parse_size(size), report=report, pdf=pdf, resume=resume)
-    _make_dir(out)
+    make_output_dir(out)
     paths = [str(c) for c in cases]
     folders = case_folder_names(paths)
     results = [CaseResult(case=p, folder=f) for p, f in zip(paths, folders)]

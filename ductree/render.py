@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from .atomic import make_output_dir
 from .errors import InputError
 from .scene import (
     BREAST_VIEWS,
@@ -703,7 +704,7 @@ def render_views(case: "Case", views: Sequence[str] | None = None, out_dir: str 
     out = None
     if out_dir is not None:
         out = Path(out_dir)
-        _make_dir(out)
+        make_output_dir(out)
     if scene is None:
         scene = build_scene(case, located, plans, options)
     if renderer is None:
@@ -723,12 +724,3 @@ def render_views(case: "Case", views: Sequence[str] | None = None, out_dir: str 
     return written
 
 
-def _make_dir(path: Path) -> None:
-    if path.exists() and not path.is_dir():
-        raise InputError("exists and is not a folder", source=path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder: {exc.strerror or exc}", source=path) from None
-    if not os.access(path, os.W_OK):
-        raise InputError("the output folder is not writable", source=path)

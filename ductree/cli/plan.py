@@ -65,7 +65,7 @@ def locate(
 @app.command()
 def plan(
     case_file: Path = typer.Argument(..., help="A case.toml (or the folder holding it)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Existing folder for plan.json and the .mrk.json markups."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for plan.json and the .mrk.json markups (created if missing)."),
     margin: Optional[float] = typer.Option(None, "--margin", help="Tissue margin, mm (default: case [plan] margin_mm, else 5)."),
     central: Optional[float] = typer.Option(None, "--central",
                                             help="Central (Hadfield) excision depth, mm (default: case [plan], else 30)."),
@@ -76,6 +76,7 @@ def plan(
     from ..case import load_case
     from ..errors import InputError
     from ..lesions import locate_details, locate_table
+    from ..atomic import make_output_dir
     from ..plan import case_plan, plan_tables, write_plan_outputs
 
     if margin is not None and not margin >= 0:
@@ -83,12 +84,13 @@ def plan(
     if central is not None and not central > 0:
         raise InputError(f"must be > 0 mm, got {central}", key="--central")
     _check_uncertainty(uncertainty)
-    if not out.is_dir():
-        raise InputError("output folder does not exist", source=out, key="--out")
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", source=out, key="--out")
     case = load_case(case_file)
     if not case.lesions:
         raise InputError("the case has no [[lesion]]; nothing to plan", source=case.path, key="lesion")
     located, plans = case_plan(case, margin_mm=margin, central_excision_mm=central, uncertainty_mm=uncertainty)
+    make_output_dir(out)  # only once the case is known good: bad input leaves nothing behind
     written = write_plan_outputs(out, case.id, case.laterality, located, plans, nipple_lps=case.nipple_lps,
                                  breast_depth_mm=case.breast_depth_mm)
     con = _console()

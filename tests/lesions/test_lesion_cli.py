@@ -117,10 +117,19 @@ def test_bad_lesions_exit_2_with_one_line_and_no_output(tmp_path, lesions, key, 
     assert list(out.iterdir()) == []
 
 
-def test_plan_needs_an_existing_out_folder_and_lesions(tmp_path, capsys):
+def test_plan_out_folder_and_lesions(tmp_path, capsys):
     case = make_case(tmp_path / "c")
-    assert main(["plan", str(case), "--out", str(tmp_path / "missing")]) == 2
+    # A missing output folder is created (as render and batch do) ...
+    assert main(["plan", str(case), "--out", str(tmp_path / "new")]) == 0
+    assert (tmp_path / "new" / "plan.json").is_file()
+    capsys.readouterr()
+    # ... a file in its place is refused, and a bad case never creates the folder.
+    (tmp_path / "afile").write_text("x")
+    assert main(["plan", str(case), "--out", str(tmp_path / "afile")]) == 2
     assert "--out" in capsys.readouterr().err
+    bad = make_case(tmp_path / "b", lesions=BAD[0][0])
+    assert main(["plan", str(bad), "--out", str(tmp_path / "never")]) == 2
+    assert not (tmp_path / "never").exists()
     case2 = make_case(tmp_path / "d", lesions="")
     (tmp_path / "o").mkdir()
     assert main(["plan", str(case2), "--out", str(tmp_path / "o")]) == 2
