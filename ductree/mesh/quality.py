@@ -258,12 +258,21 @@ def round_cone_sdf(p: np.ndarray, a: np.ndarray, b: np.ndarray, ra: np.ndarray, 
     return d, r_local
 
 
-def ideal_sdf(points: np.ndarray, cones: RoundCones, *, chunk: int = 200_000) -> tuple[np.ndarray, np.ndarray]:
+def ideal_sdf(points: np.ndarray, cones: RoundCones, *, chunk: int = 200_000,
+              tolerance: Tolerance | None = None):
     """Signed distance (mm) from each point to the union of ``cones``, and the local radius there.
 
     Candidate cones per point come from a k-d tree of the cone centres: a
     first estimate from the 8 nearest pieces bounds the answer, then every
     piece whose bounding sphere could beat that bound is evaluated exactly.
+
+    With ``tolerance``, also returns (third) each point's deviation relative
+    to the tolerance of the duct it lies on: outside the union, the smallest
+    ``distance / tolerance(r)`` over the pieces (a point within the tolerance
+    band of a thick duct is fine there, even if a thin branch's surface
+    happens to be nearer); inside, the depth over the tolerance of the piece
+    it is deepest in; and (fourth) the largest tolerance of the pieces whose
+    tolerance band holds the point (what a mesh may deviate by there).
     """
     from scipy.spatial import cKDTree
 
@@ -275,6 +284,8 @@ def ideal_sdf(points: np.ndarray, cones: RoundCones, *, chunk: int = 200_000) ->
     pts = np.asarray(points, dtype=float)
     out_d = np.empty(len(pts))
     out_r = np.empty(len(pts))
+    out_q = np.empty(len(pts))
+    out_b = np.empty(len(pts))
     k = min(8, len(pieces))
     for lo in range(0, len(pts), chunk):
         P = pts[lo:lo + chunk]
@@ -302,16 +313,32 @@ def ideal_sdf(points: np.ndarray, cones: RoundCones, *, chunk: int = 200_000) ->
         rad[rows[win]] = r[win]
         out_d[lo:lo + chunk] = best
         out_r[lo:lo + chunk] = rad
+        if tolerance is not None:
+            t = tolerance.at(r)
+            rel = np.full(len(P), np.inf)
+            np.minimum.at(rel, rows, np.maximum(d, 0.0) / t)
+            inside = best < 0
+            rel[inside] = -best[inside] / tolerance.at(rad[inside])
+            out_q[lo:lo + chunk] = rel
+            band = tolerance.at(rad)
+            near = np.abs(d) <= t
+            np.maximum.at(band, rows[near], t[near])
+            out_b[lo:lo + chunk] = band
+    if tolerance is not None:
+        return out_d, out_r, out_q, out_b
     return out_d, out_r
 
 
 def ideal_surface_samples(cones: RoundCones, spacing_mm: float | None = None, *, max_points: int = 400_000,
-                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                          seed: int = 0, tolerance: Tolerance | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Points on the ideal surface (on some cone, inside no other) and the local radius there.
 
     Each cone is sampled on its side and both end spheres at about
-    ``spacing_mm`` (default: a tenth of the median radius); samples inside
-    another piece of the union are dropped.
+    ``spacing_mm`` (default: a quarter of the median radius); samples inside
+    another piece of the union are dropped. With ``tolerance``, the second
+    array is instead the tolerance a mesh has there: the largest over the
+    pieces whose tolerance band holds the point (near a thick duct, a thin
+    branch's base may be covered by the thick duct's allowed deviation).
     """
     rng = np.random.default_rng(seed)
     rmax = np.maximum(cones.ra, cones.rb)
@@ -346,8 +373,11 @@ def ideal_surface_samples(cones: RoundCones, spacing_mm: float | None = None, *,
     p_a = a + ra[:, None] * dirs
     p_b = b + rb[:, None] * dirs
     pts = np.where(side[:, None], p_side, np.where((kind == 0)[:, None], p_a, p_b))
-    d, r = ideal_sdf(pts, cones)
-    on = d > -1e-6 * np.maximum(r, 1e-3)
+    if tolerance is None:
+        d, r = ideal_sdf(pts, cones)
+    else:
+        d, _, _, r = ideal_sdf(pts, cones, tolerance=tolerance)
+    on = d > -1e-6 * np.maximum(np.abs(r), 1e-3)
     return pts[on], r[on]
 
 
@@ -397,7 +427,7 @@ class Fidelity:
 
     max_dev_mm: float          #: mesh -> ideal, worst sample
     p99_dev_mm: float
-    max_ratio: float           #: mesh -> ideal, worst deviation / local tolerance
+    max_ratio: float           #: mesh -> ideal, worst deviation / tolerance of the duct the point lies on
     max_gap_mm: float          #: ideal -> mesh, worst sample (a missing or shrunken piece shows here)
     max_gap_ratio: float
     samples: int
@@ -414,24 +444,26 @@ class Fidelity:
 
 
 def fidelity(mesh, cones: RoundCones, *, tolerance: Tolerance | str = "print", n_random: int = 100_000,
-             reverse: bool = True, seed: int = 0, max_structured: int | None = None) -> Fidelity:
+             reverse: bool = True, seed: int = 0, max_structured: int | None = None,
+             ideal_points: int = 400_000) -> Fidelity:
     """Measure a mesh against the ideal union of round cones (see module docs).
 
     ``mesh`` is a ``trimesh.Trimesh`` or ``(vertices, faces)``; ``cones`` from
     :func:`round_cones_of_tree`; ``tolerance`` a :class:`Tolerance` or a
     quality name (``"print"``: 5 % of the local radius, at least 0.02 mm).
+    ``n_random``, ``max_structured`` and ``ideal_points`` size the samples
+    (mesh -> ideal and ideal -> mesh).
     """
     tol = QUALITIES[tolerance] if isinstance(tolerance, str) else tolerance
     V, F = (mesh if isinstance(mesh, tuple) else (mesh.vertices, mesh.faces))
     pts = surface_samples(V, F, n_random, seed=seed, max_structured=max_structured)
-    d, r = ideal_sdf(pts, cones)
+    d, r, ratio, _ = ideal_sdf(pts, cones, tolerance=tol)
     dev = np.abs(d)
-    ratio = dev / tol.at(r)
     gap, gap_ratio = 0.0, 0.0
     if reverse:
-        ip, ir = ideal_surface_samples(cones, seed=seed)
+        ip, band = ideal_surface_samples(cones, seed=seed, max_points=ideal_points, tolerance=tol)
         g = mesh_distance(ip, V, F)
         gap = float(g.max(initial=0.0))
-        gap_ratio = float((g / tol.at(ir)).max(initial=0.0))
+        gap_ratio = float((g / band).max(initial=0.0))
     return Fidelity(float(dev.max()), float(np.percentile(dev, 99)), float(ratio.max()), gap, gap_ratio,
                     int(len(pts)), tol)

@@ -65,8 +65,9 @@ def union(manifolds: list):
 def manifold_arrays(man) -> tuple[np.ndarray, np.ndarray]:
     """(vertices float64 (V, 3), faces int64 (F, 3)) of a Manifold."""
     mesh = man.to_mesh64()
-    v = np.asarray(mesh.vert_properties, dtype=np.float64)[:, :3]
-    f = np.asarray(mesh.tri_verts, dtype=np.int64)
+    # Copies: a view would keep the nanobind-owned Mesh64 alive as long as the arrays.
+    v = np.array(mesh.vert_properties[:, :3], dtype=np.float64, copy=True)
+    f = np.array(mesh.tri_verts, dtype=np.int64, copy=True)
     return v, f
 
 

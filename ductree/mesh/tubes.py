@@ -115,7 +115,11 @@ class SystemGeometry:
 
 
 def system_geometry(pos: np.ndarray, radius: np.ndarray, parent: np.ndarray) -> SystemGeometry:
-    """Merge nodes that sit on their parent (segment length < 1e-6 mm) into it, keeping the larger radius.
+    """Merge nodes that sit on their parent with the same radius (duplicated points) into it.
+
+    A node on its parent with a *different* radius is kept: that zero-length
+    segment is degenerate (one sphere holds the other) and the cones after
+    it start from the node's own radius, as in the ideal surface.
 
     ``pos``, ``radius``, ``parent`` are one system's rows, parents before children
     (``parent`` indexes into these rows, -1 for the root).
@@ -125,15 +129,14 @@ def system_geometry(pos: np.ndarray, radius: np.ndarray, parent: np.ndarray) -> 
     eff = np.arange(n)
     has = parent >= 0
     near = np.zeros(n, bool)
-    near[has] = np.linalg.norm(pos[has] - pos[parent[has]], axis=1) < ZERO_LENGTH_MM
+    near[has] = ((np.linalg.norm(pos[has] - pos[parent[has]], axis=1) < ZERO_LENGTH_MM)
+                 & np.isclose(radius[has], radius[parent[has]], rtol=1e-9, atol=0.0))
     if not near.any():
         return SystemGeometry(pos=pos.copy(), radius=np.asarray(radius, float).copy(),
                               parent=np.asarray(parent, np.int64).copy(), source_rows=[])
     for i, p in enumerate(parent.tolist()):
-        if p >= 0:
-            q = eff[p]
-            if np.linalg.norm(pos[i] - pos[q]) < ZERO_LENGTH_MM:
-                eff[i] = q
+        if p >= 0 and near[i]:
+            eff[i] = eff[p]
     keep = np.flatnonzero(eff == np.arange(n))
     new_index = np.full(n, -1)
     new_index[keep] = np.arange(len(keep))
@@ -243,7 +246,7 @@ class _Seg:
         self.dir = _unit(vec)
         self.sin = np.where(has, (R[j] - R) / np.maximum(self.length, 1e-300), 0.0)
         # A round cone whose one sphere holds the other has no side surface: it is just that sphere.
-        self.degenerate = ~has | (np.abs(self.sin) >= 1.0 - 1e-9)
+        self.degenerate = ~has | (self.length < ZERO_LENGTH_MM) | (np.abs(self.sin) >= 1.0 - 1e-9)
         self.sin = np.clip(self.sin, -1.0, 1.0)
         self.cos = np.sqrt(np.clip(1.0 - self.sin ** 2, 0.0, 1.0))
         d, s, c = self.dir, self.sin, self.cos
@@ -265,8 +268,13 @@ class _Seg:
         self.bend = np.where(np.linalg.norm(bend, axis=1)[:, None] > 1e-12, _unit(bend), 0.0)
         t = tol.at(self.rho)
         bend_err = self.rho * np.tan(self.theta / 4.0) ** 2
+        # A ring tilted by theta/2 meets a tapering cone off its node plane: the cone is wider on one
+        # side of the ring and narrower on the other by (radius * sin(theta/2)) * (taper slope).
+        slope = np.maximum(np.abs(s[j]) / np.maximum(c[j], 1e-12), np.abs(s) / np.maximum(c, 1e-12))
+        tilt_err = self.rho * np.sin(self.theta / 2.0) * slope
         taper_err = R[j] * np.abs(1.0 / np.maximum(c[j], 1e-12) - 1.0 / np.maximum(c, 1e-12))
-        self.int_ok = inner & (bend_err <= BEND_SHARE * t) & (taper_err <= TAPER_SHARE * t) & (self.theta < np.pi / 2)
+        self.int_ok = (inner & (bend_err + tilt_err <= BEND_SHARE * t) & (taper_err <= TAPER_SHARE * t)
+                       & (self.theta < np.pi / 2))
         self.int_center = P[j]
         self.int_rmax = np.maximum(self.a_axis, self.rho)
         # Ring-order checks, keyed by the outgoing segment c (j = parent(c)):
@@ -417,12 +425,45 @@ class _Rings:
         return {name: v[order] for name, v in cols.items()}
 
 
+def _valid_flat_ends(g: SystemGeometry, seg: _Seg, runs: list[list[int]], lengths: np.ndarray, s_node, f_node,
+                     e_node, flat_start: np.ndarray, flat_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep a flat end only where its ring (in the node's plane) does not cross the ring next to it.
+
+    On a short, steeply tapering last segment the round cone touches the node
+    sphere beyond the node itself; a cut at the node would then fold the
+    tube, so that end stays round (the node sphere, as in the ideal surface).
+    """
+    P, R = g.pos, g.radius
+    n = len(runs)
+    fs, fe = flat_start.copy(), flat_end.copy()
+    # the ring after the start and the ring before the end, in the round/buried configuration
+    second_key = np.array([r[2] if len(r) > 2 else r[-1] for r in runs])
+    long_run = lengths > 2
+    nxt_c = np.where(long_run[:, None], seg.int_center[second_key], seg.end_center[e_node])
+    nxt_n = np.where(long_run[:, None], seg.int_normal[second_key], seg.dir[e_node])
+    nxt_r = np.where(long_run, seg.int_rmax[second_key], seg.end_radius[e_node])
+    prv_c = np.where(long_run[:, None], seg.int_center[e_node], seg.start_center[f_node])
+    prv_n = np.where(long_run[:, None], seg.int_normal[e_node], seg.dir[f_node])
+    prv_r = np.where(long_run, seg.int_rmax[e_node], seg.start_radius[f_node])
+    # flat rings at the nodes themselves
+    fs_r = R[s_node] / np.maximum(seg.cos[f_node], 1e-12)
+    fe_r = R[e_node] / np.maximum(seg.cos[e_node], 1e-12)
+    fs &= _gap_ok(P[s_node], seg.dir[f_node], fs_r, nxt_c, nxt_n, nxt_r)
+    fe &= _gap_ok(prv_c, prv_n, prv_r, P[e_node], seg.dir[e_node], fe_r)
+    # a one-segment run with both ends flat: the two flat rings must not cross either
+    both = fs & fe & ~long_run
+    ok = _gap_ok(P[s_node], seg.dir[f_node], fs_r, P[e_node], seg.dir[e_node], fe_r)
+    fe &= ~(both & ~ok)
+    return fs, fe
+
+
 def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str = "round",
                 seg: _Seg | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Every run (and lone sphere) of ``plan`` as a closed mesh ``(vertices (V, 3) mm, faces (F, 3))``.
 
     ``ends="flat"`` cuts free ends flat at the node: the orifice (a run that
-    starts at the root) and tips (a run that ends at a node without children).
+    starts at a root with one child) and tips (a run that ends at a node
+    without children).
     Splits between runs inside the tree always get round caps (the node sphere).
     """
     seg = seg or _Seg(g, tol)
@@ -440,10 +481,16 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
         has_kids = np.zeros(len(R), bool)
         has_kids[g.parent[g.parent >= 0]] = True
         flat = ends == "flat"
-        flat_start = flat & (g.parent[s_node] < 0) if flat else np.zeros(nruns, bool)
+        # Only a root with one child is a free end; at a root that branches (or whose other segments
+        # are degenerate) the node sphere is what joins the pieces, so it stays round.
+        nkids = np.bincount(g.parent[g.parent >= 0], minlength=len(R))
+        flat_start = (flat & (g.parent[s_node] < 0) & (nkids[s_node] == 1)) if flat else np.zeros(nruns, bool)
         buried = np.asarray(plan.buried, dtype=bool) if len(plan.buried) == nruns else np.zeros(nruns, bool)
         flat_start = flat_start & ~buried
         flat_end = flat & ~has_kids[e_node] if flat else np.zeros(nruns, bool)
+        if flat:
+            flat_start, flat_end = _valid_flat_ends(g, seg, plan.runs, lengths, s_node, f_node, e_node,
+                                                    flat_start, flat_end)
         # Interior rings: nodes 1..k-1 of each run, keyed by the next node.
         pos_in = np.arange(len(flat_nodes)) - first_at[run_of]
         interior = (pos_in >= 1) & (pos_in <= lengths[run_of] - 2)

@@ -148,7 +148,7 @@ def test_phantom_within_tolerance_print_and_draft(phantom_small):
         assert_printable(m, 2)
         for b in m:
             cones = round_cones_of_tree(phantom_small, systems=[b.meta["system"]])
-            f = fidelity(b.mesh, cones, tolerance=quality, n_random=20_000)
+            f = fidelity(b.mesh, cones, tolerance=quality, n_random=20_000, ideal_points=60_000)
             assert f.ok, (quality, b.name, f)
 
 

@@ -56,10 +56,18 @@ def test_sphere_mesh_within_tolerance():
     assert np.all(np.abs(r_v - 2) <= 0.01) and np.all(np.abs(r_c - 2) <= 0.01)
 
 
-def test_zero_length_nodes_merge_keeping_the_larger_radius():
-    g = system_geometry(np.array([[0, 0, 0], [0, 0, 0], [0, 5, 0.0]]), np.array([0.5, 0.8, 0.4]),
+def test_duplicated_points_merge_but_a_radius_change_in_place_is_kept():
+    # same place, same radius: a duplicated point, merged
+    g = system_geometry(np.array([[0, 0, 0], [0, 0, 0], [0, 5, 0.0]]), np.array([0.8, 0.8, 0.4]),
                         np.array([-1, 0, 1]))
-    assert len(g.radius) == 2 and g.radius[0] == 0.8 and g.parent.tolist() == [-1, 0]
+    assert len(g.radius) == 2 and g.parent.tolist() == [-1, 0]
+    # same place, smaller radius: the cone after it starts from 0.3, so the node stays and its
+    # zero-length segment is degenerate (the big sphere holds the small one): a run break
+    g = system_geometry(np.array([[0, 0, 0], [0, 0, 0], [0, 5, 0.0]]), np.array([0.8, 0.3, 0.3]),
+                        np.array([-1, 0, 1]))
+    assert len(g.radius) == 3
+    plan = plan_runs(g, QUALITIES["print"])
+    assert plan.runs == [[1, 2]] and plan.spheres == [0]
 
 
 def test_plan_follows_the_thick_child_and_buries_the_others(trees):

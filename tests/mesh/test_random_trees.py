@@ -1,0 +1,47 @@
+"""Property: whatever the tree (sharp bends, thin children, zero-length and tiny segments,
+multifurcations, tapers both ways), every system comes out closed, manifold, outward and within
+the tolerance of its ideal surface."""
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from ductree.mesh import check_watertight, fidelity, round_cones_of_tree, tree_to_mesh
+from ductree.tree import DuctTree
+
+
+@st.composite
+def random_trees(draw):
+    seed = draw(st.integers(0, 2**31 - 1))
+    n = draw(st.integers(2, 24))
+    rng = np.random.default_rng(seed)
+    pos = [np.zeros(3)]
+    rad = [float(rng.uniform(0.3, 1.5))]
+    par = [-1]
+    for i in range(1, n):
+        p = int(rng.integers(0, i)) if rng.random() < 0.35 else i - 1   # branch off anywhere, or continue
+        kind = rng.random()
+        if kind < 0.1:
+            step = np.zeros(3)                                         # zero-length segment
+        elif kind < 0.2:
+            step = rng.normal(size=3) * 0.05                           # tiny segment
+        else:
+            step = rng.normal(size=3) * rng.uniform(0.5, 4.0)          # any direction: sharp bends too
+            step[1] = abs(step[1]) + 0.5
+        pos.append(pos[p] + step)
+        r = rad[p] * float(rng.choice([rng.uniform(0.1, 0.4), rng.uniform(0.7, 1.05), rng.uniform(1.0, 1.3)]))
+        rad.append(max(r, 0.03))
+        par.append(p)
+    return DuctTree.from_arrays(np.array(pos), rad, par, laterality="R")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_trees(), st.sampled_from(["print", "draft"]), st.sampled_from(["round", "flat"]))
+def test_any_tree_meshes_closed_and_within_tolerance(tree, quality, end):
+    model = tree_to_mesh(tree, quality=quality, end=end)
+    assert len(model) == 1
+    c = check_watertight(model[0].mesh, expect_bodies=1)
+    assert c.ok, c.problems
+    if end == "round":  # the ideal surface has round ends
+        f = fidelity(model[0].mesh, round_cones_of_tree(tree), tolerance=quality, n_random=5_000,
+                     ideal_points=20_000)
+        assert f.ok, f
