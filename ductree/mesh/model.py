@@ -60,25 +60,41 @@ def _system_arrays(tree, system: int, min_radius: float) -> tuple[np.ndarray, np
     return np.asarray(tree.positions[rows], dtype=float), rad, par
 
 
-def _extend_free_ends(pos: np.ndarray, rad: np.ndarray, par: np.ndarray, reach: float
+def _extend_free_ends(pos: np.ndarray, rad: np.ndarray, par: np.ndarray, wall: float
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add a node beyond every tip and before the root so a lumen cut with them opens at the ends."""
+    """Add a node beyond every tip and before the root so a lumen cut with them opens at the ends.
+
+    The lumen is cut with flat ends, and each extension is just long enough
+    for it to leave the shell: past the farthest point, along the exit ray,
+    of the shell's node spheres (radius r + wall) that lie across the lumen
+    there (the end's own sphere, and any other node sphere it crosses near
+    the end), so the opening does not reach far into neighbouring ducts.
+    """
     n = len(rad)
     has_kids = np.zeros(n, bool)
     has_kids[par[par >= 0]] = True
     tips = np.flatnonzero(~has_kids & (par >= 0))
     d = pos[tips] - pos[par[tips]]
     d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
-    tip_pos = pos[tips] + d * (reach + rad[tips])[:, None]
-    # Root: one new root in front of the old one, against the mean direction of its children.
     root = int(np.flatnonzero(par < 0)[0])
     kids = np.flatnonzero(par == root)
-    if len(kids):
-        dr = (pos[kids] - pos[root]).mean(axis=0)
-    else:
-        dr = np.array([0.0, 1.0, 0.0])
+    dr = (pos[kids] - pos[root]).mean(axis=0) if len(kids) else np.array([0.0, 1.0, 0.0])
     dr /= max(np.linalg.norm(dr), 1e-12)
-    new_root = pos[root] - dr * (reach + rad[root])
+    ends = np.concatenate([tips, [root]])
+    out = np.vstack([d, -dr[None]])
+
+    def reach(e: int, u: np.ndarray) -> float:
+        rel = pos - pos[e]
+        along = rel @ u
+        perp = np.linalg.norm(rel - along[:, None] * u, axis=1)
+        R = rad + wall
+        near = (perp < R + rad[e]) & (np.linalg.norm(rel, axis=1) < 2.0 * (rad[e] + wall) + R)
+        far = float(np.max(along[near] + R[near])) if np.any(near) else rad[e] + wall
+        return 1.05 * max(far, rad[e] + wall) + 0.02
+
+    lengths = np.array([reach(int(e), u) for e, u in zip(ends, out)])
+    tip_pos = pos[tips] + d * lengths[:-1, None]
+    new_root = pos[root] - dr * lengths[-1]
     # Prepend the new root (rows stay parents-first), append the tip extensions.
     P = np.vstack([new_root[None], pos, tip_pos])
     R = np.concatenate([[rad[root]], rad, rad[tips]])
@@ -96,7 +112,7 @@ class _SystemJob:
         self.pos, self.rad, self.par = pos, rad, par
         self.hollow = hollow
         self.outer = (pos, rad + (hollow or 0.0), par)
-        self.inner = _extend_free_ends(pos, rad, par, 2.0 * hollow + 0.5) if hollow else None
+        self.inner = _extend_free_ends(pos, rad, par, hollow) if hollow else None
         self.parts = None
         self.inner_parts = None
 
@@ -104,15 +120,22 @@ class _SystemJob:
         self.parts = system_parts(*self.outer, tol, ends=self.ends)
         tri = self.parts.triangles
         if self.inner is not None:
-            self.inner_parts = system_parts(*self.inner, tol, ends="round")
+            self.inner_parts = system_parts(*self.inner, tol, ends="flat")
             tri += self.inner_parts.triangles
         return tri
 
     def build(self):
         man = union([to_manifold(v, f) for v, f in self.parts.meshes])
+        self.dropped = []
         if self.inner_parts is not None:
             lumen = union([to_manifold(v, f) for v, f in self.inner_parts.meshes])
             man = man - lumen
+            pieces = man.decompose()
+            if len(pieces) > 1:
+                # An end's opening that crosses a neighbouring duct cuts a sliver off it: keep the shell.
+                pieces.sort(key=lambda m: -m.volume())
+                self.dropped = [p.volume() for p in pieces[1:]]
+                man = pieces[0]
         man.num_tri()  # manifold3d is lazy: force the boolean here, in the worker thread
         return man
 
@@ -349,6 +372,10 @@ def tree_to_mesh(
         warnings.append(f"systems {a} and {b} overlap near BF ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm; "
                         "their bodies intersect")
 
+    for job in jobs:
+        if getattr(job, "dropped", None):
+            warnings.append(f"system {job.system}: hollow: {len(job.dropped)} piece(s) of "
+                            f"{sum(job.dropped):.3g} mm^3 cut off by a duct end's opening were left out")
     if hollow is None:
         for s, (man, _) in zip(chosen, built):
             g = int(man.genus())
