@@ -112,12 +112,25 @@ class _SystemJob:
         self.pos, self.rad, self.par = pos, rad, par
         self.hollow = hollow
         self.outer = (pos, rad + (hollow or 0.0), par)
+        # Anastomoses (loop-closing edges) starting in this system: each one more round cone.
+        idx = tree.index
+        self.loops = []
+        for u, v in tree.anastomoses():
+            if int(tree.nodes[u]["system"]) == system:
+                a, b = idx[u], idx[v]
+                ra = max(float(tree.radii[a]), min_radius) + (hollow or 0.0)
+                rb = max(float(tree.radii[b]), min_radius) + (hollow or 0.0)
+                self.loops.append((tree.positions[a].copy(), tree.positions[b].copy(), ra, rb))
         self.inner = _extend_free_ends(pos, rad, par, hollow) if hollow else None
         self.parts = None
         self.inner_parts = None
 
     def plan(self, tol: Tolerance) -> int:
         self.parts = system_parts(*self.outer, tol, ends=self.ends)
+        for a, b, ra, rb in self.loops:
+            if np.linalg.norm(b - a) > 0:
+                extra = system_parts(np.stack([a, b]), np.array([ra, rb]), np.array([-1, 0]), tol)
+                self.parts.meshes.extend(extra.meshes)
         tri = self.parts.triangles
         if self.inner is not None:
             self.inner_parts = system_parts(*self.inner, tol, ends="flat")
@@ -377,11 +390,12 @@ def tree_to_mesh(
             warnings.append(f"system {job.system}: hollow: {len(job.dropped)} piece(s) of "
                             f"{sum(job.dropped):.3g} mm^3 cut off by a duct end's opening were left out")
     if hollow is None:
-        for s, (man, _) in zip(chosen, built):
+        for job, (man, _) in zip(jobs, built):
             g = int(man.genus())
-            if g > 0:
-                warnings.append(f"system {s}: the surface has {g} handle(s): ducts of this system touch or overlap "
-                                "(in the tree, or because the tolerance is coarse)")
+            if g > len(job.loops):  # each anastomosis closes one loop: one handle expected per loop
+                warnings.append(f"system {job.system}: the surface has {g - len(job.loops)} handle(s) more than its "
+                                "anastomoses make: ducts of this system touch or overlap (in the tree, or because "
+                                "the tolerance is coarse)")
     model = ModelBodies(warnings=warnings)
     if base_plate:
         roots = [tree.root_of_system(s) for s in chosen]

@@ -16,7 +16,11 @@ Two independent checks, neither using the mesher's internals:
 
 The signed distance of a union is the minimum of the cones' distances: exact
 outside the union, a lower bound inside where cones overlap; the reverse
-(ideal -> mesh) direction covers that case.
+(ideal -> mesh) direction covers that case. The tolerance a point is held to
+is that of the duct it lies on: outside the union, a point passes when it is
+within the tolerance band of some segment's surface (near a junction a thick
+duct's band may hold points nearer a thin branch); inside, the tolerance of
+the segment it is deepest in.
 """
 
 from __future__ import annotations
@@ -205,7 +209,11 @@ class RoundCones:
 
 def round_cones_of_tree(tree, *, systems: Sequence[int] | None = None,
                         min_radius_mm: float | None = None) -> RoundCones:
-    """Every segment of the tree (or of the chosen systems) as a round cone; lone nodes as spheres."""
+    """Every segment of the tree (or of the chosen systems) as a round cone; lone nodes as spheres.
+
+    Anastomoses (edges flagged ``anastomosis=True``) are included, with the
+    system of the node they start from.
+    """
     pos, rad, par, sysid = tree.positions, np.array(tree.radii, dtype=float), tree.parent_index, tree.system_ids
     if min_radius_mm:
         rad = np.maximum(rad, min_radius_mm)
@@ -216,8 +224,13 @@ def round_cones_of_tree(tree, *, systems: Sequence[int] | None = None,
     has_child = np.zeros(len(rad), bool)
     has_child[par[child]] = True
     lone = np.flatnonzero(keep & (par < 0) & ~has_child)
-    return RoundCones(np.concatenate([a, pos[lone]]), np.concatenate([b, pos[lone]]),
-                      np.concatenate([ra, rad[lone]]), np.concatenate([rb, rad[lone]]))
+    # anastomoses (loop-closing edges) are segments too, counted with the system they start in
+    idx = tree.index
+    loops = [(idx[u], idx[v]) for u, v in tree.anastomoses() if keep[idx[u]]]
+    la = np.array([p for p, _ in loops], dtype=np.int64)
+    lb = np.array([q for _, q in loops], dtype=np.int64)
+    return RoundCones(np.concatenate([a, pos[lone], pos[la]]), np.concatenate([b, pos[lone], pos[lb]]),
+                      np.concatenate([ra, rad[lone], rad[la]]), np.concatenate([rb, rad[lone], rad[lb]]))
 
 
 def round_cone_sdf(p: np.ndarray, a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray

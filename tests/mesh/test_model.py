@@ -194,3 +194,27 @@ def test_bad_trees():
         tree_to_mesh(DuctTree.from_arrays([[0, 0, 0], [0, 5, 0]], [1.0, 0.0], [-1, 0]))
     with pytest.raises(InputError, match="position"):
         tree_to_mesh(DuctTree.from_arrays([[0, 0, 0], [0, np.nan, 0]], [1.0, 1.0], [-1, 0]))
+
+
+def test_anastomosis_is_meshed_as_a_loop():
+    t = DuctTree.from_arrays([[0, 0, 0], [0, 8, 0], [3, 16, 0], [-3, 16, 0]], [0.8, 0.8, 0.5, 0.5],
+                             [-1, 0, 1, 1], laterality="R")
+    t.add_edge(2, 3, anastomosis=True)
+    t.touch()
+    m = tree_to_mesh(t)
+    assert_printable(m, 1)
+    assert m[0].meta["genus"] == 1 and not m.warnings  # one loop, expected
+    f = fidelity(m[0].mesh, round_cones_of_tree(t), n_random=5_000, ideal_points=20_000)
+    assert f.ok, f
+    # the loop's segment is part of the surface: its midpoint is inside the mesh (winding number 1)
+    assert winding_number(m[0].mesh, np.array([0.0, 16.0, 0.0])) == pytest.approx(1.0, abs=1e-6)
+
+
+def winding_number(mesh, p):
+    """Sum of the solid angles of the triangles seen from p, over 4 pi (Van Oosterom-Strackee)."""
+    a, b, c = (np.asarray(mesh.vertices)[np.asarray(mesh.faces)[:, k]] - p for k in range(3))
+    la, lb, lc = (np.linalg.norm(x, axis=1) for x in (a, b, c))
+    num = np.einsum("ij,ij->i", a, np.cross(b, c))
+    den = la * lb * lc + np.einsum("ij,ij->i", a, b) * lc + np.einsum("ij,ij->i", b, c) * la \
+        + np.einsum("ij,ij->i", c, a) * lb
+    return float(2 * np.arctan2(num, den).sum() / (4 * np.pi))
