@@ -144,7 +144,7 @@ def _sessions(n: int):
                                    and [len(b["children_tree_branches"]) for b in truth["bifurcations"]]
                                    == [len(b.lumens) for b in log.bifurcations])
                 lay = _Layout(log)
-                rel, ab, true_d = [], [], []
+                ab, true_d = [], []
                 for b, tb in zip(log.bifurcations, truth["bifurcations"]):
                     ab.append(abs(b.depth_estimate_mm - tb["path_mm"]))
                     true_d.append(tb["path_mm"])

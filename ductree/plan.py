@@ -46,7 +46,7 @@ import numpy as np
 from .errors import InputError
 from .frame import AREOLA_RADIUS_MM, clock_difference_h, clock_to_direction, direction_to_clock, format_clock
 from .lesions import LocatedLesion, _plain, fmt_xyz, place_lesions, subtree_rows
-from .measures import child_count, path_mm, segment_length
+from .measures import child_count, segment_length
 from .tree import DuctTree
 
 if TYPE_CHECKING:
@@ -234,7 +234,6 @@ def plan_excision(
     par = tree.parent_index
     pos, rad = tree.positions, tree.radii
     seg = segment_length(tree)
-    pm = path_mm(tree)
     cc = child_count(tree)
     n = len(par)
 

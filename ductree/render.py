@@ -36,7 +36,6 @@ from .errors import InputError
 from .scene import (
     BREAST_VIEWS,
     DEPTH_VIEWS,
-    PARALLEL_VIEWS,
     Scene,
     SceneOptions,
     ViewCamera,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import InputError
-from .model import DEFAULT_VIEW, TOGGLES, VIEW_NAMES, VIEWER_VIEWS, ViewerModel, load_model
+from .model import TOGGLES, VIEW_NAMES, VIEWER_VIEWS, ViewerModel, load_model
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080

@@ -10,7 +10,7 @@ import pytest
 from navlog_helpers import HAND, HEADER, jsonl, write_jsonl
 
 from ductree.errors import DuctreeWarning, InputError
-from ductree.io.navlog import navlog_text, parse_navlog, read_navlog, session_summary, write_navlog
+from ductree.io.navlog import parse_navlog, read_navlog, session_summary, write_navlog
 from ductree.measures import branches, path_mm, tips
 from ductree.reconstruct.scope import (STUB_LENGTH_MM, findings_as_lesion_specs, tree_from_navlog,
                                        tree_from_navlog_file)

@@ -12,7 +12,6 @@ right breast system 0 runs medial, on the left it runs lateral.
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from ductree.tree import DuctTree
