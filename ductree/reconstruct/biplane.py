@@ -74,7 +74,13 @@ class BiplaneOptions:
     cutoff_keep_fraction: float = 0.75     #: ... and keep this fraction of its width to its end
     narrowing_fraction: float = 0.55       #: a local narrowing below this fraction of the duct's width
     narrowing_min_radius_mm: float = 0.2   #: ... of a duct at least this wide is a candidate defect
+    split_max_mm: float = 7.0              #: prongs of a split end are at most this long ...
+    split_prong_fraction: float = 0.5      #: ... and at most this fraction of the duct's radius wide
+    concavity_area: float = 1.5            #: a lucency open to one side: at least this x r^2 (mm^2) ...
+    concavity_depth: float = 0.4           #: ... and this x r deep
     merge_mm: float = 3.0                  #: candidates this close (3D) are one finding
+    pair_depth_mm: float = 1.5             #: a CC and a lateral candidate this close in depth are one lesion ...
+    pair_max_mm: float = 8.0               #: ... if their placements on the tree are no further apart than this
     min_matched_fraction: float = 0.6      #: below this (in either view) the match is low-confidence
     min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
     unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
@@ -169,7 +175,7 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
         tree.graph["biplane"] = quality
         views = [ta, tb]
         _check_quality(quality, opt)
-        tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt)
+        tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt, f)
     if "candidate_findings" not in tree.graph:
         t = views[0]
         tree.graph["candidate_findings"] = _planar_findings(tree, t, opt)
@@ -341,7 +347,129 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
         out.append({"kind": "filling_defect", "evidence": "gap", "ud": gp["ud"], "size_mm": gp["length_mm"],
                     "detail": f"a {gp['length_mm']:.1f} mm gap in the contrast column"})
     out.extend(_narrowings(t, opt))
+    out.extend(_concavities(t, opt))
+    out.extend(_split_ends(t, opt))
     out.extend(_wide_ends(t, opt))
+    return out
+
+
+def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """A duct that ends in two thin prongs: the contrast runs around a mass at its end (a split or
+    crab-claw end). A fork whose children both end within ``split_max_mm``, each much thinner than the
+    duct, close together."""
+    out = []
+    kind = t.kind
+    for i in range(1, t.n):
+        kids = t.children[i]
+        if len(kids) != 2 or any(kind[c] != 3 for c in kids):
+            continue
+        poly, rad = t.edge_ud[i], t.edge_r[i]
+        if len(poly) < 4:
+            continue
+        s, _ = _profile(poly, rad)
+        body = s < s[-1] - 1.0 - t.r[i]
+        if body.sum() < 2:
+            continue
+        R = float(np.median(rad[body]))
+        if R < opt.narrowing_min_radius_mm:
+            continue
+        lens = [_polyline_length(t.edge_ud[c]) for c in kids]
+        widths = [float(np.median(t.edge_r[c])) for c in kids]
+        ends = [t.edge_ud[c][-1] for c in kids]
+        if max(lens) > opt.split_max_mm or max(widths) > opt.split_prong_fraction * R:
+            continue
+        if max(lens) > 2.0 * min(lens) or np.linalg.norm(ends[0] - ends[1]) > 2.2 * R + 0.2:
+            continue            # natural children diverge; prongs around a mass run side by side
+        c = 0.5 * (t.ud[i] + 0.5 * (ends[0] + ends[1]))
+        out.append({"kind": "filling_defect", "evidence": "split end", "ud": c.tolist(), "size_mm": float(max(lens)),
+                    "detail": f"a {2 * R:.1f} mm duct ends split in two thin prongs ({max(lens):.1f} mm)"})
+    return out
+
+
+def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Lucencies open to one side: a bite out of a duct's wall, a duct ending in a split or a cup.
+
+    Around each duct (away from its forks and from other ducts) the mask is
+    closed with a disk of the duct's radius: a convex, tapering or straight
+    duct does not change; background that a lesion displaces from inside the
+    lumen, narrower than the duct, is filled. Filled pieces at least
+    ``concavity_depth`` radii deep and ``concavity_area`` radii^2 large are
+    candidates.
+    """
+    from scipy import ndimage as ndi
+
+    view = t.view
+    px = view.pixel_mm
+    mask = view.mask
+    polys = [view.to_px(e) if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
+    out = []
+    kind = t.kind
+    for i in range(1, t.n):
+        e, r = t.edge_ud[i], t.edge_r[i]
+        if len(e) < 6 or t.bridge[i]:
+            continue
+        s, _ = _profile(e, r)
+        L = s[-1]
+        body = (s > 1.0) & (s < L - (2.5 if kind[i] == 3 else 1.0))
+        if body.sum() < 3 or L < 1.5:
+            continue
+        R = float(np.median(r[body]))
+        if R < opt.narrowing_min_radius_mm:
+            continue
+        Rp = R / px
+        P = polys[i]
+        lo = np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int)
+        hi = np.ceil(P.max(axis=0) + 3 * Rp + 3).astype(int)
+        lo = np.maximum(lo, 0)
+        hi = np.minimum(hi, np.array(mask.shape) - 1)
+        crop = mask[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1]
+        if crop.size == 0:
+            continue
+        rad = max(1, int(round(Rp)))
+        yy, xx = np.mgrid[-rad:rad + 1, -rad:rad + 1]
+        disk = yy * yy + xx * xx <= rad * rad
+        closed = ndi.binary_closing(np.pad(crop, rad + 1), structure=disk)[rad + 1:-rad - 1, rad + 1:-rad - 1]
+        added = closed & ~crop
+        if not added.any():
+            continue
+        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
+        def dist_to(poly):
+            lines = np.zeros(crop.shape, bool)
+            q = np.rint(poly - lo).astype(int)
+            ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < crop.shape[0]) & (q[:, 1] < crop.shape[1])
+            if not ok.any():
+                return np.full(crop.shape, np.inf)
+            lines[q[ok, 0], q[ok, 1]] = True
+            return ndi.distance_transform_edt(~lines)
+
+        own = dist_to(P) <= 1.2 * Rp
+        keep_out = np.zeros(crop.shape, bool)
+        for j in range(1, t.n):
+            if j == i or not len(polys[j]):
+                continue
+            Q = polys[j]
+            if (Q.max(axis=0) < lo).any() or (Q.min(axis=0) > hi).any():
+                continue
+            keep_out |= dist_to(Q) <= 1.5 * max(Rp, float(np.median(t.edge_r[j])) / px)
+        yy2, xx2 = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
+        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
+            keep_out |= np.hypot(yy2 + lo[0] - end[0], xx2 + lo[1] - end[1]) <= how_far * Rp
+        cand = added & own & ~keep_out
+        if not cand.any():
+            continue
+        lab, n = ndi.label(cand)
+        for k in range(1, n + 1):
+            comp = lab == k
+            area = comp.sum() * px * px
+            depth = float(ndi.distance_transform_edt(np.pad(comp, 1)).max()) * px
+            if area < opt.concavity_area * R * R or depth < opt.concavity_depth * R:
+                continue
+            ys, xs = np.nonzero(comp)
+            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]])
+            ext = max(np.ptp(ys), np.ptp(xs)) * px
+            out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
+                        "size_mm": float(ext),
+                        "detail": f"a {ext:.1f} mm lucency ({area:.2f} mm^2) inside a {2 * R:.1f} mm duct"})
     return out
 
 
@@ -355,10 +483,13 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     width 2-4 mm before it."""
     out = []
     kind = t.kind
+    contacts = np.array([c["ud"] for c in t.crossings if c["kind"] in ("T", "forced")]).reshape(-1, 2)
     for i in np.flatnonzero(kind == 3):
         poly, rad = t.edge_ud[i], t.edge_r[i]
         if len(poly) < 3:
             continue
+        if len(contacts) and np.min(np.linalg.norm(contacts - poly[-1], axis=1)) < 1.0 + t.r[i]:
+            continue    # an end made by cutting a contact with another duct: where it hides, not where it stops
         s, r = _profile(poly[::-1], rad[::-1])        # from the tip back
         if s[-1] < 2.5:
             continue
@@ -415,8 +546,16 @@ def _narrowings(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     return out
 
 
-def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: BiplaneOptions | None = None) -> list[dict]:
-    """Candidate findings of both views placed on the 3D tree and merged across views."""
+def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: BiplaneOptions | None = None,
+                    f: DepthMap | None = None) -> list[dict]:
+    """Candidate findings of both views, placed in 3D and merged across views.
+
+    A candidate seen in one view is placed on the 3D node it lies on. A
+    candidate of the CC and one of the lateral at the same depth (within
+    ``pair_depth_mm`` after the depth map) are one lesion seen twice: its point
+    is triangulated from the two (``x`` from the CC, ``z`` from the lateral,
+    the mean depth), which does not depend on the branch matching.
+    """
     opt = opt or BiplaneOptions()
     placed = []
     for key, t, coords in (("cc", ta, b.cc_ud), ("lateral", tb, b.lat_ud)):
@@ -431,6 +570,27 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
                 continue
             row = int(rows[k])
             placed.append({**c, "view": key, "row": row, "node": row, "point": b.pos[row]})
+    if f is not None:
+        A = [c for c in placed if c["view"] == "cc"]
+        B = [c for c in placed if c["view"] == "lateral"]
+        cand = []
+        for i, ca in enumerate(A):
+            for j, cb in enumerate(B):
+                dd = abs(ca["ud"][1] - float(f(cb["ud"][1])))
+                far = float(np.linalg.norm(ca["point"] - cb["point"]))
+                if dd <= opt.pair_depth_mm and far <= opt.pair_max_mm:
+                    cand.append((dd + 0.05 * far, i, j))
+        used_a, used_b = set(), set()
+        for _, i, j in sorted(cand):
+            if i in used_a or j in used_b:
+                continue
+            used_a.add(i)
+            used_b.add(j)
+            ca, cb = A[i], B[j]
+            p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
+            row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
+            for c in (ca, cb):
+                c["point"], c["row"], c["node"] = p, row, row
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent))
 
 
