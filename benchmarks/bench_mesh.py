@@ -316,8 +316,8 @@ def run(quick: bool = False) -> list[Row]:
             dev_b, _ = _deviation(m_b, cones, print_tol)
         reached = dev_b <= dev_print
         note = (f"(b) at spacing {h:.3f} mm" + ("" if reached else
-                f"; its deviation is still worse than ductree's, so its triangle count is a lower bound "
-                f"for (b) at equal deviation"))
+                "; its deviation is still worse than ductree's, so its triangle count is a lower bound "
+                "for (b) at equal deviation"))
         rows.append(Row(BENCH, f"{name}: triangles vs (b) at equal deviation", n_tri(m_print), "tri",
                         "(b) SDF + FlyingEdges", n_tri(m_b), target="fewer triangles than (b)", note=note))
         rows.append(Row(BENCH, f"{name}: max deviation vs (b)", dev_print, "mm", "(b) SDF + FlyingEdges", dev_b))

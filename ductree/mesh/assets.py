@@ -19,8 +19,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
 #: The demo phantom (must match ``ductree.demo``).
 DEMO_SEED = 7
 DEMO_TRIANGLES = 50_000

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from .bodies import (CONTEXT_COLOR, LESION_COLOR, PLATE_COLOR, Body, ModelBodies, NippleAreola, as_lesion_shapes,
-                     base_plate as make_base_plate, lesion_body, manifold_to_trimesh, nipple_areola_body,
+                     base_plate as make_base_plate, lesion_body, nipple_areola_body,
                      system_color)
 from .surface import clean_arrays, manifold_arrays, system_parts, to_manifold, union
 from .tubes import QUALITIES, Tolerance

@@ -434,7 +434,6 @@ def _valid_flat_ends(g: SystemGeometry, seg: _Seg, runs: list[list[int]], length
     tube, so that end stays round (the node sphere, as in the ideal surface).
     """
     P, R = g.pos, g.radius
-    n = len(runs)
     fs, fe = flat_start.copy(), flat_end.copy()
     # the ring after the start and the ring before the end, in the round/buried configuration
     second_key = np.array([r[2] if len(r) > 2 else r[-1] for r in runs])

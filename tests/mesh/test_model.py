@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-import trimesh
 
 from ductree.errors import InputError
 from ductree.io.swc import parse_swc

@@ -5,7 +5,7 @@ import pytest
 import trimesh
 from hypothesis import given, settings, strategies as st
 
-from ductree.mesh.quality import (RoundCones, check_watertight, fidelity, ideal_sdf, round_cone_sdf,
+from ductree.mesh.quality import (check_watertight, fidelity, ideal_sdf, round_cone_sdf,
                                   round_cones_of_tree)
 
 
@@ -25,9 +25,8 @@ def test_round_cone_sdf_hand_cases():
     assert one((0, 0, 4), (0, 0, 0), (0, 0, 0.5), 3, 1)[0] == pytest.approx(1.0)
     # Zero-length piece = sphere.
     assert one((3, 4, 0), (0, 0, 0), (0, 0, 0), 2, 2)[0] == pytest.approx(3.0)
-    # Tapered cone, 3-4-5 geometry: ra=2, rb=1, L=... side line tangent to both spheres.
-    # Point far out radially at the middle: distance = u*s + v*c - ra with s=(ra-rb)/L.
-    L = 10.0
+    # Tapered cone ra = 2, rb = 1, L = 10: the side line has normal (s, c), s = (ra - rb) / L = 0.1.
+    # A point far out radially at mid-length: distance = u*s + v*c - ra.
     s = 0.1
     c = np.sqrt(1 - s * s)
     d, r = one((5, 0, 5), a, b, 2, 1)

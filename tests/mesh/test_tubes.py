@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ductree.mesh.quality import check_watertight
-from ductree.mesh.tubes import (QUALITIES, RunPlan, SystemGeometry, Tolerance, _Seg, _zip_rings, build_tubes,
+from ductree.mesh.tubes import (QUALITIES, SystemGeometry, Tolerance, _zip_rings, build_tubes,
                                 plan_runs, sides_for, sphere_mesh, system_geometry, vertex_scale)
 
 
