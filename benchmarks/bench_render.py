@@ -38,7 +38,7 @@ def _cli_batch(cases: list[Path], out: Path, jobs: int) -> float:
     cmd = [sys.executable, "-m", "ductree", "batch", *map(str, cases), "--out", str(out), "--jobs", str(jobs),
            "--views", ",".join(VIEWS), "--size", f"{SIZE[0]},{SIZE[1]}", "--no-report"]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"batch failed ({r.returncode}): {r.stderr[-2000:]}")

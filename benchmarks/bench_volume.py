@@ -148,7 +148,7 @@ print("RESULT", dt, _hwm(), 0)
 
 def _run(script: str, *args: str, timeout: float = 900) -> tuple[float, float]:
     """(wall seconds measured inside the process from its first line, peak RSS in MB)."""
-    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=timeout,
+    r = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, encoding="utf-8", timeout=timeout,
                        cwd=HERE.parent)
     line = [x for x in r.stdout.splitlines() if x.startswith("RESULT")]
     if r.returncode != 0 or not line:

@@ -25,9 +25,9 @@ def test_existing_file_kept_until_success(tmp_path):
         with atomic_path(target) as tmp:
             tmp.write_text("new")
             raise ValueError
-    assert target.read_text() == "old"
+    assert target.read_text(encoding="utf-8") == "old"
     write_text(target, "new")
-    assert target.read_text() == "new"
+    assert target.read_text(encoding="utf-8") == "new"
 
 
 def test_mode_follows_umask(tmp_path):
@@ -45,7 +45,7 @@ def test_refuses_inputs_and_missing_folders(tmp_path):
     protect_input(src)
     with pytest.raises(InputError, match="overwrite an input"):
         write_text(src, "x")
-    assert src.read_text().startswith("1 1")
+    assert src.read_text(encoding="utf-8").startswith("1 1")
     with pytest.raises(InputError, match="does not exist"):
         write_text(tmp_path / "nope" / "a.txt", "x")
 

@@ -43,12 +43,12 @@ def cases(tmp_path_factory):
 
 def _batch(*args, timeout=240, **kw):
     return subprocess.run([sys.executable, "-m", "ductree", "batch", *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, **kw)
+                          text=True, encoding="utf-8", timeout=timeout, **kw)
 
 
 def _whole_outputs(folder: Path) -> list[str]:
     """Every output listed by the stamp is there and whole (PNGs decode fully, HTML closes)."""
-    stamp = json.loads((folder / STAMP).read_text())
+    stamp = json.loads((folder / STAMP).read_text(encoding="utf-8"))
     for name in stamp["outputs"]:
         p = folder / name
         if name.endswith(".png"):
@@ -68,7 +68,7 @@ def test_bad_cases_are_isolated(cases, tmp_path):
     r = _batch(good[0], bad["nosource"], good[1], bad["syntax"], bad["badview"], good[2], "--out", out,
                "--jobs", "2", *SMALL)
     assert r.returncode == 2, r.stderr
-    doc = json.loads((out / "manifest.json").read_text())
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     rows = {row["folder"]: row for row in doc["results"]}
     assert [row["folder"] for row in doc["results"]] == ["good0", "nosource", "good1", "syntax", "badview", "good2"]
     assert rows["good0"]["status"] == rows["good1"]["status"] == "ok"
@@ -140,7 +140,7 @@ def test_sigkill_then_resume_leaves_every_output_whole(cases, tmp_path):
     assert p.returncode == -signal.SIGKILL
     r = _batch(*args, "--resume")
     assert r.returncode == 0, r.stderr
-    doc = json.loads((out / "manifest.json").read_text())
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     statuses = [row["status"] for row in doc["results"]]
     assert statuses[0] == "skipped" and set(statuses) <= {"ok", "skipped"}
     for name in ("good0", "good1", "good2"):

@@ -154,8 +154,8 @@ def test_border_warning_and_no_traceback_in_a_real_process(tmp_path):
     src = write_volume(Volume(a, (0.1, 0.1, 0.1)), tmp_path / "edge.nii.gz")
     out = tmp_path / "t.json"
     r = subprocess.run([sys.executable, "-m", "ductree", "build", str(src), "-l", "L", "--out", str(out)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0, r.stderr
     assert "ductree: warning: the mask touches the border of the volume" in r.stderr
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text(encoding="utf-8"))
     assert data["graph"]["touches_border"] is True

@@ -20,7 +20,7 @@ def ductree_cmd() -> list[str]:
 
 
 def run(*args, cwd=None):
-    return subprocess.run([*ductree_cmd(), *map(str, args)], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([*ductree_cmd(), *map(str, args)], capture_output=True, text=True, encoding="utf-8", cwd=cwd)
 
 
 def y_tree() -> DuctTree:
@@ -66,7 +66,7 @@ def test_laterality_option_fills_swc(tmp_path):
     swc.write_text("# from another tool\n1 1 1 0 0 1 -1\n2 3 1 4 0 0.5 1\n")
     r = run("convert", swc, tmp_path / "t.json", "--laterality", "L")
     assert r.returncode == 0, r.stderr
-    assert json.loads((tmp_path / "t.json").read_text())["graph"]["laterality"] == "L"
+    assert json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["graph"]["laterality"] == "L"
     assert r.stdout == f"wrote {tmp_path / 't.json'} (tree.json): 1 system, 2 nodes, 1 branch\n"
 
 
@@ -103,14 +103,14 @@ def test_output_folder_missing(tmp_path, tree_json):
 
 
 def test_out_equals_in(tmp_path, tree_json):
-    text = tree_json.read_text()
+    text = tree_json.read_text(encoding="utf-8")
     before = sorted(p.name for p in tmp_path.rglob("*"))
     r = run("convert", tree_json, tree_json)
     assert_refused(r, tmp_path, before, "refusing to overwrite an input")
     # The same file under another spelling is refused too.
     r = run("convert", "tree.json", "./tree.json", cwd=tmp_path)
     assert_refused(r, tmp_path, before, "refusing to overwrite an input")
-    assert tree_json.read_text() == text
+    assert tree_json.read_text(encoding="utf-8") == text
 
 
 def test_missing_input_and_laterality_conflict(tmp_path, tree_json):

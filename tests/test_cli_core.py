@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, encoding="utf-8", cwd=cwd)
 
 
 def test_help_and_version():
@@ -30,7 +30,7 @@ def test_cli_import_pulls_in_nothing_heavy():
     # --help must answer at once: importing the CLI may not import numpy, networkx, VTK or pyvista.
     code = ("import sys, ductree.cli; heavy = [m for m in ('numpy', 'networkx', 'vtk', 'pyvista', 'trimesh', "
             "'scipy', 'SimpleITK', 'trame') if m in sys.modules]; print(heavy)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
@@ -89,8 +89,24 @@ def test_info_prints_summary(tmp_path, capsys):
 
 
 def test_readme_test_command_is_what_ci_runs():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", readme, re.S)
     assert len(blocks) >= 2 and "ductree demo" in blocks[0]
     test_cmd = blocks[1].strip()
-    assert "pytest" in test_cmd and test_cmd in (ROOT / ".ci" / "run").read_text()
+    assert "pytest" in test_cmd and test_cmd in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_ascii_terminal_does_not_crash(tmp_path):
+    # LC_ALL=C without UTF-8 mode gives an ASCII stdout; the CLI replaces what it cannot print.
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONUTF8", "PYTHONIOENCODING")}
+    env.update(LC_ALL="C", LANG="C", PYTHONUTF8="0", PYTHONIOENCODING="ascii")
+    r = subprocess.run([sys.executable, "-m", "ductree", "point", "--clock", "6:75", "--fn", "1", "--depth", "1"],
+                       capture_output=True, env=env)
+    assert r.returncode == 2 and b"6:75" in r.stderr and b"Traceback" not in r.stderr
+    # After main() has run, text an ASCII stream cannot encode ("±") is replaced, not raised.
+    r = subprocess.run([sys.executable, "-c", "from ductree.cli import main; "
+                        "main(['where', '1', '2', '3', '-l', 'R']); print('depth \\u00b1 2 mm')"],
+                       capture_output=True, env=env)
+    assert r.returncode == 0 and b"clock" in r.stdout and b"depth ? 2 mm" in r.stdout, r.stderr

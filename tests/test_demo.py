@@ -13,7 +13,7 @@ import pytest
 def demo_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "out"
     r = subprocess.run([sys.executable, "-m", "ductree", "demo", "--out", str(out)], capture_output=True,
-                       text=True, timeout=600)
+                       text=True, encoding="utf-8", timeout=600)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -29,17 +29,17 @@ def test_tree_formats_agree(demo_dir):
 
 
 def test_summary_matches_truth(demo_dir):
-    s = json.loads((demo_dir / "summary.json").read_text())
-    truth = json.loads((demo_dir / "case" / "truth.json").read_text())
+    s = json.loads((demo_dir / "summary.json").read_text(encoding="utf-8"))
+    truth = json.loads((demo_dir / "case" / "truth.json").read_text(encoding="utf-8"))
     assert s["laterality"] == "R" and s["systems"] == 8
     assert 40 <= s["depth_max_mm"] <= 100 and s["radius_min_mm"] >= 0.1
     assert len(truth["lesions"]) == 2
 
 
 def test_plan_and_markups(demo_dir):
-    plan = json.loads((demo_dir / "plan" / "plan.json").read_text())
+    plan = json.loads((demo_dir / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert plan["schema"].startswith("ductree.plan/")
-    marks = json.loads((demo_dir / "plan" / "lesions.mrk.json").read_text())
+    marks = json.loads((demo_dir / "plan" / "lesions.mrk.json").read_text(encoding="utf-8"))
     assert marks["markups"][0]["coordinateSystem"] == "LPS"
 
 
@@ -58,6 +58,6 @@ def test_views_and_report(demo_dir):
     for view in ("cc", "lateral", "front", "oblique"):
         img = np.asarray(Image.open(demo_dir / "views" / f"{view}.png").convert("RGB"))
         assert img.shape[:2] == (1024, 1024) and (img.std(axis=2) > 20).mean() > 0.01  # coloured tree pixels
-    html = (demo_dir / "report.html").read_text()
+    html = (demo_dir / "report.html").read_text(encoding="utf-8")
     assert "phantom-7" in html and not re.search(r"""(src|href)=["']https?://""", html)
     assert (demo_dir / "report.pdf").read_bytes().startswith(b"%PDF")

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_batch_render(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "batch_render.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=240)
+                       capture_output=True, text=True, encoding="utf-8", timeout=240)
     assert r.returncode == 0, r.stderr
     assert "first run: 4 ok, 1 failed, exit code 2, 8 views" in r.stdout
     assert "resumed:   4 skipped, 0 ok, 1 failed" in r.stdout

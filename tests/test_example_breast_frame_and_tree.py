@@ -8,7 +8,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "breast_frame_and_t
 
 
 def test_example_runs():
-    r = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert r.returncode == 0, r.stderr
     out = r.stdout
     # System 0: (0,1) (1,2) (1,3) (2,4) (2,5); system 1: (6,7,8) -> 6 branches, tips 3 4 5 8.

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_convert_formats(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "convert_formats.py"), str(tmp_path)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0, r.stderr
     lines = {ln.split()[0]: ln for ln in r.stdout.splitlines() if not ln.startswith(" ")}
     assert set(lines) == {"tree.json", "tree.swc", "tree.graphml", "centerlines.vtp", "centerlines_lps.vtp"}

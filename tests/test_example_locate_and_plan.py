@@ -10,15 +10,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_locate_and_plan(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "locate_and_plan.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert r.returncode == 0, r.stderr
     assert "Lesions on the ductal tree" in r.stdout and "Excision plan: system" in r.stdout
     assert "NOT listed" not in r.stdout          # the true system is always among the candidates
-    doc = json.loads((tmp_path / "plan" / "plan.json").read_text())
+    doc = json.loads((tmp_path / "plan" / "plan.json").read_text(encoding="utf-8"))
     assert doc["schema"] == "ductree.plan/1" and len(doc["lesions"]) == 3
-    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text(encoding="utf-8"))
     assert {les["label"] for les in truth["lesions"]} == {les["label"] for les in doc["lesions"]}
-    mk = json.loads((tmp_path / "plan" / "lesions.mrk.json").read_text())["markups"][0]
+    mk = json.loads((tmp_path / "plan" / "lesions.mrk.json").read_text(encoding="utf-8"))["markups"][0]
     assert mk["coordinateSystem"] == "LPS"
     # The markups are in LPS: nipple (-62, -95, 1120) + BF.
     les = next(les for les in doc["lesions"] if les["status"] != "unplaced")

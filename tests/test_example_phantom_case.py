@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_example_phantom_case(tmp_path):
     out = tmp_path / "case"
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "phantom_case.py"), str(out)],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["case.toml", "tree.json", "truth.json"]
     assert "case phantom-7 (R)" in r.stdout
@@ -23,4 +23,4 @@ def test_example_phantom_case(tmp_path):
     assert [x[0] for x in lesions] == ["L1", "L2", "L3", "L4"]
     for _, clock, depth, _, true_depth in lesions:
         assert clock.endswith((":00", ":30")) and abs(int(depth) - float(true_depth)) <= 0.5
-    assert len(tomllib.loads((out / "case.toml").read_text())["lesion"]) == 4
+    assert len(tomllib.loads((out / "case.toml").read_text(encoding="utf-8"))["lesion"]) == 4

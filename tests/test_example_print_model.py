@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_print_model(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "print_model.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=180)
+                       capture_output=True, text=True, encoding="utf-8", timeout=180)
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert re.search(r"model: 5 bodies, \d+ triangles", out)

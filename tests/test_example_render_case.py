@@ -13,7 +13,7 @@ VIEWS = ["cc", "duct", "front", "lateral", "mlo", "oblique"]
 
 def test_example_render_case(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "render_case.py"), str(tmp_path), "384"],
-                       capture_output=True, text=True, timeout=240)
+                       capture_output=True, text=True, encoding="utf-8", timeout=240)
     assert r.returncode == 0, r.stderr
     assert re.search(r"^case phantom-7 \(R\): 6 views in [\d.]+ s$", r.stdout, flags=re.M)
     assert re.search(r"^case phantom-11 \(L\): 6 views in [\d.]+ s$", r.stdout, flags=re.M)

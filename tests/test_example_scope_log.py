@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_scope_log(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "scope_log.py"), str(tmp_path)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "JSONL and CSV read the same: True" in out
@@ -22,6 +22,6 @@ def test_example_scope_log(tmp_path):
     assert "system 0, path [0, 1, 2, 3, 4, 7]" in out and "P1 placed: node 7, 24.0 mm along the duct" in out
     for name in ("scope.jsonl", "scope.csv", "scope_tree.json", "fused.json"):
         assert (tmp_path / name).is_file()
-    fused = json.loads((tmp_path / "fused.json").read_text())
+    fused = json.loads((tmp_path / "fused.json").read_text(encoding="utf-8"))
     assert fused["graph"]["findings"][0]["node"] == 7
     assert r.stderr == ""

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_example_viewer_export(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "viewer_export.py"), str(tmp_path)],
-                       capture_output=True, text=True, timeout=240)
+                       capture_output=True, text=True, encoding="utf-8", timeout=240)
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert re.search(r"^case phantom-5 \(R\): \d+ objects, \d+ duct points to read", out, flags=re.M)

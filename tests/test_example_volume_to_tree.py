@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_example_volume_to_tree(tmp_path):
     out = tmp_path / "case"
     r = subprocess.run([sys.executable, str(ROOT / "examples" / "volume_to_tree.py"), str(out)],
-                       capture_output=True, text=True, timeout=180)
+                       capture_output=True, text=True, encoding="utf-8", timeout=180)
     assert r.returncode == 0, r.stderr
     assert {"seg.nii.gz", "seg_truth.json", "case_volume.toml", "rebuilt.json"} <= {p.name for p in out.iterdir()}
     assert "rebuilt rebuilt.json: 2 systems" in r.stdout

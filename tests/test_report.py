@@ -71,7 +71,7 @@ def test_pdf_renders_page_by_page(written, tmp_path):
     _, paths = written
     pdf = paths["pdf"]
     assert pdf.read_bytes().startswith(b"%PDF")
-    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, encoding="utf-8", check=True).stdout
     pages = int(re.search(r"^Pages:\s+(\d+)", info, flags=re.M).group(1))
     assert pages >= 2
     for page in range(1, pages + 1):
@@ -143,7 +143,7 @@ def test_report_without_lesions_says_so(tmp_path):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, timeout=180)
+    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, encoding="utf-8", timeout=180)
 
 
 def test_cli_report(case_path, tmp_path):

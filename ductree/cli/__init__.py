@@ -57,6 +57,7 @@ def _err(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and, as a script, exit with) the exit code."""
+    _tolerate_ascii_terminals()
     args = list(sys.argv[1:] if argv is None else argv)
     state["debug"] = "--debug" in args
     args = _protect_negative_numbers([a for a in args if a != "--debug"])
@@ -93,6 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for a traceback)")
         code = 1
     return _finish(code, argv)
+
+
+def _tolerate_ascii_terminals() -> None:
+    """Never fail on a terminal that cannot show "±" or "—": replace what it cannot encode."""
+    for stream in (sys.stdout, sys.stderr):
+        enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if enc not in ("utf8", "utf16", "utf32") and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
 
 
 def _finish(code: int, argv: Sequence[str] | None) -> int:

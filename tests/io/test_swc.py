@@ -28,7 +28,7 @@ def y_tree(**kw) -> DuctTree:
 def test_write_types_header_and_columns(tmp_path):
     t = y_tree(laterality="L", system=[5, 5, 5, 5, 5, 5, 1, 1])
     write(t, tmp_path / "t.swc")
-    lines = (tmp_path / "t.swc").read_text().splitlines()
+    lines = (tmp_path / "t.swc").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "# ductree SWC"
     assert "# laterality L" in lines and "# units mm" in lines and "# frame BF" in lines
     # Roots are sorted by system: system 1 (root at -x = 9 o'clock) first, then system 5 (at +z = 12).
@@ -60,7 +60,7 @@ def test_unknown_laterality_and_axis_root_round_trip(tmp_path):
     t.nodes[0].pop("orifice_clock")
     t.touch()
     write(t, tmp_path / "t.swc")
-    text = (tmp_path / "t.swc").read_text()
+    text = (tmp_path / "t.swc").read_text(encoding="utf-8")
     assert "# laterality unknown" in text and "orifice_clock -" in text
     back = read(tmp_path / "t.swc")
     assert back.laterality is None

@@ -80,14 +80,14 @@ def test_plan_writes_json_and_markups(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Excision plan: system 0" in text and "envelope" in text and "periareolar" in text
     assert sorted(p.name for p in out.iterdir()) == ["incision.mrk.json", "lesions.mrk.json", "plan.json"]
-    doc = json.loads((out / "plan.json").read_text())
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert doc["schema"] == "ductree.plan/1" and doc["unplaced"] == ["L3"] and doc["ambiguous"] == ["L2"]
     assert {p["system"] for p in doc["plans"]} == {0, doc["lesions"][1]["system"]}
     assert all(p["margin_mm"] == 4 for p in doc["plans"])
     assert main(["plan", str(case), "--out", str(out), "--margin", "2"]) == 0
-    doc = json.loads((out / "plan.json").read_text())
+    doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert all(p["margin_mm"] == 2 for p in doc["plans"])
-    mk = json.loads((out / "lesions.mrk.json").read_text())["markups"][0]
+    mk = json.loads((out / "lesions.mrk.json").read_text(encoding="utf-8"))["markups"][0]
     l1 = next(cp for cp in mk["controlPoints"] if cp["label"] == "L1")
     assert l1["position"] == pytest.approx(list(P(10, 9.5, 20) + [10.0, -60.0, 25.0]), abs=1e-3)
 
@@ -109,7 +109,7 @@ def test_bad_lesions_exit_2_with_one_line_and_no_output(tmp_path, lesions, key, 
     out = tmp_path / "out"
     out.mkdir()
     args = [command, str(case)] + (["--out", str(out)] if command == "plan" else [])
-    r = subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "case.toml" in lines[0] and key in lines[0] and words in lines[0], lines

@@ -90,7 +90,7 @@ def test_path_along_the_true_system_lists_the_true_point(phantoms):
 
 def test_phantom_case_folder_locates_and_plans(tmp_path):
     case_path = write_phantom_case(tmp_path / "ph", seed=11, systems=5, branches=30, lesions=3)
-    truth = json.loads((tmp_path / "ph" / "truth.json").read_text())
+    truth = json.loads((tmp_path / "ph" / "truth.json").read_text(encoding="utf-8"))
     case = load_case(case_path)
     located, plans = case_plan(case)
     assert len(located) == 3

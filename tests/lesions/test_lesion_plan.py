@@ -181,10 +181,10 @@ def test_plan_outputs_json_and_markups_in_lps(tmp_path):
     plans = plan_lesions(tree, located, nipple_lps=nipple)
     written = write_plan_outputs(tmp_path, "c1", "R", located, plans, nipple_lps=nipple)
     assert sorted(p.name for p in written) == ["incision.mrk.json", "lesions.mrk.json", "plan.json"]
-    doc = json.loads((tmp_path / "plan.json").read_text())
+    doc = json.loads((tmp_path / "plan.json").read_text(encoding="utf-8"))
     assert doc["schema"] == "ductree.plan/1" and doc["lesions"][0]["label"] == "a1"
     assert doc["plans"][0]["envelope"]["volume_ml"] > 0
-    mk = json.loads((tmp_path / "lesions.mrk.json").read_text())
+    mk = json.loads((tmp_path / "lesions.mrk.json").read_text(encoding="utf-8"))
     assert mk["@schema"].endswith("markups-schema-v1.0.3.json#")
     m = mk["markups"][0]
     assert m["type"] == "Fiducial" and m["coordinateSystem"] == "LPS" and m["coordinateUnits"] == "mm"
@@ -192,14 +192,14 @@ def test_plan_outputs_json_and_markups_in_lps(tmp_path):
     assert pts["a1"] == pytest.approx(list(P(10, 9.5, 20) + nipple), abs=1e-3)
     assert pts["wire a1"] == pytest.approx(pts["a1"])
     assert {"incision start (system 0)", "incision centre (system 0)", "incision end (system 0)"} <= set(pts)
-    curve = json.loads((tmp_path / "incision.mrk.json").read_text())["markups"][0]
+    curve = json.loads((tmp_path / "incision.mrk.json").read_text(encoding="utf-8"))["markups"][0]
     assert curve["type"] == "Curve" and len(curve["controlPoints"]) == 13
     assert not list(tmp_path.glob(".*tmp*"))
 
 
 def test_markups_without_nipple_say_so(tmp_path):
     path = write_markups(tmp_path / "p.mrk.json", [("x", (1.0, 2.0, 3.0))], None)
-    d = json.loads(path.read_text())
+    d = json.loads(path.read_text(encoding="utf-8"))
     cp = d["markups"][0]["controlPoints"][0]
     assert cp["position"] == [1.0, 2.0, 3.0] and NO_NIPPLE_NOTE in cp["description"]
     with pytest.raises(InputError, match="mrk.json"):

@@ -10,7 +10,7 @@ from ductree.io import write_tree
 
 
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, encoding="utf-8", cwd=cwd)
 
 
 @pytest.fixture(scope="module")

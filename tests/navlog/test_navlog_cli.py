@@ -89,7 +89,7 @@ def test_fuse_exit_code_in_a_real_process(files):
     d, tree, _ = files
     left = write_jsonl(d / "left.jsonl", _log([{"depth_mm": 0}], lat="L"))
     r = subprocess.run([sys.executable, "-m", "ductree", "fuse", str(tree), str(left), "--out", str(d / "o.json")],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     assert not (d / "o.json").exists()
 

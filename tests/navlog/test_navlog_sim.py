@@ -113,7 +113,7 @@ def test_registry_and_phantom_command(tmp_path, capsys):
     les = insert_lesions(tree, 1, seed=2)
     paths = simulate("navlog", tmp_path, tree, les, seed=2, fmt="csv")
     assert [p.name for p in paths] == ["scope.csv", "scope_truth.json"]
-    truth = json.loads(paths[1].read_text())
+    truth = json.loads(paths[1].read_text(encoding="utf-8"))
     assert truth["schema"] == "ductree.navlog-truth/1" and truth["goal"] == les[0].label
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DuctreeWarning)

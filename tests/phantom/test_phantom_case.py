@@ -29,7 +29,7 @@ def test_files_written(case_dir):
 
 
 def test_case_toml_has_the_conventions_keys(case_dir):
-    data = tomllib.loads((case_dir / "case.toml").read_text())
+    data = tomllib.loads((case_dir / "case.toml").read_text(encoding="utf-8"))
     assert set(data) == {"id", "laterality", "breast_depth_mm", "source", "lesion"}
     assert data["id"] == "phantom-4" and data["laterality"] == "L" and data["breast_depth_mm"] == 90.0
     assert data["source"] == {"tree": "tree.json"}
@@ -39,7 +39,7 @@ def test_case_toml_has_the_conventions_keys(case_dir):
         h, m = les["clock"].split(":")
         assert m in ("00", "30") and 1 <= int(h) <= 12
         assert isinstance(les["depth_mm"], int)
-    assert "[[lesion]]" in (case_dir / "case.toml").read_text()
+    assert "[[lesion]]" in (case_dir / "case.toml").read_text(encoding="utf-8")
     case = load_case(case_dir / "case.toml")  # the strict reader accepts it
     assert case.id == "phantom-4" and len(case.lesions) == 3
 
@@ -52,7 +52,7 @@ def test_tree_json_is_the_generated_tree(case_dir):
 
 
 def test_truth_matches_the_lesions_and_the_case_file(case_dir):
-    truth = json.loads((case_dir / "truth.json").read_text())
+    truth = json.loads((case_dir / "truth.json").read_text(encoding="utf-8"))
     assert truth["schema"] == "ductree.phantom-truth/1"
     assert truth["case_id"] == "phantom-4" and truth["laterality"] == "L"
     assert truth["generator"]["seed"] == 4 and truth["generator"]["branches_per_system"] == 21
@@ -60,7 +60,7 @@ def test_truth_matches_the_lesions_and_the_case_file(case_dir):
     assert len(truth["systems"]) == 3
     tree = read_tree(case_dir / "tree.json")
     expected = insert_lesions(tree, 3, seed=4, breast_depth_mm=90.0)
-    spec = tomllib.loads((case_dir / "case.toml").read_text())["lesion"]
+    spec = tomllib.loads((case_dir / "case.toml").read_text(encoding="utf-8"))["lesion"]
     for t, e, s in zip(truth["lesions"], expected, spec):
         assert t["label"] == e.label == s["label"]
         assert t["point"] == pytest.approx(list(e.point), abs=1e-12)
@@ -73,9 +73,9 @@ def test_truth_matches_the_lesions_and_the_case_file(case_dir):
 
 def test_no_lesions(tmp_path):
     path = write_phantom_case(tmp_path, seed=1, systems=2, branches=9, lesions=0)
-    data = tomllib.loads(path.read_text())
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     assert "lesion" not in data
-    assert json.loads((tmp_path / "truth.json").read_text())["lesions"] == []
+    assert json.loads((tmp_path / "truth.json").read_text(encoding="utf-8"))["lesions"] == []
 
 
 def test_phantom_case_returns_its_parts(tmp_path):

@@ -15,7 +15,7 @@ from ductree.phantom import SIMULATORS, generate_tree, simulate
 
 def run(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "ductree", "phantom", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120)
+                          capture_output=True, text=True, encoding="utf-8", cwd=cwd, timeout=120)
 
 
 def test_writes_a_case_folder_and_prints_a_summary(tmp_path):
@@ -25,9 +25,9 @@ def test_writes_a_case_folder_and_prints_a_summary(tmp_path):
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in out.iterdir()) == ["case.toml", "tree.json", "truth.json"]
     assert "2 systems, 18 branches" in r.stdout and "L1:" in r.stdout and "max depth" in r.stdout
-    data = tomllib.loads((out / "case.toml").read_text())
+    data = tomllib.loads((out / "case.toml").read_text(encoding="utf-8"))
     assert data["id"] == "phantom-3" and data["laterality"] == "L" and data["breast_depth_mm"] == 80.0
-    assert json.loads((out / "truth.json").read_text())["generator"]["systems"] == 2
+    assert json.loads((out / "truth.json").read_text(encoding="utf-8"))["generator"]["systems"] == 2
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -85,7 +85,7 @@ def test_simulate_dispatches_through_the_registry(tmp_path, monkeypatch):
     tree = generate_tree(seed=0, systems=1, branches=3)
     out = simulate("fake", tmp_path, tree, ["x"], seed=5, level=2)
     assert out == [tmp_path / "sim.txt"]
-    assert (tmp_path / "sim.txt").read_text() == f"{tree.number_of_nodes()} 1 5 {{'level': 2}}"
+    assert (tmp_path / "sim.txt").read_text(encoding="utf-8") == f"{tree.number_of_nodes()} 1 5 {{'level': 2}}"
 
 
 def test_cli_simulate_runs_registered_kinds(tmp_path, monkeypatch, capsys):
@@ -102,5 +102,5 @@ def test_cli_simulate_runs_registered_kinds(tmp_path, monkeypatch, capsys):
     code = main(["phantom", "--out", str(tmp_path / "c"), "--systems", "1", "--branches", "3",
                  "--lesions", "0", "--simulate", "fake2"])
     assert code == 0
-    assert (tmp_path / "c" / "sim2.txt").read_text() == "ok"
+    assert (tmp_path / "c" / "sim2.txt").read_text(encoding="utf-8") == "ok"
     assert "sim2.txt" in capsys.readouterr().out

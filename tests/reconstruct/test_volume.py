@@ -316,9 +316,9 @@ def test_dicom_series_geometry_and_no_patient_identifiers(tmp_path):
     outs = [write_tree(tree, tmp_path / name) for name in ("t.json", "t.swc", "t.graphml")]
     r = subprocess.run([sys.executable, "-m", "ductree", "build", str(series), "-l", "R", "--out",
                         str(tmp_path / "cli.json"), "--nipple", ",".join(str(v) for v in NIP)],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0, r.stderr
-    texts = [p.read_text() for p in [*outs, tmp_path / "cli.json"]] + [r.stdout, r.stderr, repr(tree.graph)]
+    texts = [p.read_text(encoding="utf-8") for p in [*outs, tmp_path / "cli.json"]] + [r.stdout, r.stderr, repr(tree.graph)]
     for value in PATIENT.values():
         for needle in {value, value.replace("^", " "), value.split("^")[0]}:
             assert all(needle not in text for text in texts), needle

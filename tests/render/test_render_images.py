@@ -101,7 +101,7 @@ def test_renderer_is_reused_across_cases(phantom_cases, tmp_path):
 
 
 def _cli(*args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "ductree", *args], capture_output=True, text=True, encoding="utf-8", timeout=timeout)
 
 
 def test_cli_render(phantom_cases, tmp_path):
@@ -135,7 +135,7 @@ def test_cli_render_output_folder_not_writable(phantom_cases, tmp_path):
     r = _cli("render", str(phantom_cases["R"]), "--out", str(blocker), "--views", "cc", "--mesher", "tubes")
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "taken" in r.stderr and "not a folder" in r.stderr
-    assert blocker.read_text().startswith("a file")
+    assert blocker.read_text(encoding="utf-8").startswith("a file")
 
 
 def test_cli_render_case_with_missing_source(tmp_path):

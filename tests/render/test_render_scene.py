@@ -189,5 +189,8 @@ def test_scene_meshes_model_and_tubes_agree_on_extent(hand_tree):
         assert len(meshes) == 2
         pts = np.vstack([m.points for m in meshes.values()])
         assert pts[:, 1].max() == pytest.approx(61.5, abs=1.0) and pts[:, 0].max() == pytest.approx(31.5, abs=0.5)
-        rows = np.concatenate([m.point_data["row"] for m in meshes.values()])
-        assert set(rows.tolist()) == set(range(7))
+        rows = set(np.concatenate([m.point_data["row"] for m in meshes.values()]).tolist())
+        # Every vertex names a real row, and every branch end (tips, the first node past each root)
+        # has vertices; an interior node on a straight run may carry none (the model mesher drops
+        # rings where a chord stays within tolerance), which colouring by row does not need.
+        assert rows <= set(range(7)) and {1, 3, 5, 6} <= rows

@@ -94,7 +94,7 @@ def server(case_folder):
     """``ductree serve`` on the right case in a subprocess on a free port of 127.0.0.1 (always terminated)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ductree", "serve", str(case_folder["R"]), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8")
     try:
         wait_http(f"http://127.0.0.1:{port}/", proc)
         yield {"url": f"http://127.0.0.1:{port}/", "port": port, "proc": proc}
