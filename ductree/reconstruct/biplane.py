@@ -353,6 +353,93 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
     return out
 
 
+def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Lucencies open to one side: a bite out of a duct's wall, a duct ending in a split or a cup.
+
+    Around each duct (away from its forks and from other ducts) the mask is
+    closed with a disk of the duct's radius (by distance transforms, so the
+    cost does not grow with the radius): a convex, tapering or straight duct
+    does not change; background that a lesion displaces from inside the
+    lumen, narrower than the duct, is filled. Filled pieces at least
+    ``concavity_depth`` radii deep and ``concavity_area`` radii^2 large are
+    candidates.
+    """
+    from scipy import ndimage as ndi
+
+    view = t.view
+    px = view.pixel_mm
+    mask = view.mask
+    H, W = mask.shape
+    polys = [view.to_px(e) if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
+    med_r = np.array([float(np.median(r)) / px if len(r) else 0.0 for r in t.edge_r])
+    # every centreline rasterised with its edge's index: the nearest centreline of any pixel
+    lab = np.zeros((H, W), dtype=np.int32)
+    for j in range(1, t.n):
+        q = np.rint(polys[j]).astype(int)
+        ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < H) & (q[:, 1] < W)
+        lab[q[ok, 0], q[ok, 1]] = j
+    if not lab.any():
+        return []
+    dist_all, (ii, jj) = ndi.distance_transform_edt(lab == 0, return_indices=True)
+    near = lab[ii, jj]
+    out = []
+    kind = t.kind
+    for i in range(1, t.n):
+        e, r = t.edge_ud[i], t.edge_r[i]
+        if len(e) < 6 or t.bridge[i]:
+            continue
+        s, _ = _profile(e, r)
+        L = s[-1]
+        body = (s > 1.0) & (s < L - (2.5 if kind[i] == 3 else 1.0))
+        if body.sum() < 3 or L < 1.5:
+            continue
+        R = float(np.median(r[body]))
+        if R < opt.narrowing_min_radius_mm:
+            continue
+        Rp = R / px
+        P = polys[i]
+        lo = np.maximum(np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int), 0)
+        hi = np.minimum(np.ceil(P.max(axis=0) + 3 * Rp + 3).astype(int), np.array([H, W]) - 1)
+        sl = (slice(lo[0], hi[0] + 1), slice(lo[1], hi[1] + 1))
+        crop = mask[sl]
+        if crop.size == 0:
+            continue
+        pad = int(np.ceil(Rp)) + 2
+        cp = np.pad(crop, pad)
+        dilated = ndi.distance_transform_edt(~cp) <= Rp
+        closed = (ndi.distance_transform_edt(dilated) > Rp)[pad:-pad, pad:-pad]
+        added = closed & ~crop
+        if not added.any():
+            continue
+        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
+        own_lines = lab[sl] == i
+        own = ndi.distance_transform_edt(~own_lines) <= 1.2 * Rp if own_lines.any() else np.zeros_like(crop)
+        nb = near[sl]
+        keep_out = (nb != i) & (dist_all[sl] <= 1.5 * np.maximum(Rp, med_r[nb]))
+        yy, xx = np.mgrid[sl]
+        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
+            keep_out |= np.hypot(yy - end[0], xx - end[1]) <= how_far * Rp
+        cand = added & own & ~keep_out
+        if not cand.any():
+            continue
+        comps, n = ndi.label(cand)
+        for k in range(1, n + 1):
+            comp = comps == k
+            area = comp.sum() * px * px
+            if area < opt.concavity_area * R * R:
+                continue
+            depth = float(ndi.distance_transform_edt(np.pad(comp, 1)).max()) * px
+            if depth < opt.concavity_depth * R:
+                continue
+            ys, xs = np.nonzero(comp)
+            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]])
+            ext = max(np.ptp(ys), np.ptp(xs)) * px
+            out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
+                        "size_mm": float(ext),
+                        "detail": f"a {ext:.1f} mm lucency ({area:.2f} mm^2) inside a {2 * R:.1f} mm duct"})
+    return out
+
+
 def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     """A duct that ends in two thin prongs: the contrast runs around a mass at its end (a split or
     crab-claw end). A fork whose children both end within ``split_max_mm``, each much thinner than the
@@ -386,93 +473,6 @@ def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     return out
 
 
-def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
-    """Lucencies open to one side: a bite out of a duct's wall, a duct ending in a split or a cup.
-
-    Around each duct (away from its forks and from other ducts) the mask is
-    closed with a disk of the duct's radius: a convex, tapering or straight
-    duct does not change; background that a lesion displaces from inside the
-    lumen, narrower than the duct, is filled. Filled pieces at least
-    ``concavity_depth`` radii deep and ``concavity_area`` radii^2 large are
-    candidates.
-    """
-    from scipy import ndimage as ndi
-
-    view = t.view
-    px = view.pixel_mm
-    mask = view.mask
-    polys = [view.to_px(e) if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
-    out = []
-    kind = t.kind
-    for i in range(1, t.n):
-        e, r = t.edge_ud[i], t.edge_r[i]
-        if len(e) < 6 or t.bridge[i]:
-            continue
-        s, _ = _profile(e, r)
-        L = s[-1]
-        body = (s > 1.0) & (s < L - (2.5 if kind[i] == 3 else 1.0))
-        if body.sum() < 3 or L < 1.5:
-            continue
-        R = float(np.median(r[body]))
-        if R < opt.narrowing_min_radius_mm:
-            continue
-        Rp = R / px
-        P = polys[i]
-        lo = np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int)
-        hi = np.ceil(P.max(axis=0) + 3 * Rp + 3).astype(int)
-        lo = np.maximum(lo, 0)
-        hi = np.minimum(hi, np.array(mask.shape) - 1)
-        crop = mask[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1]
-        if crop.size == 0:
-            continue
-        rad = max(1, int(round(Rp)))
-        yy, xx = np.mgrid[-rad:rad + 1, -rad:rad + 1]
-        disk = yy * yy + xx * xx <= rad * rad
-        closed = ndi.binary_closing(np.pad(crop, rad + 1), structure=disk)[rad + 1:-rad - 1, rad + 1:-rad - 1]
-        added = closed & ~crop
-        if not added.any():
-            continue
-        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
-        def dist_to(poly):
-            lines = np.zeros(crop.shape, bool)
-            q = np.rint(poly - lo).astype(int)
-            ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < crop.shape[0]) & (q[:, 1] < crop.shape[1])
-            if not ok.any():
-                return np.full(crop.shape, np.inf)
-            lines[q[ok, 0], q[ok, 1]] = True
-            return ndi.distance_transform_edt(~lines)
-
-        own = dist_to(P) <= 1.2 * Rp
-        keep_out = np.zeros(crop.shape, bool)
-        for j in range(1, t.n):
-            if j == i or not len(polys[j]):
-                continue
-            Q = polys[j]
-            if (Q.max(axis=0) < lo).any() or (Q.min(axis=0) > hi).any():
-                continue
-            keep_out |= dist_to(Q) <= 1.5 * max(Rp, float(np.median(t.edge_r[j])) / px)
-        yy2, xx2 = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
-        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
-            keep_out |= np.hypot(yy2 + lo[0] - end[0], xx2 + lo[1] - end[1]) <= how_far * Rp
-        cand = added & own & ~keep_out
-        if not cand.any():
-            continue
-        lab, n = ndi.label(cand)
-        for k in range(1, n + 1):
-            comp = lab == k
-            area = comp.sum() * px * px
-            depth = float(ndi.distance_transform_edt(np.pad(comp, 1)).max()) * px
-            if area < opt.concavity_area * R * R or depth < opt.concavity_depth * R:
-                continue
-            ys, xs = np.nonzero(comp)
-            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]])
-            ext = max(np.ptp(ys), np.ptp(xs)) * px
-            out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
-                        "size_mm": float(ext),
-                        "detail": f"a {ext:.1f} mm lucency ({area:.2f} mm^2) inside a {2 * R:.1f} mm duct"})
-    return out
-
-
 def _profile(poly: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
     return np.concatenate([[0.0], np.cumsum(seg)]), rad
@@ -493,7 +493,10 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         s, r = _profile(poly[::-1], rad[::-1])        # from the tip back
         if s[-1] < 2.5:
             continue
-        r_ref = float(np.median(r[(s >= 2.0) & (s <= 4.0)]))
+        ref = (s >= 2.0) & (s <= 4.0)
+        if not ref.any():
+            continue
+        r_ref = float(np.median(r[ref]))
         near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
         if not near.any() or r_ref < opt.cutoff_min_radius_mm:
             continue

@@ -62,11 +62,11 @@ class ViewOptions:
     spur_px: float = 3.0
     max_gap_mm: float = 10.0             #: gaps in the contrast column joined up to this length
     gap_cos: float = 0.5                 #: both ends of a gap must point at each other (cosine)
-    cross_link_factor: float = 2.5       #: two 3-way nodes this close (x their radii sum) may be one X
-    link_penalty: float = 0.0            #: ... scored worse by this per radii-sum of link beyond one
+    cross_link_factor: float = 5.0       #: two 3-way nodes this close (x their radii sum) may be one X
+    link_penalty: float = 0.05           #: ... scored worse by this per radii-sum of link beyond one
     arm_look_mm: float = 1.0             #: arm directions are taken this far out (plus the cluster radius)
-    t_penalty: float = 0.35              #: a T (duct ending on another) scores worse than an X by this
-    defect_ratio: float = 0.5            #: (duct radius beyond - wall) / hole half-width at least this: a defect
+    t_penalty: float = 0.15              #: a T (duct ending on another) scores worse than an X by this
+    defect_ratio: float = 0.3            #: (duct radius beyond - wall) / hole half-width at least this: a defect
     defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
     min_hole_mm2: float = 0.02           #: smaller holes are pinholes (noise): filled, not findings
     defect_max_mm: float = 12.0          #: holes longer than this are never defects ...

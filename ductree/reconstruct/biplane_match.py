@@ -60,6 +60,7 @@ class MatchOptions:
     crossing_tries: int = 3              #: ... at most this many per view and round
     crossing_rounds: int = 2
     crossing_gain: float = 1.0           #: a reading must lower the matching cost by this to be kept
+    agreement_weight: float = 2.0        #: each fork/end matched at equal depth lowers a map's cost by this
     map_prior: float = 1.0               #: weight of the prior on the map (scale ~1 +- 5%, offset ~ +-5 mm)
     feature_tol_mm: float = 1.0          #: features within this (after mapping) count as matched
     sigma_mm: float = 0.6                #: depth tolerance of matched bifurcations (+ half their radii)
@@ -206,6 +207,16 @@ def fit_piecewise(xa: np.ndarray, xb: np.ndarray, opt: MatchOptions, w: np.ndarr
     return m
 
 
+def agreement(ta: ViewTree, tb: ViewTree, f: DepthMap, m: "Matching", tol: float = 0.5) -> int:
+    """How many matched forks and ends lie at the same depth in both views (within ``tol`` mm)."""
+    n = 0
+    for pp in m.pairs:
+        i, j = pp.a[-1], pp.b[-1]
+        if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < tol:
+            n += 1
+    return n
+
+
 def _map_prior(f: DepthMap, opt: MatchOptions) -> float:
     """A mild prior on the map: compression changes depth by a few percent and a few mm."""
     return opt.map_prior * (((f.a - 1.0) / 0.05) ** 2 + (f.b / 5.0) ** 2)
@@ -259,9 +270,13 @@ def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -
         return f, match_trees(ta, tb, f, opt)
     best = None
     sel = replace(opt, use_slack=False) if opt.strict_map_selection else opt
+    seen: list[DepthMap] = []
     for f in cands:
+        if any(abs(f.a - g.a) < 1e-3 and abs(f.b - g.b) < 0.05 and f.knee_mm == g.knee_mm for g in seen):
+            continue
+        seen.append(f)
         m = match_trees(ta, tb, f, sel)
-        c = m.cost + _map_prior(f, opt)
+        c = m.cost + _map_prior(f, opt) - opt.agreement_weight * agreement(ta, tb, f, m)
         if best is None or c < best[0]:
             best = (c, f, m)
     _, f, m = best
@@ -287,7 +302,8 @@ def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -
             break
         f2.features = f.features
         m2 = match_trees(ta, tb, f2, opt)
-        if m2.cost + _map_prior(f2, opt) < m.cost + _map_prior(f, opt):
+        if m2.cost + _map_prior(f2, opt) - opt.agreement_weight * agreement(ta, tb, f2, m2) < \
+                m.cost + _map_prior(f, opt) - opt.agreement_weight * agreement(ta, tb, f, m):
             f, m = f2, m2
         else:
             break
