@@ -1054,5 +1054,37 @@ def fork_slack(tree: ViewTree) -> np.ndarray:
                 cos = float(np.clip(dirs[a] @ dirs[b], -1.0, 1.0))
                 half = 0.5 * math.acos(cos)
                 best = max(best, min(8.0, (rads[a] + rads[b]) / max(2.0 * math.sin(half), 1e-3)))
-        out[i] = best
+        out[i] = max(best, _merged_run(tree, i))
     return out
+
+
+def _merged_run(tree: ViewTree, i: int, widen: float = 1.2, cap_mm: float = 12.0) -> float:
+    """How far (mm) before fork ``i`` its parent duct is wider than upstream: two children overlapping.
+
+    Children that leave at a small angle in this projection run on top of each
+    other: the skeleton shows one duct, wider than its parent, forking late.
+    The run of samples before the fork wider than ``widen`` times the parent's
+    width further up is that overlap (0 if the parent is too short to tell).
+    """
+    poly, rad = tree.edge_ud[i], tree.edge_r[i]
+    if len(poly) < 8:
+        return 0.0
+    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    L = s[-1]
+    if L < 3.0:
+        return 0.0
+    from scipy.ndimage import median_filter
+
+    r = median_filter(rad, size=min(9, len(rad) | 1), mode="nearest")
+    up = s <= max(L * 0.4, min(L - 2.0, 3.0))
+    if up.sum() < 3:
+        return 0.0
+    base = float(np.median(r[up]))
+    wide = r > widen * base
+    if not wide[-1] and not wide[-max(2, len(wide) // 20):].any():
+        return 0.0
+    k = len(wide) - 1
+    while k > 0 and (wide[k] or wide[k - 1]):
+        k -= 1
+    return float(min(cap_mm, L - s[k]))
