@@ -36,7 +36,7 @@ from ductree.phantom import generate_tree
 def main(out_dir: Path) -> int:
     tree = generate_tree(seed=11, systems=3, branches=30)
     lesion_at = tree.positions[len(tree.radii) // 3]  # a point on a duct (BF mm)
-    model = tree_to_mesh(tree, quality="print", lesions=[("L1", lesion_at, 4.0)], context=True, encoding="utf-8")
+    model = tree_to_mesh(tree, quality="print", lesions=[("L1", lesion_at, 4.0)], context=True)
     print(f"model: {len(model)} bodies, {model.triangles} triangles, {model.info['seconds']['total']:.2f} s")
     for body in model:
         c = check_watertight(body.mesh, expect_bodies=1)

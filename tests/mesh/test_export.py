@@ -13,7 +13,7 @@ from ductree.mesh import MODEL_FORMATS, check_watertight, export_model, read_mod
 @pytest.fixture(scope="module")
 def model(trees):
     # two systems, a lesion inside a duct, and the context body: 4 bodies
-    return tree_to_mesh(trees.two_close(), quality="draft", lesions=[("L1", (-0.75, 7, 0), 2.0)], context=True, encoding="utf-8")
+    return tree_to_mesh(trees.two_close(), quality="draft", lesions=[("L1", (-0.75, 7, 0), 2.0)], context=True)
 
 
 @pytest.mark.parametrize("suffix", sorted(MODEL_FORMATS))

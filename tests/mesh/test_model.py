@@ -119,7 +119,7 @@ def test_lesions_and_context_are_separate_coloured_bodies(trees):
     t = trees.straight()
     m = tree_to_mesh(t, lesions=[("L1", (0, 10, 0), 4.0), {"label": "L2", "point_bf": (0, 15, 0),
                                                              "size_mm": (6, 2, 2), "axis": (0, 1, 0)}],
-                     context=True, encoding="utf-8")
+                     context=True)
     assert_printable(m, 4)
     assert [b.kind for b in m] == ["system", "lesion", "lesion", "context"]
     l1, l2 = m[1], m[2]
