@@ -32,8 +32,8 @@ def render(
     color_by: Optional[str] = typer.Option(None, "--color-by", help="system, generation, radius or involvement."),
     colormap: Optional[str] = typer.Option(None, "--colormap", help="Matplotlib colormap for generation/radius (viridis)."),
     background: Optional[str] = typer.Option(None, "--background", help="Background colour name or #RRGGBB (white)."),
-    mesher: Optional[str] = typer.Option(None, "--mesher", help="model (the watertight surfaces, default) or tubes "
-                                         "(a tube per branch: much faster to build)."),
+    mesher: Optional[str] = typer.Option(None, "--mesher", help="tubes (a tube per branch: fast; the default) or model "
+                                         "(the watertight surfaces that are printed)."),
 ) -> None:
     """Render the standard planning views of a case as PNG files, one per view."""
     from ..errors import InputError

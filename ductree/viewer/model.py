@@ -301,7 +301,7 @@ def scene_options_for_viewer(case: "Case", **overrides: Any):
     """The case's scene options with the viewer's defaults (breast outline on, model surfaces)."""
     from ..scene import scene_options
 
-    kw = {"breast_outline": True}
+    kw = {"breast_outline": True, "mesher": "model"}  # close-ups deserve the watertight surfaces
     kw.update({k: v for k, v in overrides.items() if v is not None})
     return scene_options(case, **kw)
 
