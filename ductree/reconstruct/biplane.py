@@ -368,9 +368,16 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
 
     view = t.view
     px = view.pixel_mm
-    mask = view.mask
+    full = view.mask
+    rows = np.flatnonzero(full.any(axis=1))
+    cols = np.flatnonzero(full.any(axis=0))
+    if not len(rows):
+        return []
+    margin = 8
+    o = np.array([max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)])
+    mask = full[o[0]:int(rows[-1]) + margin + 1, o[1]:int(cols[-1]) + margin + 1]
     H, W = mask.shape
-    polys = [view.to_px(e) if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
+    polys = [view.to_px(e) - o if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
     med_r = np.array([float(np.median(r)) / px if len(r) else 0.0 for r in t.edge_r])
     # every centreline rasterised with its edge's index: the nearest centreline of any pixel
     lab = np.zeros((H, W), dtype=np.int32)
@@ -396,6 +403,8 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         R = float(np.median(r[body]))
         if R < opt.narrowing_min_radius_mm:
             continue
+        if kind[i] != 3 and float(np.min(r[body])) > 0.85 * R:
+            continue            # no dip in the inscribed radius along the duct: nothing bitten out of it
         Rp = R / px
         P = polys[i]
         lo = np.maximum(np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int), 0)
@@ -432,7 +441,7 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             if depth < opt.concavity_depth * R:
                 continue
             ys, xs = np.nonzero(comp)
-            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]])
+            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]]) + o
             ext = max(np.ptp(ys), np.ptp(xs)) * px
             out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
                         "size_mm": float(ext),
