@@ -25,7 +25,7 @@ def case(tmp_path_factory):
     other = tmp_path_factory.mktemp("other")
     tree2 = generate_tree(seed=8, systems=2, branches=16, laterality="R", breast_depth_mm=70)
     simulate("biplane", other, tree2, insert_lesions(tree2, 1, seed=8), seed=8)
-    return d, other, json.loads((d / "ductogram_sim.json").read_text())
+    return d, other, json.loads((d / "ductogram_sim.json").read_text(encoding="utf-8"))
 
 
 def run(capsys, *args):
@@ -55,7 +55,7 @@ def test_dicom_pair_end_to_end(case, tmp_path, capsys):
     assert code == 0, err
     assert "from the ductograms" in stdout and "match: depth map lateral->CC scale" in stdout
     assert "Estimated Radiographic Magnification Factor" in stdout and "candidate" in stdout
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text(encoding="utf-8"))
     g = data["graph"]
     assert g["source"] == "ductogram" and g["laterality"] == "R" and g["nipple_from"]["cc"] == "given"
     # the depth map found is the simulated relative compression (CC scale / lateral scale)
@@ -77,11 +77,11 @@ def test_png_pair_needs_spacing_and_matches_dicom(case, tmp_path, capsys):
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
     assert "orientation P\\L (default (standard hanging))" in stdout
-    png = json.loads(out.read_text())
+    png = json.loads(out.read_text(encoding="utf-8"))
     out2 = tmp_path / "d.json"
     assert run(capsys, "build", "--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "-l", "R", "--out", out2,
                "--cc-nipple", nipple(sim, "cc"), "--lateral-nipple", nipple(sim, "lateral"))[0] == 0
-    dcm = json.loads(out2.read_text())
+    dcm = json.loads(out2.read_text(encoding="utf-8"))
     assert len(png["nodes"]) == len(dcm["nodes"])
     p1 = np.array([n["pos"] for n in png["nodes"]])
     p2 = np.array([n["pos"] for n in dcm["nodes"]])
@@ -94,7 +94,7 @@ def test_one_view_gives_a_planar_tree(case, tmp_path, capsys):
     code, stdout, err = run(capsys, "build", "--lateral", d / "ml.dcm", "-l", "R", "--out", out)
     assert code == 0, err
     assert "one view only (lateral)" in err and "nipple not given" in err
-    g = json.loads(out.read_text())["graph"]
+    g = json.loads(out.read_text(encoding="utf-8"))["graph"]
     assert g["planar"] is True and list(g["views"]) == ["lateral"]
 
 
@@ -166,6 +166,26 @@ def test_views_of_different_ducts_are_refused_or_flagged(case, tmp_path, capsys)
 def test_phantom_simulate_biplane_in_a_real_process(tmp_path):
     r = subprocess.run([sys.executable, "-m", "ductree", "phantom", "--out", str(tmp_path / "c"), "--seed", "2",
                         "--systems", "1", "--branches", "8", "--lesions", "1", "--simulate", "biplane"],
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, encoding="utf-8")
     assert r.returncode == 0, r.stderr
     assert "cc.dcm" in r.stdout and (tmp_path / "c" / "case_ductogram.toml").is_file()
+
+
+def test_case_file_route_adds_ductogram_findings(case):
+    import warnings
+
+    from ductree.case import load_case
+    from ductree.reconstruct import tree_from_case
+
+    d, _, _ = case
+    c = load_case(d / "case_ductogram.toml")
+    assert c.source.kind == "biplane"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = tree_from_case(c)
+    assert tree.graph["source"] == "ductogram"
+    found = tree.graph["candidate_findings"]
+    mine = [les for les in c.lesions if les.origin == "ductogram"]
+    assert [les.label for les in mine] == [f["label"] for f in found]
+    assert all(les.point_bf is not None and les.laterality == "R" for les in mine)
+    assert {les.label for les in c.lesions if les.origin == "case"} == {"L1"}
