@@ -80,6 +80,7 @@ class MatchOptions:
     single_sigma_per_mm: float = 0.5     #: ... growing by this per mm along it
     direction_damping: float = 0.5       #: a one-view branch follows this fraction of its parent's slope
     track_single: bool = True            #: track one-view branches along the other view at equal depth
+    repair_residual_mm: float = 0.5      #: aligned points further apart in depth than this are repaired
     track_band_mm: float = 0.15          #: depth band of the other view's samples considered
     track_jump_mm: float = 0.3           #: the tracked coordinate may jump this much per step ...
     track_slope: float = 3.0             #: ... plus this times the step length
@@ -728,6 +729,10 @@ def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
     anchor_a: dict[tuple[int, int], int] = {(-1, 0): root}
     anchor_b: dict[tuple[int, int], int] = {(-1, 0): root}
     end_node: dict[int, int] = {}
+    all_a = {n for pp in matching.pairs for n in pp.a[1:]}
+    all_b = {n for pp in matching.pairs for n in pp.b[1:]}
+    track_a = _Track(ta, f, False, opt.sample_mm, all_a) if opt.repair_residual_mm > 0 else None
+    track_b = _Track(tb, f, True, opt.sample_mm, all_b) if opt.repair_residual_mm > 0 else None
     tails: dict[int, tuple] = {}
     for k, pp in enumerate(matching.pairs):
         start = root if pp.parent < 0 else end_node[pp.parent]
@@ -765,6 +770,7 @@ def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
         P3 = np.column_stack([Pa[i, 0], 0.5 * (Pa[i, 1] + Pb[j, 1]), Pb[j, 0]])
         R3 = _combine_radius(Ra[i], Rb[j])
         res = np.abs(Pa[i, 1] - f(Pb[j, 1]))
+        flags = _repair_unpaired(P3, Pa, Pb, Ra, Rb, i, j, res, f, track_a, track_b, opt)
         s3 = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(P3, axis=0), axis=1))])
         # anchors: each skipped junction at the first aligned step of its index
         anchor_rows_a = {n: int(np.flatnonzero(i == ka[q])[0]) for q, n in enumerate(pp.skipped_a)}
@@ -773,7 +779,13 @@ def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
         ids = {0: start}
         prev = start
         for r in rows[1:]:
-            prev = acc.add(P3[r], R3[r], prev, cc=Pa[i[r]], lat=Pb[j[r]], pair=k, res=res[r])
+            if flags[r]:
+                which = "cc" if flags[r] == 1 else "lateral"
+                prev = acc.add(P3[r], R3[r], prev, single=True, view=which, sigma=opt.track_behind_sigma_mm,
+                               cc=Pa[i[r]] if flags[r] == 1 else (np.nan, np.nan),
+                               lat=Pb[j[r]] if flags[r] == 2 else (np.nan, np.nan), pair=k, res=res[r])
+            else:
+                prev = acc.add(P3[r], R3[r], prev, cc=Pa[i[r]], lat=Pb[j[r]], pair=k, res=res[r])
             ids[r] = prev
         end_node[k] = prev
         for n, r in anchor_rows_a.items():
@@ -799,6 +811,48 @@ def build_3d(ta: ViewTree, tb: ViewTree, f: DepthMap, matching: Matching,
                  cc_ud=np.asarray(acc.cc, dtype=float).reshape(-1, 2),
                  lat_ud=np.asarray(acc.lat, dtype=float).reshape(-1, 2),
                  pair_of=np.asarray(acc.pair, dtype=np.int64), depth_residual=np.asarray(acc.res))
+
+
+def _repair_unpaired(P3, Pa, Pb, Ra, Rb, i, j, res, f: DepthMap, track_a, track_b, opt: MatchOptions) -> np.ndarray:
+    """Where the aligned points of a matched pair are not at one depth (one view's duct runs on past the
+    other's, hidden or cut there), the point of the view that runs on keeps its own coordinates and takes
+    the missing one from the other view's centrelines at its depth (tracked from the last paired point),
+    instead of the partner's far-off one. Returns per point 0 (paired), 1 (CC only) or 2 (lateral only)."""
+    flags = np.zeros(len(P3), dtype=np.int8)
+    if track_a is None or track_b is None or opt.repair_residual_mm <= 0:
+        return flags
+    bad = res > opt.repair_residual_mm
+    bad[0] = bad[-1] = False      # the ends are forks or tips shared with other branches: left as matched
+    if not bad.any():
+        return flags
+    last_z, last_x = float(P3[0, 2]), float(P3[0, 0])
+    for q in range(len(P3)):
+        if not bad[q]:
+            last_z, last_x = float(P3[q, 2]), float(P3[q, 0])
+            continue
+        da, db = float(Pa[i[q], 1]), float(Pb[j[q], 1])
+        dbm = float(f(db))
+        if da > dbm:
+            cu, cr, _ = track_b.near(da, opt.track_band_mm)
+            ok = (cr > 0.4 * Ra[i[q]]) & (cr < 2.5 * Ra[i[q]] + 0.05)
+            if ok.any():
+                cu = cu[ok]
+                k = int(np.argmin(np.abs(cu - last_z)))
+                if abs(cu[k] - last_z) <= 1.0:
+                    last_z = float(cu[k])
+            P3[q] = (Pa[i[q], 0], 0.5 * (da + float(f.inverse(da))), last_z)
+            flags[q] = 1
+        else:
+            cu, cr, _ = track_a.near(dbm, opt.track_band_mm)
+            ok = (cr > 0.4 * Rb[j[q]]) & (cr < 2.5 * Rb[j[q]] + 0.05)
+            if ok.any():
+                cu = cu[ok]
+                k = int(np.argmin(np.abs(cu - last_x)))
+                if abs(cu[k] - last_x) <= 1.0:
+                    last_x = float(cu[k])
+            P3[q] = (last_x, 0.5 * (dbm + db), Pb[j[q], 0])
+            flags[q] = 2
+    return flags
 
 
 def _split_index(depth: np.ndarray, target: float, s: np.ndarray, after: int, slack: float) -> int | None:
