@@ -177,6 +177,28 @@ def branches(tree: DuctTree) -> list[Branch]:
     return tree.cached("branches", compute)
 
 
+def sample_segments(tree: DuctTree, step_mm: float, *, end_inclusive: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points along every segment, at most ``step_mm`` apart (BF mm).
+
+    Each segment (parent row -> child row) gets ``ceil(length / step_mm)``
+    samples. With ``end_inclusive=False`` they sit at the middles of equal
+    sub-segments; with ``True`` at their far ends (the child node is the last
+    sample). Returns ``(points, rows, t, seg_index)``: the child row each
+    sample belongs to, its fraction ``t`` along the segment, and the segment
+    index into ``np.flatnonzero(tree.parent_index >= 0)``.
+    """
+    pos, par = tree.positions, tree.parent_index
+    child = np.flatnonzero(par >= 0)
+    a, b = pos[par[child]], pos[child]
+    seg = np.linalg.norm(b - a, axis=1)
+    nsub = np.maximum(1, np.ceil(seg / step_mm).astype(int))
+    reps = np.repeat(np.arange(len(child)), nsub)
+    starts = np.cumsum(nsub) - nsub
+    t = (np.arange(len(reps)) - starts[reps] + (1.0 if end_inclusive else 0.5)) / nsub[reps]
+    return a[reps] + (b[reps] - a[reps]) * t[:, None], child[reps], t, reps
+
+
 def system_extent(tree: DuctTree) -> dict[int, dict[str, float]]:
     """Per system: node count, total length, max path and depth range (mm)."""
     seg = segment_length(tree)

@@ -433,16 +433,7 @@ class Renderer:
 
     def _set_camera(self, cam: ViewCamera) -> None:
         vc = self._base.GetActiveCamera()
-        vc.SetFocalPoint(*cam.focal)
-        vc.SetPosition(*cam.position)
-        vc.SetViewUp(*cam.up)
-        if cam.parallel_scale is not None:
-            vc.ParallelProjectionOn()
-            vc.SetParallelScale(cam.parallel_scale)
-        else:
-            vc.ParallelProjectionOff()
-            vc.SetViewAngle(cam.view_angle_deg)
-        vc.SetClippingRange(1.0, cam.distance * 3.0)
+        cam.apply_to(vc)
         self._top.SetActiveCamera(vc)
 
     # ------------------------------------------------------------------ annotations

@@ -211,6 +211,19 @@ class ViewCamera:
             return h / (2.0 * self.parallel_scale)
         return h / (2.0 * self.distance * math.tan(math.radians(self.view_angle_deg) / 2.0))
 
+    def apply_to(self, vtk_camera: Any) -> None:
+        """Set a ``vtkCamera`` to this view (focal point, position, up, projection, clipping)."""
+        vtk_camera.SetFocalPoint(*self.focal)
+        vtk_camera.SetPosition(*self.position)
+        vtk_camera.SetViewUp(*self.up)
+        if self.parallel_scale is not None:
+            vtk_camera.ParallelProjectionOn()
+            vtk_camera.SetParallelScale(self.parallel_scale)
+        else:
+            vtk_camera.ParallelProjectionOff()
+            vtk_camera.SetViewAngle(self.view_angle_deg)
+        vtk_camera.SetClippingRange(1.0, self.distance * 3.0)
+
     def project(self, points: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         """Pixel coordinates ``(column, row)`` of points, row 0 at the image top (PNG order).
 
@@ -550,17 +563,10 @@ def vertex_rows(tree: "DuctTree", points: np.ndarray, *, step_mm: float = 0.4) -
     """The tree row nearest each surface vertex (nearest point on the centreline, sampled)."""
     from scipy.spatial import cKDTree
 
+    from .measures import sample_segments
+
     pos = tree.positions
-    par = tree.parent_index
-    child = np.flatnonzero(par >= 0)
-    a, b = pos[par[child]], pos[child]
-    seg = np.linalg.norm(b - a, axis=1)
-    nsub = np.maximum(1, np.ceil(seg / step_mm).astype(int))
-    reps = np.repeat(np.arange(len(child)), nsub)
-    starts = np.cumsum(nsub) - nsub
-    t = (np.arange(len(reps)) - starts[reps] + 0.5) / nsub[reps]
-    samples = a[reps] + (b[reps] - a[reps]) * t[:, None]
-    sample_rows = child[reps]
+    samples, sample_rows, _, _ = sample_segments(tree, step_mm)
     allpts = np.vstack([pos, samples])
     allrows = np.concatenate([np.arange(len(pos)), sample_rows])
     _, idx = cKDTree(allpts).query(np.asarray(points, dtype=float), k=1)

@@ -59,3 +59,14 @@ def test_root_junction_branches_start_at_root():
     t = DuctTree.from_arrays([[0, 0, 0], [1, 5, 0], [-1, 5, 0]], [1, .5, .5], [-1, 0, 0])
     assert sorted(tuple(b.node_ids(t)) for b in branches(t)) == [(0, 1), (0, 2)]
     assert np.all(generation(t) == [0, 1, 1])
+
+
+def test_sample_segments_hand_worked():
+    from ductree.measures import sample_segments
+
+    # One 10 mm segment sampled every 4 mm: ceil(10/4) = 3 samples.
+    t = DuctTree.from_arrays([[0, 0, 0], [0, 10, 0]], [1, 1], [-1, 0])
+    mid, rows, frac, _ = sample_segments(t, 4.0)
+    assert np.allclose(mid[:, 1], [10 / 6, 5, 50 / 6]) and rows.tolist() == [1, 1, 1]
+    end, _, frac, _ = sample_segments(t, 4.0, end_inclusive=True)
+    assert np.allclose(end[:, 1], [10 / 3, 20 / 3, 10]) and np.allclose(frac, [1 / 3, 2 / 3, 1])

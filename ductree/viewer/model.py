@@ -121,18 +121,10 @@ def centreline_samples(tree: "DuctTree", step_mm: float = 0.5) -> Centreline:
     pm = measures.path_mm(tree)
     gen = measures.generation(tree)
     sysid = np.asarray(tree.system_ids)
-    child = np.flatnonzero(par >= 0)
-    a, b = pos[par[child]], pos[child]
-    seg = np.linalg.norm(b - a, axis=1)
-    nsub = np.maximum(1, np.ceil(seg / step_mm).astype(int))
-    reps = np.repeat(np.arange(len(child)), nsub)
-    starts = np.cumsum(nsub) - nsub
     # t in (0, 1]: the child node is the last sample of its segment; the parent (a bifurcation belongs
     # to the branch that ends there) is sampled by its own segment, a root below.
-    t = (np.arange(len(reps)) - starts[reps] + 1) / nsub[reps]
-    pts = a[reps] + (b[reps] - a[reps]) * t[:, None]
-    rows = child[reps]
-    path = pm[par[rows]] + seg[reps] * t
+    pts, rows, t, _ = measures.sample_segments(tree, step_mm, end_inclusive=True)
+    path = pm[par[rows]] + measures.segment_length(tree)[rows] * t
     roots = np.flatnonzero(par < 0)
     all_rows = np.concatenate([rows, roots])
     return Centreline(

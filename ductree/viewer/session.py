@@ -110,16 +110,7 @@ class ViewerSession:
         self.view = view
         w, h = (int(v) for v in self.plotter.window_size)
         cam = self.model.scene.camera(view, (max(w, 16), max(h, 16)))
-        vc = self.plotter.renderer.GetActiveCamera()
-        vc.SetFocalPoint(*cam.focal)
-        vc.SetPosition(*cam.position)
-        vc.SetViewUp(*cam.up)
-        if cam.parallel_scale is not None:
-            vc.ParallelProjectionOn()
-            vc.SetParallelScale(cam.parallel_scale)
-        else:
-            vc.ParallelProjectionOff()
-            vc.SetViewAngle(cam.view_angle_deg)
+        cam.apply_to(self.plotter.renderer.GetActiveCamera())
         self.plotter.camera_set = True  # pyvista would otherwise reset the camera on the first render
         self.apply_visibility(render=False)
         self.plotter.renderer.ResetCameraClippingRange()
