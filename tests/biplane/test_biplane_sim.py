@@ -27,7 +27,7 @@ def test_registered_and_writes_the_files(phantom, tmp_path):
     names = sorted(p.name for p in paths)
     assert names == sorted(["cc_mask.png", "ml_mask.png", "cc.dcm", "ml.dcm", "ductogram_truth.json",
                             "ductogram_sim.json", "case_ductogram.toml"])
-    sim = json.loads((tmp_path / "ductogram_sim.json").read_text())
+    sim = json.loads((tmp_path / "ductogram_sim.json").read_text(encoding="utf-8"))
     assert 1.5 <= sim["magnification"] <= 2.0 and 0.05 <= sim["detector_pixel_mm"] <= 0.07
     v_cc, v_lat = sim["views"]["cc"], sim["views"]["lateral"]
     # opposite compressions: depth scales 1 +- delta (delta <= 5%), offsets +- up to 3 mm
