@@ -261,6 +261,49 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
     return out
 
 
+def vtk_actor_for(a: Any, poly: Any = None, *, line_scale: float | None = None,
+                  cull_context: bool = False, default_color: str | None = None) -> Any:
+    """A ``vtkActor`` with the look of one scene actor; shared by the renderer and the viewers.
+
+    Colour or per-point RGB (``a.rgb``), opacity, wireframe lines or a lit
+    Phong surface. ``poly`` replaces ``a.mesh`` as the mapper's input;
+    ``line_scale`` sets line widths to ``a.line_width * line_scale``;
+    ``cull_context`` culls the front faces of translucent context surfaces so
+    they read as a backdrop; ``default_color`` colours an actor that has none
+    (else VTK's default).
+    """
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+    mapper = vtkPolyDataMapper()
+    mapper.SetInputData(a.mesh if poly is None else poly)
+    if a.rgb:
+        mapper.SetScalarModeToUsePointFieldData()
+        mapper.SelectColorArray(a.rgb)
+        mapper.SetColorModeToDirectScalars()
+        mapper.ScalarVisibilityOn()
+    else:
+        mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    if a.color or default_color:
+        prop.SetColor(*_rgb01(a.color or default_color))
+    prop.SetOpacity(float(a.opacity))
+    if a.style == "lines":
+        prop.SetRepresentationToWireframe()
+        if line_scale is not None:
+            prop.SetLineWidth(max(1.0, float(a.line_width) * line_scale))
+    else:
+        prop.SetInterpolationToPhong()
+        prop.SetSpecular(0.25)
+        prop.SetSpecularPower(20.0)
+        if cull_context and a.role == "context":
+            prop.FrontfaceCullingOn()
+    if not a.lighting:
+        prop.LightingOff()
+    return actor
+
+
 # --------------------------------------------------------------------------- the renderer
 
 class Renderer:
@@ -345,36 +388,12 @@ class Renderer:
 
     def load(self, scene: Scene) -> None:
         """Upload a scene's meshes (replacing the previous scene's)."""
-        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
-
         self._clear_overlay()
         for a, va in self._actors:
             (self._top if a.layer else self._base).RemoveViewProp(va)
         self._actors = []
         for a in scene.actors:
-            mapper = vtkPolyDataMapper()
-            mapper.SetInputData(a.mesh)
-            if a.rgb:
-                mapper.SetScalarModeToUsePointFieldData()
-                mapper.SelectColorArray(a.rgb)
-                mapper.SetColorModeToDirectScalars()
-                mapper.ScalarVisibilityOn()
-            else:
-                mapper.ScalarVisibilityOff()
-            va = vtkActor()
-            va.SetMapper(mapper)
-            prop = va.GetProperty()
-            if a.color:
-                prop.SetColor(*_rgb01(a.color))
-            prop.SetOpacity(float(a.opacity))
-            if a.style == "lines":
-                prop.SetRepresentationToWireframe()
-            else:
-                prop.SetInterpolationToPhong()
-                prop.SetSpecular(0.25)
-                prop.SetSpecularPower(20.0)
-            if not a.lighting:
-                prop.LightingOff()
+            va = vtk_actor_for(a)
             va.SetVisibility(False)
             (self._top if a.layer else self._base).AddViewProp(va)
             self._actors.append((a, va))

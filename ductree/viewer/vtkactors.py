@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..render import _rgb01
+from ..render import vtk_actor_for
 
 
 def make_vtk_actor(a: Any, *, keep_arrays: tuple[str, ...] = ()) -> Any:
@@ -20,7 +20,6 @@ def make_vtk_actor(a: Any, *, keep_arrays: tuple[str, ...] = ()) -> Any:
     are kept on the polydata handed to the mapper.
     """
     from vtkmodules.vtkCommonDataModel import vtkPolyData
-    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
 
     poly = vtkPolyData()
     poly.ShallowCopy(a.mesh)
@@ -35,29 +34,4 @@ def make_vtk_actor(a: Any, *, keep_arrays: tuple[str, ...] = ()) -> Any:
     cd = poly.GetCellData()
     for i in range(cd.GetNumberOfArrays() - 1, -1, -1):
         cd.RemoveArray(i)
-    mapper = vtkPolyDataMapper()
-    mapper.SetInputData(poly)
-    if a.rgb:
-        mapper.SetScalarModeToUsePointFieldData()
-        mapper.SelectColorArray(a.rgb)
-        mapper.SetColorModeToDirectScalars()
-        mapper.ScalarVisibilityOn()
-    else:
-        mapper.ScalarVisibilityOff()
-    actor = vtkActor()
-    actor.SetMapper(mapper)
-    prop = actor.GetProperty()
-    prop.SetColor(*_rgb01(a.color or "#888888"))
-    prop.SetOpacity(float(a.opacity))
-    if a.style == "lines":
-        prop.SetRepresentationToWireframe()
-        prop.SetLineWidth(max(1.0, float(a.line_width) * 1.5))
-    else:
-        prop.SetInterpolationToPhong()
-        prop.SetSpecular(0.25)
-        prop.SetSpecularPower(20.0)
-        if a.role == "context":
-            prop.FrontfaceCullingOn()
-    if not a.lighting:
-        prop.LightingOff()
-    return actor
+    return vtk_actor_for(a, poly, line_scale=1.5, cull_context=True, default_color="#888888")
