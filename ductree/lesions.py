@@ -17,6 +17,12 @@ clinician; :func:`place_lesions` puts it on a duct of the tree:
 ``point_bf`` / ``point_lps``
     an exact point; the nearest duct fits.
 
+**The discharging duct.** ``orifice_clock`` (or ``system``) beside a clock,
+or a point, names the duct system the lesion is in (the pore that
+discharges, the duct that was cannulated): only that system's ducts fit.
+An orifice clock that matches no orifice leaves the lesion ``unplaced``,
+naming the nearest orifice.
+
 **Tolerance.** A stated clock is rounded: a half hour covers 15 degrees, so
 the true direction lies within +/-7.5 degrees of it (+/-3.75 for quarter
 hours, ...); the lateral tolerance therefore grows with the distance from the
@@ -35,9 +41,13 @@ best point has misfit <= 1.
 (the true position lies within it), so every duct inside the tolerance fits
 a spec equally well: the spec cannot tell them apart, and choosing the
 nearest one with confidence would sometimes be confidently wrong. Fitting
-ducts are grouped into *distinct* candidates: different systems, or points
-of one system further apart along the tree than ``branch_separation_mm``.
-One distinct candidate: ``placed``. Several: ``ambiguous`` (``ambiguity``
+ducts are grouped into *distinct* candidates that together cover every
+fitting stretch of duct: a stretch is covered by a candidate of its system
+when both its ends lie within ``branch_separation_mm`` of it along the tree;
+a stretch longer than that (a duct running along the stated ray) lists its
+far ends as candidates too. One distinct candidate: ``placed`` -- then every
+duct point that fits, the true one among them, lies within
+``branch_separation_mm`` of the chosen point. Several: ``ambiguous`` (``ambiguity``
 says ``"system"`` when several duct systems fit, ``"branch"`` when one
 system fits at branches far apart) — all are listed with their distances,
 and the one with the smallest misfit is chosen (ties: wider duct, lower
@@ -569,6 +579,16 @@ class _Fit:
     t: np.ndarray
     misfit: np.ndarray
     distance: np.ndarray   # mm, from the stated ray/line/point to the centreline point
+    t_lo: np.ndarray       # the stretch of each segment that fits (misfit <= 1), as fractions along it;
+    t_hi: np.ndarray       # widened by one sampling step, so the true point is never outside it
+
+    def keep(self, ok: np.ndarray) -> "_Fit":
+        return _Fit(self.seg[ok], self.t[ok], self.misfit[ok], self.distance[ok], self.t_lo[ok], self.t_hi[ok])
+
+    @staticmethod
+    def empty() -> "_Fit":
+        z = np.zeros(0)
+        return _Fit(np.zeros(0, dtype=np.int64), z, z, z, z, z)
 
 
 def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None, base: float,
@@ -603,8 +623,7 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
                "slack_mm": slack, "plus": "duct radius"}
     cand = np.flatnonzero(d_seg <= bound + 1e-9)
     if len(cand) == 0:
-        empty = np.zeros(0)
-        return _Fit(cand, empty, empty, empty), d_seg, tol
+        return _Fit.empty(), d_seg, tol
     def evaluate(seg: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = geo.a[seg] + t[:, None] * (geo.b[seg] - geo.a[seg])
         r = geo.ra[seg] + t * (geo.rb[seg] - geo.ra[seg])
@@ -623,16 +642,24 @@ def _ray_fit(geo: _Segments, clock: float, depth: float | None, fn: float | None
         tol_ax = along_tol + r + slack
         return np.hypot(e_lat / tol_lat, e_ax / tol_ax), dist
 
-    # Sample the candidate segments every SAMPLE_STEP_MM, then refine around each one's best sample.
+    return _fit_segments(geo, cand, evaluate), d_seg, tol
+
+
+def _fit_segments(geo: _Segments, cand: np.ndarray, evaluate) -> _Fit:
+    """Sample the candidate segments every SAMPLE_STEP_MM; keep those whose best point fits (misfit <= 1)."""
     n = np.maximum(2, np.ceil(geo.length[cand] / SAMPLE_STEP_MM).astype(np.int64) + 1)
-    t_best, m_best, d_best = _minimise_on_segments(cand, n, evaluate, refine=True)
-    ok = m_best <= 1.0
-    return _Fit(cand[ok], t_best[ok], m_best[ok], d_best[ok]), d_seg, tol
+    t_best, m_best, d_best, t_lo, t_hi = _minimise_on_segments(cand, n, evaluate, refine=True)
+    fit = _Fit(cand, t_best, m_best, d_best, t_lo, t_hi)
+    return fit.keep(m_best <= 1.0)
 
 
 def _minimise_on_segments(cand: np.ndarray, n: np.ndarray, evaluate, *, refine: bool
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Smallest ``evaluate(seg, t)`` on each segment, sampled at ``n`` points (then refined 20x finer)."""
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Smallest ``evaluate(seg, t)`` on each segment, sampled at ``n`` points (then refined 20x finer).
+
+    Also returns the extent ``(t_lo, t_hi)`` of the samples with value <= 1 on each segment, widened
+    by one sampling step on each side (and always containing the best point).
+    """
     owner = np.repeat(np.arange(len(cand)), n)
     starts = np.concatenate([[0], np.cumsum(n)[:-1]])
     t = (np.arange(owner.size) - starts[owner]) / (n[owner] - 1)
@@ -640,6 +667,11 @@ def _minimise_on_segments(cand: np.ndarray, n: np.ndarray, evaluate, *, refine: 
     order = np.lexsort((m, owner))
     first = order[np.r_[0, np.flatnonzero(np.diff(owner[order])) + 1]]
     t_best, m_best, d_best = t[first], m[first], dist[first]
+    inside = m <= 1.0
+    t_lo = np.full(len(cand), np.inf)
+    t_hi = np.full(len(cand), -np.inf)
+    np.minimum.at(t_lo, owner[inside], t[inside])
+    np.maximum.at(t_hi, owner[inside], t[inside])
     if refine:
         k = 21
         step = 1.0 / (n - 1)
@@ -653,19 +685,36 @@ def _minimise_on_segments(cand: np.ndarray, n: np.ndarray, evaluate, *, refine: 
         t_best = np.where(better, t2[rows], t_best)
         m_best = np.where(better, m2[rows], m_best)
         d_best = np.where(better, d2[rows], d_best)
-    return t_best, m_best, d_best
+    step = 1.0 / (n - 1)
+    t_lo = np.clip(np.minimum(t_lo, t_best) - step, 0.0, 1.0)
+    t_hi = np.clip(np.maximum(t_hi, t_best) + step, 0.0, 1.0)
+    return t_best, m_best, d_best, t_lo, t_hi
 
 
 def _point_fit(geo: _Segments, point: np.ndarray, base: float, unc: float
                ) -> tuple[_Fit, np.ndarray, dict]:
-    d, t = point_segment_distance(point, geo.a, geo.b)
-    d, t = d[0], t[0]
-    r = geo.ra + t * (geo.rb - geo.ra)
-    tol = r + base + unc
-    m = d / tol
-    keep = np.flatnonzero(m <= 1.0)
-    return _Fit(keep, t[keep], m[keep], d[keep]), d, {
-        "slack_mm": base + unc, "plus": "duct radius"}
+    d, t_proj = point_segment_distance(point, geo.a, geo.b)
+    d, t_proj = d[0], t_proj[0]
+    slack = base + unc
+    tol = {"slack_mm": slack, "plus": "duct radius"}
+    cand = np.flatnonzero(d <= np.maximum(geo.ra, geo.rb) + slack + 1e-9)
+    if len(cand) == 0:
+        return _Fit.empty(), d, tol
+
+    def evaluate(seg: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = geo.a[seg] + t[:, None] * (geo.b[seg] - geo.a[seg])
+        r = geo.ra[seg] + t * (geo.rb[seg] - geo.ra[seg])
+        dist = np.linalg.norm(p - point, axis=1)
+        return dist / (r + slack), dist
+
+    fit = _fit_segments(geo, cand, evaluate)
+    # The exact foot of the perpendicular beats any sample when it fits as well.
+    t = t_proj[fit.seg]
+    m, dist = evaluate(fit.seg, t)
+    better = m <= fit.misfit
+    fit.t, fit.misfit, fit.distance = (np.where(better, t, fit.t), np.where(better, m, fit.misfit),
+                                       np.where(better, dist, fit.distance))
+    return fit, d, tol
 
 
 # --------------------------------------------------------------------------- placing one spec
@@ -688,6 +737,14 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         out.spec["point_bf"] = [float(x) for x in p]
         fit, d_all, tol = _point_fit(geo, p, base, unc)
     out.tolerance = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in tol.items()}
+    # The discharging duct named beside the position (orifice_clock or system): only its system fits.
+    named = _named_systems(tree, geo, spec, out)
+    if named is not None:
+        if not named:
+            _fill_spec_location(out, spec, method, nip, lat, breast_depth)
+            return out
+        fit = fit.keep(np.isin(geo.system[fit.seg], named))
+        d_all = np.where(np.isin(geo.system, named), d_all, np.inf)
     if len(fit.seg) == 0:
         k = int(np.argmin(d_all))
         near = _candidate(tree, geo, k, _closest_t(geo, k, spec, method, nip), float(d_all[k]), math.inf)
@@ -734,17 +791,37 @@ def _closest_t(geo: _Segments, k: int, spec: LesionSpec, method: str, nip: np.nd
 
 
 def _cluster(tree: DuctTree, geo: _Segments, fit: _Fit, sep: float) -> list[Candidate]:
-    """Distinct candidates, best first: merge fits of one system closer than ``sep`` along the tree."""
+    """Distinct candidates, best first, that together cover every duct stretch that fits.
+
+    A fitting stretch is *covered* by a candidate of its system when both its
+    ends lie within ``sep`` of the candidate along the tree. Each stretch not
+    yet covered adds its best point as a candidate, and its own ends when the
+    stretch is longer than ``sep`` reaches (a duct running along the stated
+    ray). So a single candidate means every duct point that fits -- the true
+    one among them -- lies within ``sep`` of the chosen point: ``placed``
+    cannot be wrong by more than ``sep`` when the tolerance holds.
+    """
     radius = geo.ra[fit.seg] + fit.t * (geo.rb[fit.seg] - geo.ra[fit.seg])
     order = np.lexsort((geo.child[fit.seg], geo.system[fit.seg], -radius, np.round(fit.misfit, 9)))
     reps: list[tuple[int, float]] = []
     out: list[Candidate] = []
+
+    def covered(s: int, lo: float, hi: float) -> bool:
+        return any(geo.system[s] == geo.system[s2] and tree_distance_mm(geo, s, lo, s2, t2) <= sep
+                   and tree_distance_mm(geo, s, hi, s2, t2) <= sep for s2, t2 in reps)
+
     for k in order.tolist():
-        s, t = int(fit.seg[k]), float(fit.t[k])
-        if any(geo.system[s] == geo.system[s2] and tree_distance_mm(geo, s, t, s2, t2) <= sep for s2, t2 in reps):
+        s, t, lo, hi = int(fit.seg[k]), float(fit.t[k]), float(fit.t_lo[k]), float(fit.t_hi[k])
+        if covered(s, lo, hi):
             continue
         reps.append((s, t))
         out.append(_candidate(tree, geo, s, t, float(fit.distance[k]), float(fit.misfit[k])))
+        for end in (lo, hi):  # a long fitting stretch: its far ends are places of their own
+            if not covered(s, end, end):
+                reps.append((s, end))
+                c = _candidate(tree, geo, s, end, float(fit.distance[k]), float(fit.misfit[k]))
+                c.note = f"same duct, {abs(end - t) * geo.length[s]:.0f} mm along the stated line"
+                out.append(c)
     return out
 
 
@@ -847,33 +924,12 @@ def _spec_words(spec: LesionSpec) -> str:
 
 def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLesion, lat: str,
                 breast_depth: float | None, nip: np.ndarray | None, sep: float) -> LocatedLesion:
-    ids = tree.node_ids
-    roots = np.flatnonzero(geo.parent_index < 0)
-    root_sys = tree.system_ids[roots]
     who = f"lesion {spec.label!r}"
     target = float(spec.path_mm)
-    if spec.system is not None:
-        if int(spec.system) not in set(root_sys.tolist()):
-            raise InputError(f"{who}: no duct system {spec.system}; systems are {sorted(set(root_sys.tolist()))}",
-                             key=_where(spec, "system"))
-        systems = [int(spec.system)]
-        out.tolerance = {}
-    else:
-        clocks = np.array([_orifice_clock(tree, ids[r]) for r in roots], dtype=float)
-        diff = np.array([clock_difference_h(c, spec.orifice_clock) if np.isfinite(c) else np.inf for c in clocks])
-        tol_h = clock_rounding_h(float(spec.orifice_clock)) / 2.0 + ORIFICE_SLACK_H
-        out.tolerance = {"orifice_clock_h": tol_h}
-        ok = np.flatnonzero(diff <= tol_h + 1e-9)
-        if len(ok) == 0:
-            k = int(np.argmin(diff))
-            out.nearest = {"system": int(root_sys[k]), "orifice_clock": float(clocks[k]),
-                           "orifice_clock_text": format_clock(clocks[k]), "clock_difference_h": float(diff[k])}
-            out.reason = (f"no orifice within {tol_h:g} h of {format_clock(spec.orifice_clock)}; the nearest is "
-                          f"system {root_sys[k]} at {format_clock(clocks[k])} ({diff[k]:.2f} h away)")
-            _fill_spec_location(out, spec, "path", nip, lat, breast_depth)
-            return out
-        ok = ok[np.lexsort((root_sys[ok], diff[ok]))]
-        systems = [int(root_sys[k]) for k in ok]
+    systems = _named_systems(tree, geo, spec, out)
+    if not systems:
+        _fill_spec_location(out, spec, "path", nip, lat, breast_depth)
+        return out
     reach = {s: float(geo.node_pm[tree.system_ids == s].max()) for s in systems}
     slack = length_rounding_mm(target) / 2.0  # a stated length covers +/- half its last digit
     long_enough = [s for s in systems if target <= reach[s] + slack]
@@ -903,6 +959,40 @@ def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLe
         out.reason = f"{target:g} mm along system {best.system}: one branch reaches that length"
     _fill_placement(out, tree, geo, best, lat, breast_depth, nip)
     return out
+
+
+def _named_systems(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLesion) -> list[int] | None:
+    """The duct systems a spec names by ``system`` or ``orifice_clock`` (best match first).
+
+    ``None`` when the spec names none. An empty list when no orifice matches
+    the stated clock: ``out`` then says so (reason, nearest orifice). An
+    unknown system id is an :class:`InputError`. Sets the orifice tolerance
+    in ``out.tolerance``.
+    """
+    roots = np.flatnonzero(geo.parent_index < 0)
+    root_sys = tree.system_ids[roots]
+    if spec.system is not None:
+        if int(spec.system) not in set(root_sys.tolist()):
+            raise InputError(f"lesion {spec.label!r}: no duct system {spec.system}; systems are "
+                             f"{sorted(set(root_sys.tolist()))}", key=_where(spec, "system"))
+        return [int(spec.system)]
+    if spec.orifice_clock is None:
+        return None
+    ids = tree.node_ids
+    clocks = np.array([_orifice_clock(tree, ids[r]) for r in roots], dtype=float)
+    diff = np.array([clock_difference_h(c, spec.orifice_clock) if np.isfinite(c) else np.inf for c in clocks])
+    tol_h = clock_rounding_h(float(spec.orifice_clock)) / 2.0 + ORIFICE_SLACK_H
+    out.tolerance["orifice_clock_h"] = tol_h
+    ok = np.flatnonzero(diff <= tol_h + 1e-9)
+    if len(ok) == 0:
+        k = int(np.argmin(diff))
+        out.nearest = {"system": int(root_sys[k]), "orifice_clock": float(clocks[k]),
+                       "orifice_clock_text": format_clock(clocks[k]), "clock_difference_h": float(diff[k])}
+        out.reason = (f"no orifice within {tol_h:g} h of {format_clock(spec.orifice_clock)}; the nearest is "
+                      f"system {root_sys[k]} at {format_clock(clocks[k])} ({diff[k]:.2f} h away)")
+        return []
+    ok = ok[np.lexsort((root_sys[ok], diff[ok]))]
+    return [int(root_sys[k]) for k in ok]
 
 
 def _orifice_clock(tree: DuctTree, root: Any) -> float:

@@ -136,3 +136,14 @@ def test_plan_out_folder_and_lesions(tmp_path, capsys):
     assert "nothing to plan" in capsys.readouterr().err
     assert main(["plan", str(case), "--out", str(tmp_path / "o"), "--margin", "-1"]) == 2
     assert list((tmp_path / "o").iterdir()) == []
+
+
+def test_case_file_names_the_discharging_orifice_beside_clock_and_depth(tmp_path, capsys):
+    # L2's 12:00 ray at depth 20 crosses systems 2 (orifice 12:00) and 3 (orifice 1:00); the case
+    # names the discharging pore at 1:00, so L2 is placed on system 3 alone.
+    lesions = LESIONS.replace('clock = 12\ndepth_mm = 20', 'clock = 12\ndepth_mm = 20\norifice_clock = "1:00"')
+    case = make_case(tmp_path / "c", lesions)
+    assert main(["locate", str(case), "--json"]) == 0
+    by = {les["label"]: les for les in json.loads(capsys.readouterr().out)["lesions"]}
+    assert by["L2"]["status"] == "placed" and by["L2"]["system"] == 3
+    assert by["L2"]["spec"]["orifice_clock_text"] == "1:00"

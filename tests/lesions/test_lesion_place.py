@@ -270,3 +270,64 @@ def test_point_between_two_close_ducts_is_ambiguous():
     # 0.7 mm toward one duct: 0.8 mm from it, 2.2 mm from the other: only the first fits.
     (one,) = place(tree, LesionSpec("near", point_bf=(0.7, 15.0, 0.0)), uncertainty_mm=1.0)
     assert one.status == "placed" and one.system == 0 and one.distance_mm == pytest.approx(0.8)
+
+
+# --------------------------------------------------------------------------- a duct along the stated ray
+
+def _along_ray_tree(stretch_mm: float):
+    """One system: P(9, 1.5, 0) -> P(9, 5, 20), then straight along the 9:00 ray at depth 20 for
+    ``stretch_mm`` (radius 0.5). Every point of that last segment lies exactly on the 9:00 ray at
+    depth 20, so a clock 9 + depth 20 spec fits all of it equally."""
+    from ductree.tree import DuctTree
+
+    pos = [P(9, 1.5, 0), P(9, 5, 20), P(9, 5 + stretch_mm, 20)]
+    return DuctTree.from_arrays(pos, [0.6, 0.5, 0.5], [-1, 0, 1], [0, 0, 0], laterality="L",
+                                orifice_clock={0: 9.0})
+
+
+def test_a_duct_running_along_the_ray_longer_than_the_separation_is_ambiguous_along_it():
+    # The fitting stretch is 30 mm long: the lesion may be anywhere on it, so one point cannot be
+    # placed with confidence (a 10 mm branch separation); both far ends are listed.
+    (les,) = place(_along_ray_tree(30.0), LesionSpec("S", clock=9, depth_mm=20), lat="L")
+    assert les.status == "ambiguous" and les.ambiguity == "branch"
+    fns = [math.hypot(c.point_bf[0], c.point_bf[2]) for c in les.candidates]
+    assert min(fns) < 5 + 10 and max(fns) > 35 - 10     # the candidates reach both ends of the stretch
+    assert all(c.system == 0 for c in les.candidates)
+    assert any("same duct" in c.note for c in les.candidates)
+
+
+def test_a_short_stretch_along_the_ray_is_placed():
+    # 8 mm of duct on the ray (plus the approach, within the 0.5 mm depth rounding + radius + slack):
+    # every fitting point lies within 10 mm of the chosen one along the duct.
+    (les,) = place(_along_ray_tree(8.0), LesionSpec("S", clock=9, depth_mm=20), lat="L")
+    assert les.status == "placed" and les.system == 0
+    assert 5 - 1e-6 <= math.hypot(les.point_bf[0], les.point_bf[2]) <= 13 + 1e-6
+
+
+# --------------------------------------------------------------------------- the discharging duct named
+
+@pytest.mark.parametrize("orifice,system,fn", [(1.0, 3, 25.0), (12.0, 2, 8.0)])
+def test_orifice_clock_beside_clock_and_depth_picks_that_system(hand_tree, orifice, system, fn):
+    # The 12:00 ray at depth 20 crosses D (orifice 12:00, fn 8) and E (orifice 1:00, fn 25): ambiguous
+    # alone (see above); naming the discharging orifice leaves one.
+    (les,) = place(hand_tree, LesionSpec("O", clock=12, depth_mm=20, orifice_clock=orifice))
+    assert les.status == "placed" and les.system == system
+    np.testing.assert_allclose(les.point_bf, P(12, fn, 20), atol=1e-3)
+    assert les.tolerance["orifice_clock_h"] == pytest.approx(0.5)
+
+
+def test_orifice_clock_matching_no_orifice_is_reported_unplaced(hand_tree):
+    # Orifices are at 10, 3, 12, 1, 6 and 7:30; 4:30 is 1.5 h from the nearest (3:00 and 6:00).
+    (les,) = place(hand_tree, LesionSpec("O", clock=12, depth_mm=20, orifice_clock=4.5))
+    assert les.status == "unplaced" and les.candidates == []
+    assert "no orifice" in les.reason and les.nearest["clock_difference_h"] == pytest.approx(1.5)
+
+
+def test_system_beside_clock_and_depth_keeps_branch_ambiguity(hand_tree):
+    # Naming system 4 (F) does not choose between its two branches that both cross the 6:00 ray.
+    (les,) = place(hand_tree, LesionSpec("F", clock=6, depth_mm=20, system=4))
+    assert les.status == "ambiguous" and les.ambiguity == "branch"
+    assert {c.system for c in les.candidates} == {4}
+    # A ray that only another system fits: nothing fits inside the named one.
+    (les,) = place(hand_tree, LesionSpec("F", clock=12, depth_mm=20, system=4))
+    assert les.status == "unplaced"
