@@ -17,6 +17,18 @@ that depth) snapped to the nearest node. It always answers, never flags.
 A second scenario states each lesion as a point moved by up to 2 mm in a
 random direction (a ductogram-like candidate, ``uncertainty_mm=2``, the bound
 on that error); its peer snaps the moved point to the nearest node.
+A third adds the discharging pore (``orifice_clock``, to the half hour) to the
+clock + depth, as a clinician who cannulated it would; its peer is the
+baseline restricted to the true system.
+
+**The bound.** A clock to the half hour and a depth to the mm name a cell
+(a 15 degree sector of a 1 mm slab). When that cell holds duct points of two
+systems, or of one system further apart along the tree than
+``BRANCH_SEPARATION_MM``, no placer can tell which is meant: placing such a
+lesion with confidence is a coin toss, and sometimes confidently wrong. The
+row "cell holds one duct" counts the lesions whose exact cell (lesions sit on
+the centreline, no slack) does not have that problem: it is the ceiling of
+any placer that is never confidently wrong.
 """
 
 from __future__ import annotations
@@ -30,15 +42,40 @@ from benchmarks.harness import Row
 BENCH = "lesions"
 
 
-def _baseline_node(tree, clock: float, depth: float) -> int:
+def _baseline_node(tree, clock: float, depth: float, system: int | None = None) -> int:
     from ductree.frame import point_from_clock
 
     pos = tree.positions
+    rows = np.arange(len(pos)) if system is None else np.flatnonzero(tree.system_ids == system)
+    pos = pos[rows]
     band = np.abs(pos[:, 1] - depth) <= 2.0
     fns = np.hypot(pos[:, 0], pos[:, 2])
     fn = float(np.median(fns[band])) if band.any() else float(np.median(fns))
     p = point_from_clock(clock, fn, depth)
-    return int(np.argmin(np.linalg.norm(pos - p, axis=1)))
+    return int(rows[np.argmin(np.linalg.norm(pos - p, axis=1))])
+
+
+def _cell_holds_one_duct(tree, geo, clock_h: float, depth_mm: float, sep: float) -> bool:
+    """Whether the exact rounding cell of a stated clock (+/-15 min) and depth (+/-0.5 mm) holds one duct."""
+    import math
+
+    from ductree.lesions import _cluster, _fit_segments
+
+    lo_y, hi_y = np.minimum(geo.a[:, 1], geo.b[:, 1]), np.maximum(geo.a[:, 1], geo.b[:, 1])
+    cand = np.flatnonzero((lo_y <= depth_mm + 0.5) & (hi_y >= depth_mm - 0.5))
+    if len(cand) == 0:
+        return False
+    theta = math.radians(clock_h * 30.0)
+
+    def evaluate(seg, t):
+        p = geo.a[seg] + t[:, None] * (geo.b[seg] - geo.a[seg])
+        ang = np.arctan2(p[:, 0], p[:, 2]) - theta          # clock angle of the point minus the stated one
+        d_ang = np.abs((ang + math.pi) % (2 * math.pi) - math.pi)
+        m = np.maximum(d_ang / math.radians(7.5), np.abs(p[:, 1] - depth_mm) / 0.5)
+        return m, np.zeros_like(m)
+
+    fit = _fit_segments(geo, cand, evaluate)
+    return len(fit.seg) > 0 and len(_cluster(tree, geo, fit, sep)) == 1
 
 
 def _truth_segment(geo, tree, les):
@@ -64,6 +101,8 @@ def run(quick: bool = False) -> list[Row]:
     cd = {"correct": 0, "ambiguous": 0, "wrong": 0, "unplaced": 0, "amb_true_listed": 0, "amb_system": 0,
           "chosen_ok": 0, "system_confident_ok": 0, "system_confident_wrong": 0}
     pt = {"correct": 0, "ambiguous": 0, "wrong": 0, "unplaced": 0, "chosen_ok": 0}
+    orf = {"correct": 0, "ambiguous": 0, "wrong": 0, "unplaced": 0, "chosen_ok": 0}
+    bound = base_orf_ok = 0
     base_ok = base_sys_ok = base_pt_ok = 0
     t_ours = t_base = t_plan = 0.0
     n = n_plans = 0
@@ -109,6 +148,24 @@ def run(quick: bool = False) -> list[Row]:
                 cd["amb_true_listed"] += any(on_true(c.system, c.row, c.t, les) for c in g.candidates)
             if g.status == "placed" or g.ambiguity == "branch":
                 cd["system_confident_ok" if chosen.system == les.system else "system_confident_wrong"] += 1
+        for les, spec in zip(lesions, specs):
+            bound += _cell_holds_one_duct(tree, geo, spec.clock, spec.depth_mm, sep)
+        # Scenario 3: the discharging pore named beside the clock + depth.
+        ospecs = [LesionSpec(s.label, clock=s.clock, depth_mm=s.depth_mm, size_mm=s.size_mm,
+                             orifice_clock=nearest_half_hour(les.orifice_clock)) for s, les in zip(specs, lesions)]
+        for les, spec, g in zip(lesions, ospecs, place_lesions(tree, ospecs, laterality=lat)):
+            row = _baseline_node(tree, spec.clock, spec.depth_mm, system=les.system)
+            bs, bt = _seg_of_row(geo, row) if geo.parent_index[row] >= 0 else (int(np.flatnonzero(geo.parent == row)[0]), 0.0)
+            base_orf_ok += on_true(int(tree.system_ids[row]), bs, bt, les)
+            if g.status == "unplaced":
+                orf["unplaced"] += 1
+                continue
+            ok = on_true(g.candidates[0].system, g.candidates[0].row, g.candidates[0].t, les)
+            orf["chosen_ok"] += ok
+            if g.status == "placed":
+                orf["correct" if ok else "wrong"] += 1
+            else:
+                orf["ambiguous"] += 1
         # Scenario 2: points moved up to 2 mm in a random direction; uncertainty 2 mm (the bound).
         dirs = rng.normal(size=(len(lesions), 3))
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -137,6 +194,10 @@ def run(quick: bool = False) -> list[Row]:
     rows = [
         Row(BENCH, "clock+depth: placed on the true duct", pct(cd["correct"]), "%", peer, pct(base_ok), True,
             ">= 95% placed, rest ambiguous", counts),
+        Row(BENCH, "clock+depth: cell holds one duct (ceiling of any never-wrong placer)", pct(bound), "%",
+            target="context for the row above",
+            note="lesions whose stated half-hour x 1 mm cell holds duct points of one system within "
+                 f"{sep:g} mm of each other along the tree; the rest no placer can tell apart"),
         Row(BENCH, "clock+depth: confidently wrong", float(cd["wrong"]), "lesions", peer, float(n - base_ok),
             False, "0", "placed on a duct other than the true one (the baseline never flags, so its every miss counts)"),
         Row(BENCH, "clock+depth: ambiguous with the true duct listed",
@@ -147,6 +208,10 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "clock+depth: duct system certain and right", pct(cd["system_confident_ok"]), "%", peer,
             pct(base_sys_ok), True, "placed, or ambiguous only between branches of one system",
             f"system certain but wrong: {cd['system_confident_wrong']}"),
+        Row(BENCH, "clock+depth+discharging orifice: placed on the true duct", pct(orf["correct"]), "%",
+            "nearest node at typical fn, true system", pct(base_orf_ok), True, ">= 95% placed, rest ambiguous",
+            f"ambiguous {orf['ambiguous']}, confidently wrong {orf['wrong']}, unplaced {orf['unplaced']}, "
+            f"chosen right {orf['chosen_ok']}"),
         Row(BENCH, "point within 2 mm: placed on the true duct", pct(pt["correct"]), "%", "nearest node to the point",
             pct(base_pt_ok), True, ">= 95% placed, rest ambiguous",
             f"ambiguous {pt['ambiguous']}, confidently wrong {pt['wrong']}, unplaced {pt['unplaced']}, "
