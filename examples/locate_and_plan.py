@@ -10,7 +10,9 @@ Usage: ``python examples/locate_and_plan.py [OUT_DIR]`` (default: a new temporar
 3. Plans the excision of each involved duct system
    (``ductree.plan.plan_lesions``) and writes ``plan.json`` and the 3D Slicer
    markups (``lesions.mrk.json``, ``incision.mrk.json``, LPS mm).
-4. Also places a hand-stated lesion given as a path along a named orifice's duct.
+4. Also places a hand-stated lesion given as a path along a named orifice's duct,
+   and restates the first lesion with the discharging pore named beside its
+   clock and depth (``orifice_clock``), which leaves only that duct system.
 
 The same from the command line::
 
@@ -71,6 +73,16 @@ def main(out_dir: Path) -> None:
     (les,) = place_lesions(tree, [spec], laterality=case.laterality, breast_depth_mm=case.breast_depth_mm)
     con.print(f"scope finding 12 mm along the {les.spec['orifice_clock_text']} orifice: {les.status}, "
               f"system {les.system}, depth {les.depth_mm:.1f} mm, {les.clock_half_hour}, {les.quadrant} -- {les.reason}")
+
+    # The first lesion again, now naming the pore that discharges (the duct that was cannulated).
+    first = case.lesions[0]
+    pore = truth[first.label]["orifice_clock_text"]
+    h, m = (int(x) for x in pore.split(":"))
+    spec = LesionSpec(first.label, clock=first.clock, depth_mm=first.depth_mm, size_mm=first.size_mm,
+                      orifice_clock=round((h + m / 60) * 2) / 2 or 12.0)
+    (les,) = place_lesions(tree, [spec], laterality=case.laterality)
+    con.print(f"{first.label} with the discharging pore at {les.spec['orifice_clock_text']}: {les.status}, "
+              f"system {les.system} (true {truth[first.label]['system']}), {len(les.candidates)} candidate(s)")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,7 @@ def test_example_locate_and_plan(tmp_path):
     cp = next(cp for cp in mk["controlPoints"] if cp["label"] == les["label"])
     assert all(abs(a - (b + n)) < 1e-3 for a, b, n in zip(cp["position"], les["point_bf"], (-62.0, -95.0, 1120.0)))
     assert "scope finding 12 mm along" in r.stdout
+    # Naming the discharging pore keeps only the true system among the candidates.
+    line = next(ln for ln in r.stdout.splitlines() if "with the discharging pore" in ln)
+    chosen, true = line.split("system ")[1].split(" (true ")
+    assert chosen == true.split(")")[0]
