@@ -72,9 +72,11 @@ SYSTEM_PALETTE = (
     "#0072B2", "#E69F00", "#009E73", "#56B4E9", "#CC79A7", "#8C564B",
     "#17BECF", "#BCBD22", "#9467BD", "#7F7F7F", "#1B9E77", "#D95F02",
 )
+# Lesions are reds and magentas only: an orange or brown lesion vanishes on the involved duct
+# (INVOLVED_PATH_COLOR) and on the orange duct systems.
 LESION_COLORS = {
-    "papilloma": "#D7191C", "dcis": "#C51B7D", "ectasia": "#E66101", "stenosis": "#B2182B",
-    "debris": "#A6611A", "other": "#D7191C",
+    "papilloma": "#D7191C", "dcis": "#C51B7D", "ectasia": "#9E0142", "stenosis": "#B2182B",
+    "debris": "#67001F", "other": "#D7191C",
 }
 INVOLVED_PATH_COLOR = "#E8590C"    # the duct from the orifice to the lesion
 INVOLVED_TREE_COLOR = "#F6A04D"    # the subtree the excision takes
@@ -1236,7 +1238,16 @@ def _duct_row(scene: Scene, tree: "DuctTree", parts: dict, infos: list[dict], ro
         band = pv.Plane(center=(s_cz / 2.0, y0, -0.5), direction=(0, 0, 1), i_size=s_cz, j_size=2 * (ymax - 4.0))
         scene.actors.append(Actor(f"duct{tag}:central-zone", band.triangulate(), view, "zone", color="#C8CCD0",
                                   opacity=0.45, lighting=False))
-        scene.labels.append(Label(f"central {opt.central_excision_mm:.0f} mm", (max(s_cz - 9.0, 0.0), y0 - (ymax - 6.5), 0.0),
+        # The label sits at the band's deep end, or its shallow end when a lesion's ellipse covers that.
+        spans = []
+        for info, lr in zip(infos, lesion_rows):
+            if lr is not None:
+                sk = float(s[int(np.argmin(np.linalg.norm(pos - info["center"], axis=1)))])
+                spans.append((sk - info["radius_mm"], sk + info["radius_mm"]))
+        half = 7.5  # half the label's width along the duct (mm) at this view's usual scale
+        spots = [max(s_cz - 9.0, 0.0), half, s_cz / 2.0]
+        x_lab = next((x for x in spots if all(x + half < a or x - half > b for a, b in spans)), spots[0])
+        scene.labels.append(Label(f"central {opt.central_excision_mm:.0f} mm", (x_lab, y0 - (ymax - 6.5), 0.0),
                                   view, "zone", color="#555555", size=0.65))
     # The envelope's stretch along the duct.
     env_s = _envelope_stretch(pos, s, parts)

@@ -108,6 +108,40 @@ def test_duct_view_puts_the_lesion_at_its_path_distance(hand_tree):
     assert all(a.views == ("duct",) for a in scene.actors if a.name.startswith("duct"))
 
 
+def test_duct_view_zone_label_moves_off_a_lesion_at_the_band_end(hand_tree):
+    # The central-excision band runs along system 0 to its first node deeper than 30 mm, (20, 40, 0):
+    # s = hypot(8.5, 20) + hypot(10, 20) = 44.09 mm. The zone label's usual spot is 9 mm short of that
+    # (35.1, about 15 mm wide). A 6 mm lesion at depth 32 sits 0.6 along the second segment,
+    # s = 21.73 + 0.6 * 22.36 = 35.1, right under it: the label goes to the band's shallow end.
+    tree = hand_tree("R")
+    s_end = np.hypot(8.5, 20) + np.hypot(10, 20)
+    located, plans = planned(tree, "R", clock="3:00", depth=32.0, size=6.0)
+    assert located[0].path_mm == pytest.approx(np.hypot(8.5, 20) + 0.6 * np.hypot(10, 20), abs=0.3)
+    scene = build_scene(tree, located, plans, SceneOptions(**TUBES), case_id="hand")
+    (zone,) = [lab for lab in scene.labels if lab.views == ("duct",) and lab.text.startswith("central")]
+    assert abs(zone.anchor[0] - located[0].path_mm) > 7.5 + 3.0
+    assert zone.anchor[0] < s_end
+    # A small lesion deeper than the band leaves the label at its usual spot.
+    located, plans = planned(tree, "R", clock="3:00", depth=50.0, size=2.0)
+    scene = build_scene(tree, located, plans, SceneOptions(**TUBES), case_id="hand")
+    (zone,) = [lab for lab in scene.labels if lab.views == ("duct",) and lab.text.startswith("central")]
+    assert zone.anchor[0] == pytest.approx(s_end - 9.0, abs=1e-6)
+
+
+def test_lesion_colours_stand_out_from_ducts():
+    # Every lesion colour is far (RGB distance > 50 of 441; the old orange ectasia was 14) from the involved-duct colours and every
+    # duct-system colour, so a lesion never vanishes on the duct it sits in.
+    from ductree.scene import INVOLVED_PATH_COLOR, INVOLVED_TREE_COLOR, LESION_COLORS, SYSTEM_PALETTE
+
+    def rgb(h):
+        return np.array([int(h[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+    ducts = [INVOLVED_PATH_COLOR, INVOLVED_TREE_COLOR, *SYSTEM_PALETTE]
+    for kind, c in LESION_COLORS.items():
+        d = min(np.linalg.norm(rgb(c) - rgb(o)) for o in ducts)
+        assert d > 50, (kind, c, d)
+
+
 def test_tree_without_plan_is_drawn_whole(hand_tree):
     tree = hand_tree("R")
     scene = build_scene(tree, options=SceneOptions(**TUBES), case_id="hand")
