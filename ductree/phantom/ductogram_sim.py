@@ -236,8 +236,8 @@ def opacified_tree(tree: DuctTree, lesions: list, rng: np.random.Generator,
             r_here = float(sub.nodes[par]["radius"] + t * (sub.nodes[ch]["radius"] - sub.nodes[par]["radius"]))
             before = next_id
             next_id = _cut_at(sub, par, ch, t, r_here, next_id)
-            if next_id > before:
-                special_ends.add(before)
+            # the column ends wide here: at the new end node, or at ``par`` when the cut fell on it
+            special_ends.add(before if next_id > before else par)
             defects.append({"label": les.label, "kind": "cutoff", "point_bf": [float(v) for v in end],
                             "lesion_point_bf": list(les.point), "size_mm": les.size_mm, "length_mm": length,
                             "radius_mm": r_here, "occlusive": True, "lesion_kind": les.kind})
@@ -293,6 +293,9 @@ def opacified_tree(tree: DuctTree, lesions: list, rng: np.random.Generator,
         next_id = _cut_at(sub, par, ch, t, r_end, next_id)
         if next_id > before:
             special_ends.add(before)
+        elif sub.out_degree(par) == 0:
+            sub.nodes[par]["radius"] = r_end      # the cut fell on ``par``: the contrast front ends there
+            special_ends.add(par)
         unfilled.append({"from_bf": start_pos, "length_mm": b.length_mm, "filled_mm": keep})
     sub.touch()
     _taper_terminal_ducts(sub, special_ends, settings, protected)

@@ -499,7 +499,8 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             continue
         if len(contacts) and np.min(np.linalg.norm(contacts - poly[-1], axis=1)) < 1.0 + t.r[i]:
             continue    # an end made by cutting a contact with another duct: where it hides, not where it stops
-        s, r = _profile(poly[::-1], rad[::-1])        # from the tip back
+        poly, rad = _tip_profile(t, i, 4.5)
+        s, r = _profile(poly[::-1], rad[::-1])        # from the tip back (into the parent if short)
         if s[-1] < 2.5:
             continue
         ref = (s >= 2.0) & (s <= 4.0)
@@ -514,6 +515,27 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             out.append({"kind": "cutoff", "evidence": "wide end", "ud": poly[-1].tolist(), "size_mm": 2.0 * r_end,
                         "detail": f"a {2 * r_end:.1f} mm wide duct ends abruptly (no tapering)"})
     return out
+
+
+def _tip_profile(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centreline and radii ending at tip ``i``, extended up through its ancestors to ``want_mm`` long.
+
+    A duct cut off just past a fork leaves a short stub: its width before the
+    end is read on the duct it came from (the junction's own samples, within
+    its radius, are left out: the inscribed circle is wider there).
+    """
+    poly, rad = t.edge_ud[i], t.edge_r[i]
+    node = i
+    while _polyline_length(poly) < want_mm and t.parent[node] > 0:
+        node = int(t.parent[node])
+        up, ur = t.edge_ud[node], t.edge_r[node]
+        if len(up) < 2:
+            break
+        far = np.linalg.norm(up - up[-1], axis=1) > 1.2 * t.r[node]
+        far[0] = True
+        poly = np.vstack([up[far], poly])
+        rad = np.concatenate([ur[far], rad])
+    return poly, rad
 
 
 def _narrowings(t: ViewTree, opt: BiplaneOptions) -> list[dict]:

@@ -69,6 +69,7 @@ class ViewOptions:
     defect_ratio: float = 0.3            #: (duct radius beyond - wall) / hole half-width at least this: a defect
     defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
     min_hole_mm2: float = 0.02           #: smaller holes are pinholes (noise): filled, not findings
+    defect_min_length_mm: float = 0.8    #: a narrower hole (high ratio) this long is still a defect
     defect_max_mm: float = 12.0          #: holes longer than this are never defects ...
     defect_max_width_mm: float = 2.0     #: ... nor holes wider than this (both sides of the bounding box)
     nipple_max_mm: float = 15.0          #: a given nipple must lie this close to a duct end
@@ -459,7 +460,12 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
         ys, xs = np.nonzero(hole)
         centre = np.array([ys.mean() + rs.start, xs.mean() + cs.start])
         small = 2.0 * h_half < opt.defect_min_width_fraction * 2.0 * r_out
-        is_defect = ratio >= opt.defect_ratio and not small
+        # a narrow but long lucency well inside one duct (thick walls of the same duct on both sides,
+        # ratio high) is a defect seen edge-on; a sliver between two overlapping ducts has a low ratio
+        long_inside = (ratio >= 2.0 * opt.defect_ratio and 2.0 * h_half >= 0.1 * 2.0 * r_out
+                       and (max(h_rows, h_cols) * px >= opt.defect_min_length_mm
+                            or float(hole.sum()) * px * px >= 2.5 * opt.min_hole_mm2))
+        is_defect = ratio >= opt.defect_ratio and (not small or long_inside)
         rec = {"rc": centre.tolist(), "area_mm2": area_mm2, "width_mm": 2.0 * h_half * px,
                "duct_width_mm": 2.0 * r_out * px, "wall_mm": t_wall * px, "ratio": ratio,
                "length_mm": float(max(h_rows, h_cols)) * px, "defect": bool(is_defect)}
