@@ -19,6 +19,11 @@ every output has been renamed into place; every output is written to a
 temporary name first. So after any crash, even ``SIGKILL``, a case either
 has a valid stamp (and whole outputs) or is done again.
 
+**Timeout.** ``timeout_s`` stops a case that runs too long (a SIGALRM timer
+in the process running it, started after the rendering modules are
+imported): it ends ``error``, "timed out", without a stamp, and the batch
+goes on.
+
 **Parallelism.** Worker processes on this machine
 (:class:`concurrent.futures.ProcessPoolExecutor`, ``jobs`` of them; each
 worker reuses its own offscreen render window), or a Dask distributed
@@ -59,6 +64,8 @@ class BatchOptions:
     report: bool = True
     pdf: bool = False
     resume: bool = False
+    #: seconds one case may take before it is stopped (``error``, "timed out"); None = no limit
+    timeout_s: float | None = None
 
     def key(self) -> dict:
         """The options that change the outputs (part of the input hash)."""
@@ -201,21 +208,85 @@ def process_case(case_path: str, folder: str, out: str, options: BatchOptions) -
     t0 = time.perf_counter()
     res = CaseResult(case=str(case_path), folder=folder)
     dest = Path(out) / folder
+    limit = _time_limit(options.timeout_s)
+    if options.timeout_s:
+        _preload()  # imports are not safe to interrupt: do them before the clock starts
     try:
-        _do_case(Path(case_path), dest, options, res)
-    except InputError as exc:
+        with limit:
+            _do_case(Path(case_path), dest, options, res)
+    except Exception as exc:
+        # A timeout may surface wrapped by the code it interrupted: the timer says what happened.
+        _record_failure(res, dest, CaseTimeout() if limit.fired else exc, options)
+    res.seconds = round(time.perf_counter() - t0, 3)
+    return res
+
+
+def _record_failure(res: CaseResult, dest: Path, exc: Exception, options: BatchOptions) -> None:
+    """Put a case's failure in its result: timed out, bad input (``failed``) or internal error."""
+    if isinstance(exc, CaseTimeout):
+        res.status, res.outputs, res.views = "error", [], 0
+        res.error = f"timed out after {options.timeout_s:g} s (--timeout); its outputs are not vouched for"
+        if dest.is_dir():
+            _clean_temporaries(dest)
+    elif isinstance(exc, InputError):
         res.status, res.error = "failed", str(exc)
-    except Exception as exc:  # an internal error: keep going, record it
+    else:  # an internal error: keep going, record it
         res.status, res.error = "error", f"internal error: {type(exc).__name__}: {exc}"
         try:
             from .atomic import write_text
 
             if dest.is_dir():
-                write_text(dest / "error.txt", traceback.format_exc())
+                write_text(dest / "error.txt", "".join(traceback.format_exception(exc)))
         except Exception:
             pass
-    res.seconds = round(time.perf_counter() - t0, 3)
-    return res
+
+
+def _preload() -> None:
+    """Import what rendering a case needs (once per process), so a timeout never lands inside an import."""
+    import pyvista  # noqa: F401
+    import vtkmodules.vtkRenderingFreeType  # noqa: F401
+    import vtkmodules.vtkRenderingOpenGL2  # noqa: F401
+
+    from . import case, lesions, plan, render, report, scene  # noqa: F401
+
+
+class CaseTimeout(Exception):
+    """A case ran past the batch's ``timeout_s``."""
+
+
+class _time_limit:
+    """Raise :class:`CaseTimeout` in this thread after ``seconds`` (a SIGALRM timer; POSIX main thread only).
+
+    Where no timer can be set (another thread, as in a Dask worker; Windows) the case runs unlimited.
+    The stamp is written last, so a case stopped midway is never taken as complete by ``--resume``.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self.old = None
+        self.fired = False
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        if not self.seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+            self.seconds = None
+            return
+
+        def _raise(signum, frame):
+            self.fired = True
+            raise CaseTimeout()
+
+        self.old = signal.signal(signal.SIGALRM, _raise)
+        signal.setitimer(signal.ITIMER_REAL, float(self.seconds))
+
+    def __exit__(self, *exc) -> None:
+        if self.seconds:
+            import signal
+
+            signal.setitimer(signal.ITIMER_REAL, 0.0)
+            signal.signal(signal.SIGALRM, self.old or signal.SIG_DFL)
 
 
 def _do_case(case_path: Path, dest: Path, options: BatchOptions, res: CaseResult) -> None:
@@ -300,7 +371,7 @@ def _worker_init() -> None:
 def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Sequence[str] | None = None,
               size: Sequence[int] | None = None, jobs: int | None = None, resume: bool = False,
               report: bool = True, pdf: bool = False, scheduler: str | None = None,
-              on_result: Callable[[CaseResult, int, int], None] | None = None) -> BatchResult:
+              timeout_s: float | None = None, on_result: Callable[[CaseResult, int, int], None] | None = None) -> BatchResult:
     """Render many cases; see the module docstring.
 
     Parameters
@@ -319,6 +390,10 @@ def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Se
         Also write ``report.html`` / ``report.pdf`` per case.
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``) to run the cases on.
+    timeout_s : float, optional
+        Stop a case that takes longer than this (seconds): it ends ``error`` ("timed out") and the
+        batch goes on. Enforced where the case runs in a process's main thread (``jobs`` workers
+        and ``jobs=1``), not on a Dask cluster.
     on_result : callable, optional
         Called as ``on_result(result, done, total)`` as each case finishes.
 
@@ -336,7 +411,8 @@ def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Se
     if not cases:
         raise InputError("no cases given", key="CASE")
     opts = BatchOptions(views=None if views is None else check_views(views, key="--views"),
-                        size=None if size is None else parse_size(size), report=report, pdf=pdf, resume=resume)
+                        size=None if size is None else parse_size(size), report=report, pdf=pdf, resume=resume,
+                        timeout_s=_check_timeout(timeout_s))
     make_output_dir(out)
     paths = [str(c) for c in cases]
     folders = case_folder_names(paths)
@@ -363,6 +439,16 @@ def run_batch(cases: Sequence[str | PathLike], out: str | PathLike, *, views: Se
     seconds = round(time.perf_counter() - t0, 3)
     write_manifest(out, results, seconds=seconds)
     return BatchResult(out=out, results=results, seconds=seconds)
+
+
+def _check_timeout(seconds: float | None) -> float | None:
+    if seconds is None:
+        return None
+    import math
+
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"must be a number of seconds > 0, got {seconds!r}", key="--timeout")
+    return float(seconds)
 
 
 def _run_pool(jobs: int, paths, folders, out: str, opts: BatchOptions, finish) -> None:

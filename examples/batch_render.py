@@ -39,7 +39,8 @@ def main(out_dir: Path) -> int:
         print(f"[{done}/{total}] {result.line()}")
 
     batch = out_dir / "batch"
-    res = run_batch(paths, batch, views=("cc", "front"), size=(384, 384), jobs=2, on_result=show)
+    # timeout_s: a case that hangs is stopped after 10 minutes and the others go on.
+    res = run_batch(paths, batch, views=("cc", "front"), size=(384, 384), jobs=2, timeout_s=600, on_result=show)
     print(f"first run: {res.counts['ok']} ok, {res.counts['failed']} failed, exit code {res.exit_code}, "
           f"{res.views_rendered} views in {res.seconds:.1f} s; manifest {batch / 'manifest.csv'}")
     res = run_batch(paths, batch, views=("cc", "front"), size=(384, 384), jobs=2, resume=True)

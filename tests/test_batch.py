@@ -170,3 +170,41 @@ def test_unreachable_scheduler_is_bad_input(cases, tmp_path):
 def test_folder_names_are_unique_and_safe():
     assert case_folder_names(["a/case-7/case.toml", "b/case-7", "x/foo bar.toml", "y/foo bar.toml"]) == \
         ["case-7", "case-7-2", "foo_bar", "foo_bar-2"]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_timeout_stops_a_case_and_the_batch_goes_on(cases, tmp_path, jobs):
+    # 1 ms is far less than reading, hashing and rendering any case takes, so every case times out; the
+    # batch still finishes, says so per case, and leaves no stamp, so --resume redoes them.
+    good, _ = cases
+    out = tmp_path / "out"
+    r = _batch(good[0], good[1], "--out", out, "--jobs", jobs, "--timeout", "0.001", *SMALL)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [row["status"] for row in doc["results"]] == ["error", "error"]
+    assert all("timed out after 0.001 s" in row["error"] and row["outputs"] == [] for row in doc["results"])
+    for name in ("good0", "good1"):
+        assert not (out / name / STAMP).exists()
+        assert not list((out / name).glob(".*.tmp*"))
+    # A generous limit lets them finish; --resume does not skip the timed-out cases.
+    r = _batch(good[0], good[1], "--out", out, "--jobs", jobs, "--timeout", "600", "--resume", *SMALL)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert [row["status"] for row in doc["results"]] == ["ok", "ok"]
+    assert _whole_outputs(out / "good0") == ["cc.png", "front.png", "report.html"]
+
+
+def test_timeout_must_be_positive(cases, tmp_path):
+    good, _ = cases
+    r = _batch(good[0], "--out", tmp_path / "o", "--timeout", "0")
+    assert r.returncode == 2 and "--timeout" in r.stderr and r.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "o").exists()
+
+
+def test_in_process_timer_is_cleared_after_each_case(cases, tmp_path):
+    # jobs=1 runs in this process: once the batch returns, no alarm may be left to go off here.
+    good, _ = cases
+    res = run_batch([good[0]], tmp_path / "o", views=["cc"], size=(96, 96), jobs=1, report=False, timeout_s=30)
+    assert [r.status for r in res.results] == ["ok"]
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler, None)

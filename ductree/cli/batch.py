@@ -24,6 +24,8 @@ def batch(
     pdf: bool = typer.Option(False, "--pdf", help="Also write report.pdf per case."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask distributed scheduler address "
                                             "(tcp://host:8786) to run the cases on."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Seconds one case may take; a case past it "
+                                            "ends 'error' (timed out) and the batch goes on (not on --scheduler)."),
 ) -> int:
     """Render many cases: each into its own folder, with a manifest; one bad case never stops the others.
 
@@ -55,7 +57,8 @@ def batch(
             progress.update(task, completed=done)
 
         result = run_batch([str(c) for c in cases], out, views=view_list, size=wh, jobs=jobs, resume=resume,
-                           report=report, pdf=pdf, scheduler=scheduler, on_result=on_result)
+                           report=report, pdf=pdf, scheduler=scheduler, timeout_s=timeout,
+                           on_result=on_result)
     c = result.counts
     views_n = result.views_rendered
     rate = views_n / result.seconds if result.seconds > 0 else 0.0
