@@ -764,14 +764,26 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         out.ambiguity = "system" if len({c.system for c in fits}) > 1 else "branch"
         alts = ", ".join(f"system {c.system} (orifice {format_clock(c.orifice_clock)}) path {c.path_mm:.0f} mm "
                          f"at {c.distance_mm:.1f} mm" for c in fits)
-        what = "duct systems" if out.ambiguity == "system" else f"branches of system {best.system}"
+        n_sys = len({c.system for c in fits})
+        what = (f"places in {n_sys} duct systems" if out.ambiguity == "system"
+                else f"places along system {best.system}")
         out.reason = (f"{len(fits)} distinct {what} fit {_spec_words(spec)}: {alts}; "
-                      f"chose the best fit (smallest misfit; ties: wider duct, lower system id)")
+                      f"chose the best fit (smallest misfit; ties: wider duct, lower system id)"
+                      f"{_disambiguation_hint(spec, method, out.ambiguity)}")
     else:
         out.status = "placed"
         out.reason = f"one duct fits {_spec_words(spec)}"
     _fill_placement(out, tree, geo, best, lat, breast_depth, nip)
     return out
+
+
+def _disambiguation_hint(spec: LesionSpec, method: str, ambiguity: str) -> str:
+    """What more the user could state to settle an ambiguous placement."""
+    if ambiguity == "system" and spec.orifice_clock is None and spec.system is None:
+        return "; naming the discharging pore (orifice_clock) would settle which duct system"
+    if method in ("clock+depth", "clock+fn"):
+        return "; a point (point_bf/point_lps) or path_mm from the orifice would settle which branch"
+    return ""
 
 
 def _closest_t(geo: _Segments, k: int, spec: LesionSpec, method: str, nip: np.ndarray | None) -> float:
