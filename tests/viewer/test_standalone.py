@@ -135,3 +135,30 @@ def test_bad_input_exits_2_and_writes_nothing(case_folder, tmp_path, capsys):
         assert err.count("\n") == 1 and err.startswith("ductree: error: ")
     assert not out.exists() and not list(tmp_path.glob(".v.*"))
     assert "broken" not in str(list(tmp_path.iterdir()))
+
+
+def test_lesion_labels_close_together_do_not_cover_each_other(browser, case_folder, models, tmp_path):
+    # Two lesions 1 mm apart on one duct: their labels would print at the same spot; the page steps
+    # one off the other, and both stay readable.
+    from ductree.cli import main
+
+    tree = models["R"].tree
+    p = tree.positions[len(tree.positions) // 2]
+    src = case_folder["R"].parent
+    text = (f'id = "close"\nlaterality = "R"\n[source]\ntree = "{(src / "tree.json").as_posix()}"\n'
+            f'[[lesion]]\nlabel = "NEAR1"\npoint_bf = [{p[0]}, {p[1]}, {p[2]}]\nsize_mm = 2\n'
+            f'[[lesion]]\nlabel = "NEAR2"\npoint_bf = [{p[0]}, {p[1] + 1.0}, {p[2]}]\nsize_mm = 2\n')
+    (tmp_path / "case.toml").write_text(text, encoding="utf-8")
+    out = tmp_path / "close.html"
+    assert main(["export-html", str(tmp_path / "case.toml"), "--out", str(out)]) == 0
+    page, _ = open_page(browser, out)
+    try:
+        next_frames(page)
+        boxes = page.evaluate("""() => Array.from(document.querySelectorAll('.lab.box'))
+            .filter(e => e.style.display !== 'none' && e.textContent.startsWith('NEAR'))
+            .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+        assert len(boxes) == 2, boxes
+        (a, b) = boxes
+        assert not (a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]), boxes
+    finally:
+        page.close()
