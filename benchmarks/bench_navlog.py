@@ -173,6 +173,14 @@ def _sessions(n: int):
                 res = fuse(tree, log)
                 rec["fuse_s"] = time.perf_counter() - t0
                 rec["exact"] = _score_fusion(res, tree, les, orig_pm)
+                rec["fit_own"] = res.fit["good"]
+                # the same log fused onto another phantom's nearest-orifice system: the fit must say poor
+                from ductree.frame import clock_difference_h
+
+                other = generate_tree(seed=seed + 500, systems=6, branches=60)
+                oc = {int(other.nodes[r]["system"]): other.nodes[r]["orifice_clock"] for r in other.roots()}
+                s_near = min(oc, key=lambda k: clock_difference_h(oc[k], log.orifice_clock))
+                rec["fit_other"] = fuse(other, log, system=s_near).fit["good"]
                 # the roll correction lost: every lumen clock of the log replaced by a random one
                 rng = np.random.default_rng([seed, 5])
                 recs2 = [dict(r) for r in sess.records]
@@ -301,6 +309,12 @@ def run(quick: bool) -> list[Row]:
     rows += _fusion_rows(recs, "degraded", "onto a ductogram-like tree")
     rows += _fusion_rows(recs, "sparse", "onto a sparse tree (ducts < 0.35 mm missing)")
     rows += _fusion_rows(recs, "noroll", "with random lumen clocks (roll lost), ductogram-like tree")
+    own = [r["fit_own"] for r in recs if r["fit_own"] is not None]
+    oth = [r["fit_other"] for r in recs if r["fit_other"] is not None]
+    rows.append(Row("navlog", "fit check: own tree judged good / another tree judged poor",
+                    100.0 * float(np.mean(own)), "% good", target="own ~100%, other ~0%",
+                    note=f"another phantom's tree judged good in {100.0 * float(np.mean(oth)):.0f}% of {len(oth)} "
+                         f"sessions ({len(recs) - len(own)} logs without bifurcations cannot be tested)"))
     rows.append(Row("navlog", "fusion time per session", float(np.mean([r["fuse_s"] for r in recs])), "s",
                     note="6-system phantom, 60 branches per system"))
     rows.append(Row("navlog", "rebuild time per session (tracker)", float(np.mean([r["tr_build_s"] for r in recs])),

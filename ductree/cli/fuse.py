@@ -58,6 +58,8 @@ def fuse(
     for w in caught:
         if issubclass(w.category, DuctreeWarning):
             warn(str(w.message))
+    if res.fit.get("good") is False:
+        warn(f"{log_file.name}: {res.fit['reason']}")
     for f in res.findings:
         if f.ambiguous:
             warn(f"finding {f.label!r} is ambiguous (confidence {f.confidence:.2f} < {min_confidence:g}): not placed")
@@ -69,6 +71,11 @@ def fuse(
     typer.echo(f"wrote {out}: log {log_file.name} on duct system {res.system} "
                f"(orifice {format_clock(log.orifice_clock)}), main path confidence {res.confidence:.2f}"
                + (" AMBIGUOUS" if res.ambiguous else ""))
+    fit = res.fit
+    if fit.get("good") is not None:
+        typer.echo(f"  fit: {fit['matched']} of {fit['bifurcations']} log bifurcations matched, log-likelihood "
+                   f"{fit['llr_per_bifurcation']:.1f} per bifurcation ({'good' if fit['good'] else 'POOR'}), "
+                   f"depth scale {fit['depth_scale']:g}")
     if res.runner_up is not None:
         ru = res.runner_up
         typer.echo(f"  runner-up: system {ru.system} branch {ru.branch} at {ru.path_mm:.1f} mm "

@@ -43,6 +43,19 @@ through the programme). Normalised over places, these give a posterior; the
 **runner-up** is the best place farther than that. Below
 :data:`MIN_CONFIDENCE` a finding is marked ambiguous and not placed.
 
+**Fit.** The confidence is relative: it compares places on *this* tree, so
+a log of another duct (or another breast) can still pick one place with
+confidence. The absolute check is the best match's log-likelihood ratio
+against the flat background, per log bifurcation (``fit`` in the result):
+about 5 when the log and the tree are of the same duct (4.8-6.4 over 40
+seeded sessions; 1.3 at worst on a warped ductogram-like copy), mostly below
+2.5 for a log fused onto another phantom's tree (38 of 40; a short log, one
+or two bifurcations, can fit another duct by chance: the benchmark reports
+the rate). Below :data:`MIN_FIT_LLR` the fit is reported poor
+(``fit["good"] = False``), with a warning in :func:`fuse_case` and
+``ductree fuse``. Without clocks (roll lost) the fit is weaker and is
+usually reported poor: rightly, the log then says less.
+
 Tracker ``tip`` samples are not used for fusion (the tree of another
 modality is rarely registered to the tracker); depths and clocks are.
 """
@@ -99,6 +112,8 @@ TERMINAL_MISMATCH_LL = math.log(0.3)
 CONFIDENCE_RADIUS_MM = 3.0
 #: Below this confidence a finding is ambiguous: reported with its candidates, not placed.
 MIN_CONFIDENCE = 0.6
+#: Below this log-likelihood ratio per log bifurcation (vs the flat background) the log fits the tree poorly.
+MIN_FIT_LLR = 2.5
 #: Label of the pseudo-finding that tracks the deepest point of the log.
 DEEPEST = "__deepest__"
 
@@ -184,10 +199,13 @@ class FusionResult:
     bifurcation_map: dict[int, Any]
     systems_considered: list[dict]
     summary: dict
+    #: the absolute goodness of fit: bifurcations in the log, matched, LLR per bifurcation, good (None: untestable)
+    fit: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "system": self.system, "confidence": round(self.confidence, 4), "ambiguous": self.ambiguous,
+            "fit": self.fit,
             "path": [_plain_id(n) for n in self.path],
             "runner_up": None if self.runner_up is None else {**self.runner_up.as_dict(),
                                                               "path": [_plain_id(n) for n in self.runner_up.path_nodes]},
@@ -585,11 +603,27 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
         tree=out, system=s_best, confidence=main.confidence, ambiguous=main.ambiguous,
         path=[] if main.best is None else list(main.best.path_nodes), runner_up=main.runner_up, main=main,
         findings=[placements[f.label] for f in log.findings], log_likelihood=best_score,
-        branch_map=bmap, bifurcation_map=jmap, systems_considered=considered, summary=summary)
+        branch_map=bmap, bifurcation_map=jmap, systems_considered=considered, summary=summary,
+        fit=fit_quality(best_score, len(log.bifurcations), len(jmap), M_best.scale))
     out.graph["navlog_fusion"] = {k: v for k, v in result.as_dict().items() if k not in ("findings",)}
     out.graph["navlog_fusion"]["source"] = src
     out.graph["navlog_fusion"]["main"] = main.as_dict()
     return result
+
+
+def fit_quality(log_likelihood: float, bifurcations: int, matched: int, scale: float) -> dict:
+    """How well the best match explains the log, in absolute terms (see the module docstring).
+
+    ``good`` is ``None`` for a log without bifurcations (nothing to test it by).
+    """
+    llr = None if bifurcations == 0 else log_likelihood / bifurcations
+    good = None if llr is None else bool(llr >= MIN_FIT_LLR)
+    out = {"bifurcations": bifurcations, "matched": matched,
+           "llr_per_bifurcation": None if llr is None else round(llr, 3), "depth_scale": scale, "good": good}
+    if good is False:
+        out["reason"] = (f"the log fits the tree poorly: {llr:.1f} log-likelihood per bifurcation (< {MIN_FIT_LLR:g}), "
+                         f"{matched} of {bifurcations} bifurcations matched; is it the same duct and breast?")
+    return out
 
 
 def _posterior(label: str, pool: list, log: NavLog, min_confidence: float) -> FindingPlacement:
@@ -694,6 +728,8 @@ def fuse_case(case: "Case", tree: DuctTree) -> DuctTree:
     if tree.laterality is None:
         tree.laterality = case.laterality
     res = fuse(tree, log)
+    if res.fit.get("good") is False:
+        warnings.warn(f"{path}: {res.fit['reason']}", DuctreeWarning, stacklevel=2)
     for f in res.findings:
         if not f.placed:
             warnings.warn(f"{path}: finding {f.label!r} could not be placed on the tree with confidence "

@@ -27,6 +27,7 @@ def test_fuse_writes_the_fused_tree(files, capsys):
     assert main(["fuse", str(tree), str(log), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "duct system 0" in text and "F1: papilloma 2 mm (in-situ) -> node 7, 24.0 mm along the duct" in text
+    assert "fit: 2 of 2 log bifurcations matched" in text and "(good)" in text
     fused = read_tree(out)
     assert fused.graph["findings"][0]["node"] == 7
     assert fused.graph["navlog_fusion"]["system"] == 0

@@ -166,3 +166,41 @@ def test_navlog_as_the_case_source(tmp_path):
         warnings.simplefilter("error", DuctreeWarning)
         tree = tree_from_case(case)
     assert tree.graph["navlog"]["geometry"] == "dead-reckoned" and [s.label for s in case.lesions] == ["F1"]
+
+
+# --------------------------------------------------------------------------- absolute fit
+
+def _phantom_log(seed: int):
+    from ductree.io.navlog import navlog_text
+    from ductree.phantom import generate_tree, insert_lesions
+    from ductree.phantom.navlog_sim import simulate_session
+
+    tree = generate_tree(seed=seed, systems=4, branches=40)
+    (les,) = insert_lesions(tree, 1, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        log = parse_navlog(navlog_text(simulate_session(tree, les, seed=seed).records, "jsonl"))
+    return tree, log
+
+
+def test_fit_is_good_on_the_logs_own_tree_and_poor_on_another():
+    # Ground truth from the phantom: a session simulated on tree k fits tree k, and not tree k + 500
+    # (fused there on the system whose orifice is nearest the log's, forced). Sessions without any
+    # bifurcation cannot be tested and say so (good is None).
+    tested = 0
+    for seed in range(2000, 2008):
+        tree, log = _phantom_log(seed)
+        res = fuse(tree, log)
+        if not log.bifurcations:
+            assert res.fit["good"] is None and res.fit["llr_per_bifurcation"] is None
+            continue
+        tested += 1
+        assert res.fit["good"] is True, (seed, res.fit)
+        assert res.fit["bifurcations"] == len(log.bifurcations) and res.fit["matched"] <= res.fit["bifurcations"]
+        other, _ = _phantom_log(seed + 500)
+        clocks = {int(other.nodes[r]["system"]): other.nodes[r]["orifice_clock"] for r in other.roots()}
+        s = min(clocks, key=lambda k: clock_difference_h(clocks[k], log.orifice_clock))
+        bad = fuse(other, log, system=s)
+        assert bad.fit["good"] is False, (seed, bad.fit)
+        assert "fits the tree poorly" in bad.fit["reason"]
+    assert tested >= 5
