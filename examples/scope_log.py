@@ -112,6 +112,9 @@ def main(out: Path) -> None:
           f"({f.best.point_bf[0]:.2f}, {f.best.point_bf[1]:.2f}, {f.best.point_bf[2]:.2f}) mm BF")
     ru = res.runner_up
     print(f"  runner-up: node {ru.node} (probability {ru.probability:.4f})")
+    # The confidence is relative; the fit says whether the log belongs to this duct at all.
+    print(f"  fit: {res.fit['matched']} of {res.fit['bifurcations']} bifurcations matched, "
+          f"{res.fit['llr_per_bifurcation']:.1f} per bifurcation, {'good' if res.fit['good'] else 'POOR'}")
     print(f"wrote {out / 'scope_tree.json'}, {out / 'fused.json'}")
 
 

@@ -20,6 +20,7 @@ def test_example_scope_log(tmp_path):
     assert "1 unexplored stub" in out
     # the hand-built ductogram: P1 at 24 mm is 4 mm down A2 (node 7), via nodes 0-1-2-3-4-7
     assert "system 0, path [0, 1, 2, 3, 4, 7]" in out and "P1 placed: node 7, 24.0 mm along the duct" in out
+    assert "fit: 2 of 2 bifurcations matched" in out and out.rstrip().splitlines()[-2].endswith("good")
     for name in ("scope.jsonl", "scope.csv", "scope_tree.json", "fused.json"):
         assert (tmp_path / name).is_file()
     fused = json.loads((tmp_path / "fused.json").read_text(encoding="utf-8"))
