@@ -80,6 +80,7 @@ class MatchOptions:
     single_sigma_per_mm: float = 0.5     #: ... growing by this per mm along it
     direction_damping: float = 0.5       #: a one-view branch follows this fraction of its parent's slope
     track_single: bool = True            #: track one-view branches along the other view at equal depth
+    track_viterbi: bool = True           #: ... choosing the whole track at once (off: greedy, nearest first)
     repair_residual_mm: float = 0.5      #: aligned points further apart in depth than this are repaired
     track_band_mm: float = 0.15          #: depth band of the other view's samples considered
     track_jump_mm: float = 0.3           #: the tracked coordinate may jump this much per step ...
@@ -935,7 +936,14 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
         out_rows = set(_resample_rows(s, opt.node_spacing_mm, []))
         prev = parent3d
         last_s = 0.0
-        for r in fine[1:]:
+        chosen = None
+        if track is not None and opt.track_viterbi:
+            from .biplane_track import track_unknown
+
+            fr = np.asarray(fine, dtype=np.int64)
+            dd = poly[fr, 1] if which == "cc" else np.asarray(f(poly[fr, 1]), dtype=float)
+            chosen = track_unknown(track, dd, rad[fr], s[fr], val, band_mm=opt.track_band_mm)
+        for q, r in enumerate(fine[1:], start=1):
             u, d = poly[r]
             step = s[r] - last_s
             last_s = s[r]
@@ -943,7 +951,10 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
             y = 0.5 * (d + float(f.inverse(d))) if which == "cc" else 0.5 * (d_cc + d)
             tracked = False
             behind = False
-            if track is not None:
+            if chosen is not None:
+                if chosen[1][q]:
+                    val, tracked, behind = float(chosen[0][q]), True, bool(chosen[2][q])
+            elif track is not None:
                 cu, cr, cused = track.near(d_cc, opt.track_band_mm)
                 if len(cu):
                     ok = (cr > 0.4 * rad[r]) & (cr < 2.5 * rad[r] + 0.05)
