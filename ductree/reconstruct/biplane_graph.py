@@ -433,7 +433,10 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
             continue
         h_rows = sl[0].stop - sl[0].start
         h_cols = sl[1].stop - sl[1].start
-        if max(h_rows, h_cols) * px > opt.defect_max_mm or min(h_rows, h_cols) * px > opt.defect_max_width_mm:
+        e_h = ndi.distance_transform_edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
+        # the hole's own width (twice its inscribed radius: a long lucency lying across the image axes has
+        # a large bounding box but is still narrow)
+        if max(h_rows, h_cols) * px > opt.defect_max_mm or 2.0 * float(e_h.max()) * px > opt.defect_max_width_mm:
             continue       # too big for a lucency inside one duct: the gap between ducts that cross or touch
         pad = int(math.ceil(opt.defect_max_width_mm / px)) + 6
         rs = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, m.shape[0]))
@@ -442,7 +445,6 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
         local = m[rs, cs]
         e_f = ndi.distance_transform_edt(np.pad(local | hole, 1))[1:-1, 1:-1]
         r_fill = float(e_f[hole].max())
-        e_h = ndi.distance_transform_edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
         h_half = float(e_h.max())                       # half-width of the hole
         # wall thickness: from the hole's edge across the contrast to the outer background
         edge = hole & ~ndi.binary_erosion(hole)

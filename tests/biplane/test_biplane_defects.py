@@ -78,3 +78,17 @@ def test_simulated_occlusion_ends_wide():
     assert np.linalg.norm(t.positions[k] - np.array(cut[0]["point_bf"])) < 0.1
     assert not t.children(t.node_ids[k])
     assert t.radii[k] >= 0.95 * cut[0]["radius_mm"]
+
+
+def test_long_lucency_lying_across_the_image_axes_is_a_defect():
+    """A 0.7 mm wide, 6 mm long lucency along a 1.8 mm duct that runs diagonally in the image: its bounding
+    box is wider than any defect, the lucency itself is not."""
+    end = np.array([10.0, 25.0, 0.0])
+    segs = polyline([ROOT, end], [0.9, 0.9])
+    a, b = 0.32 * end, 0.56 * end
+    hole = [((a[0], a[1]), (b[0], b[1]), 0.35, 0.35)]
+    t, cands = _kinds(draw("cc", segs, erase=hole))
+    assert len(t.holes) == 1 and t.holes[0]["defect"], t.holes
+    holes = [c for c in cands if c["evidence"] == "hole"]
+    mid = 0.5 * (a + b)
+    assert len(holes) == 1 and np.linalg.norm(np.array(holes[0]["ud"]) - mid[[0, 1]]) < 0.5
