@@ -387,8 +387,20 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         lab[q[ok, 0], q[ok, 1]] = j
     if not lab.any():
         return []
-    dist_all, (ii, jj) = ndi.distance_transform_edt(lab == 0, return_indices=True)
-    near = lab[ii, jj]
+    def near_map(sl, rp):
+        """Distance to the nearest centreline and its edge index, over the crop ``sl`` (computed on the crop
+        grown by the farthest distance that matters, so it equals the whole image's there)."""
+        reach = int(np.ceil(1.5 * max(float(med_r.max()), rp, 1.0))) + 2
+        r0, r1 = max(sl[0].start - reach, 0), min(sl[0].stop + reach, H)
+        c0, c1 = max(sl[1].start - reach, 0), min(sl[1].stop + reach, W)
+        big = lab[r0:r1, c0:c1]
+        if not big.any():
+            return np.full((sl[0].stop - sl[0].start, sl[1].stop - sl[1].start), np.inf), \
+                np.zeros((sl[0].stop - sl[0].start, sl[1].stop - sl[1].start), dtype=np.int32)
+        dist, (ii, jj) = ndi.distance_transform_edt(big == 0, return_indices=True)
+        inner = (slice(sl[0].start - r0, sl[0].stop - r0), slice(sl[1].start - c0, sl[1].stop - c0))
+        return dist[inner], big[ii, jj][inner]
+
     out = []
     kind = t.kind
     for i in range(1, t.n):
@@ -423,8 +435,8 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
         own_lines = lab[sl] == i
         own = ndi.distance_transform_edt(~own_lines) <= 1.2 * Rp if own_lines.any() else np.zeros_like(crop)
-        nb = near[sl]
-        keep_out = (nb != i) & (dist_all[sl] <= 1.5 * np.maximum(Rp, med_r[nb]))
+        dist_here, nb = near_map(sl, Rp)
+        keep_out = (nb != i) & (dist_here <= 1.5 * np.maximum(Rp, med_r[nb]))
         yy, xx = np.mgrid[sl]
         for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
             keep_out |= np.hypot(yy - end[0], xx - end[1]) <= how_far * Rp
