@@ -18,6 +18,9 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
 - **filling defects found**: a candidate finding within 2 mm (3D) of each
   inserted defect (the visible site: the lesion for a filling defect, the end
   of the contrast column for an occlusion); false candidates per case;
+- **where the error is lost** (diagnostics, not targets): the mean 3D error of the nodes matched in
+  both views and of the one-view nodes, and the mean error when one view's 2D tree is replaced by
+  the projected truth (the other view as read), i.e. how much each view's reading costs;
 - **speed**: one 2000 x 2000 pixel pair (PNG files, 25 um pixels at the
   breast) from file to tree, in this process after a warm-up and as a fresh
   ``ductree build`` process (imports included).
@@ -72,6 +75,70 @@ def _rebuild(sim, lat):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return tree_from_views(cc, ml, laterality=lat, nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px)
+
+
+def truth_view_tree(sim, which: str):
+    """The opacified truth projected into one view as a perfect 2D tree (view mm: ``u``, the view's depth)."""
+    from ductree.measures import branches
+    from ductree.reconstruct.biplane_graph import ViewTree
+
+    sv = sim.cc if which == "cc" else sim.lateral
+    t = sim.truth
+    pos = t.positions
+    ud = np.column_stack([pos[:, 0] if which == "cc" else pos[:, 2], sv.depth(pos[:, 1])])
+    root = int(np.flatnonzero(t.parent_index < 0)[0])
+    row_of = {root: 0}
+    uds, rad, par, e_ud, e_r = [ud[root]], [float(t.radii[root])], [-1], [np.zeros((0, 2))], [np.zeros(0)]
+    for b in branches(t):                       # parents before children
+        if len(b.rows) < 2 or int(b.rows[0]) not in row_of:
+            continue
+        row_of[int(b.end_row)] = len(uds)
+        uds.append(ud[b.end_row])
+        rad.append(float(t.radii[b.end_row]))
+        par.append(row_of[int(b.rows[0])])
+        e_ud.append(ud[b.rows])
+        e_r.append(t.radii[b.rows])
+    n = len(uds)
+    kids: list[list[int]] = [[] for _ in range(n)]
+    for i in range(1, n):
+        kids[par[i]].append(i)
+    vt = ViewTree(view=sv.view, ud=np.array(uds), r=np.array(rad), parent=np.array(par), children=kids,
+                  edge_ud=e_ud, edge_r=e_r, bridge=np.zeros(n, dtype=bool))
+    vt.fork_slack = np.zeros(n)
+    return vt
+
+
+def where_lost(sim, lat) -> dict:
+    """Where the 3D error comes from, in one case: nodes matched in both views versus one-view nodes, and
+    the error when one view's 2D tree is replaced by the projected truth (the other view as read)."""
+    import copy
+
+    from scipy.spatial import cKDTree
+
+    from ductree.metrics import compare_trees
+    from ductree.reconstruct.biplane import _to_tree
+    from ductree.reconstruct.biplane_graph import view_graph
+    from ductree.reconstruct.biplane_match import MatchOptions, build_3d, fit_and_match, match_views
+
+    opt = MatchOptions()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ga = view_graph(copy.copy(sim.cc.view), nipple_px=sim.cc.view.nipple_px)
+        gb = view_graph(copy.copy(sim.lateral.view), nipple_px=sim.lateral.view.nipple_px)
+        ta, tb, f, m, _ = match_views(ga, gb, opt)
+        b = build_3d(ta, tb, f, m, opt)
+        tp, par = sim.truth.positions, sim.truth.parent_index
+        kids = np.flatnonzero(par >= 0)
+        steps = np.linspace(0.0, 1.0, 21)
+        dense = (tp[par[kids]][:, None, :] + steps[None, :, None] * (tp[kids] - tp[par[kids]])[:, None, :])
+        err = cKDTree(dense.reshape(-1, 3)).query(b.pos)[0]
+        out = {"matched_err": err[~b.single_view], "single_err": err[b.single_view]}
+        for key, pair in (("perfect_cc", (truth_view_tree(sim, "cc"), tb)),
+                          ("perfect_lateral", (ta, truth_view_tree(sim, "lateral")))):
+            f2, m2 = fit_and_match(pair[0], pair[1], opt)
+            tree = _to_tree(build_3d(pair[0], pair[1], f2, m2, opt), lat)
+            out[key] = compare_trees(tree, sim.truth, min_branch_length_mm=3.0, tol_mm=TOL_MM).recon_to_truth_mean_mm
+    return out
 
 
 def naive_tree(sim, lat):
@@ -257,9 +324,10 @@ def _speed(quick: bool) -> dict:
 
 
 def run(quick: bool = False) -> list[Row]:
-    ours, base = [], []
+    ours, base, lost = [], [], []
     t_ours = t_base = 0.0
     for seed, lat, sim in _cases(quick):
+        lost.append(where_lost(sim, lat))
         t0 = time.perf_counter()
         tree = _rebuild(sim, lat)
         t_ours += time.perf_counter() - t0
@@ -300,6 +368,19 @@ def run(quick: bool = False) -> list[Row]:
             "%", "-", None, False, "", note),
         Row(BENCH, "reconstruction time per case (in process)", t_ours / max(n, 1), "s", PEER, t_base / max(n, 1),
             False, "", "masks of 1000-2000 px a side"),
+    ]
+    m_err = np.concatenate([x["matched_err"] for x in lost])
+    s_err = np.concatenate([x["single_err"] for x in lost])
+    share = float(s_err.sum() / max(s_err.sum() + m_err.sum(), 1e-12))
+    rows += [
+        Row(BENCH, "where lost: 3D error of nodes matched in both views", float(np.mean(m_err)), "mm", "-", None,
+            False, "", f"{len(m_err)} nodes; nearest truth centreline"),
+        Row(BENCH, "where lost: 3D error of one-view nodes", float(np.mean(s_err)) if len(s_err) else float("nan"),
+            "mm", "-", None, False, "", f"{len(s_err)} nodes, {100 * share:.0f}% of the summed error"),
+        Row(BENCH, "where lost: mean 3D error with the CC's 2D tree perfect", mean(lost, "perfect_cc"), "mm", "-",
+            None, False, "", "projected truth as the CC tree, the lateral as read"),
+        Row(BENCH, "where lost: mean 3D error with the lateral's 2D tree perfect", mean(lost, "perfect_lateral"),
+            "mm", "-", None, False, "", "the CC as read, projected truth as the lateral tree"),
     ]
     sp = _speed(quick)
     rows += [
