@@ -364,6 +364,8 @@ def write_pdf(data: ReportData, path: str | PathLike) -> Path:
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
     body = styles["BodyText"].clone("body", fontSize=9.5, leading=12)
+    h2 = styles["Heading2"].clone("h2")
+    h2.keepWithNext = 1  # a heading never ends a page alone (not a ParagraphStyle default: set, not passed)
     warn = styles["BodyText"].clone("warn", fontSize=9.5, leading=12, textColor=colors.HexColor("#8a3b00"))
     P = lambda s, st=body: Paragraph(_pdf_text(s), st)  # noqa: E731
     grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#999999")),
@@ -384,15 +386,15 @@ def write_pdf(data: ReportData, path: str | PathLike) -> Path:
         t.setStyle(kv)
         return t
 
-    story += [Paragraph("Case", styles["Heading2"]), kv_table(data.facts)]
-    story += [Paragraph("Sources used", styles["Heading2"]), kv_table(data.sources or [("-", "-")])]
-    story.append(Paragraph("Warnings", styles["Heading2"]))
+    story += [Paragraph("Case", h2), kv_table(data.facts)]
+    story += [Paragraph("Sources used", h2), kv_table(data.sources or [("-", "-")])]
+    story.append(Paragraph("Warnings", h2))
     if data.warnings:
         for w in data.warnings:
             story.append(P("- " + w, warn))
     else:
         story.append(P("No warnings."))
-    story.append(Paragraph("Lesions", styles["Heading2"]))
+    story.append(Paragraph("Lesions", h2))
     if data.lesions:
         cols = LESION_COLUMNS
         rows = [[P(h, small) for _, h in cols]] + [[P(r[k], small) for k, _ in cols] for r in data.lesions]
@@ -403,17 +405,19 @@ def write_pdf(data: ReportData, path: str | PathLike) -> Path:
         story.append(t)
     else:
         story.append(P("No lesions in this case."))
-    story.append(Paragraph("Excision plan", styles["Heading2"]))
+    heading = Paragraph("Excision plan", h2)
     if data.plans:
-        for p in data.plans:
-            story += [KeepTogether(kv_table([(h, p[k]) for k, h in PLAN_FIELDS])), Spacer(1, 3 * mm)]
+        for i, p in enumerate(data.plans):
+            table = kv_table([(h, p[k]) for k, h in PLAN_FIELDS])
+            # The heading travels with the first plan (keepWithNext does not reach into a KeepTogether).
+            story += [KeepTogether([heading, table] if i == 0 else [table]), Spacer(1, 3 * mm)]
     else:
-        story.append(P("No plan (no lesion placed on the tree)."))
-    story.append(Paragraph("Ductal tree", styles["Heading2"]))
+        story += [heading, P("No plan (no lesion placed on the tree).")]
+    story.append(Paragraph("Ductal tree", h2))
     story.append(kv_table([(h, _fmt(data.summary.get(k))) for k, h in SUMMARY_FIELDS]))
     if data.images:
         story.append(PageBreak())
-        story.append(Paragraph("Views", styles["Heading2"]))
+        story.append(Paragraph("Views", h2))
         cells = []
         img_w = (width - 6 * mm) / 2
         for view, png in data.images.items():

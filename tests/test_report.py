@@ -158,3 +158,24 @@ def test_cli_report_bad_output_folder(case_path, tmp_path):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "output folder does not exist" in r.stderr
     assert not (tmp_path / "missing").exists()
+
+
+def test_pdf_never_ends_a_page_with_a_heading(case_path, tmp_path):
+    # However long the warnings run, a section heading is never the last line of a page: it moves
+    # with its first table (the demo's report once printed "Excision plan" alone at a page foot).
+    import dataclasses
+
+    from ductree.report import write_pdf
+
+    base = build_report(load_case(case_path), views=("front",), size=(64, 64))
+    headings = {"Case", "Sources used", "Warnings", "Lesions", "Excision plan", "Ductal tree", "Views"}
+    for n in range(0, 40, 3):
+        data = dataclasses.replace(base, warnings=[f"warning number {k}: " + "words " * 25 for k in range(n)],
+                                   images={})
+        pdf = write_pdf(data, tmp_path / f"r{n}.pdf")
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              encoding="utf-8", check=True).stdout
+        for page in text.split("\f"):
+            lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
+            if lines:
+                assert lines[-1] not in headings, (n, lines[-3:])
