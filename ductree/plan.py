@@ -256,9 +256,10 @@ def plan_excision(
             status = "ambiguous"
             others = [c for c in les.candidates[1:]]
             warnings.append(
-                f"lesion {les.label!r}: placement is ambiguous ("
-                + ", ".join(f"system {c.system} at {c.distance_mm:.1f} mm" for c in others)
-                + f" also fit); this plan assumes system {les.system}: confirm by ductoscopy or ductography")
+                f"Lesion {les.label}: this plan assumes system {les.system}, {les.path_mm:.0f} mm along the duct; "
+                "the placement is ambiguous and would differ for "
+                + ", ".join(f"system {c.system} {c.path_mm:.0f} mm along" for c in others)
+                + ": confirm by ductoscopy or ductography")
         # Orifice -> lesion: rows up from the segment's parent (a one-node system has parent == child).
         chain = []
         r = parent

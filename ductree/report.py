@@ -243,7 +243,8 @@ def build_report(case: "Case", *, views: Sequence[str] | None = None, size: Sequ
 # --------------------------------------------------------------------------- HTML
 
 _CSS = """
-body{font-family:Helvetica,Arial,sans-serif;color:#111;margin:24px auto;max-width:1100px;line-height:1.35}
+body{font-family:Helvetica,Arial,sans-serif;color:#111;margin:24px auto;max-width:1100px;padding:0 20px;line-height:1.35}
+table.kv th{font-weight:normal;width:240px}
 h1{font-size:24px;margin:0 0 4px} h2{font-size:18px;margin:26px 0 8px;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;font-size:13px;margin:6px 0} th,td{border:1px solid #bbb;padding:3px 7px;text-align:left}
 th{background:#eef1f5} .warn{background:#fff4e5;border:1px solid #f0a040;padding:8px 14px;border-radius:4px}
@@ -254,7 +255,12 @@ figcaption{font-size:12px;color:#333} .muted{color:#666;font-size:12px}
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table; with all headers empty, a key-value table (no header row, keys as row headers)."""
     e = html.escape
+    if not any(headers):
+        body = "".join(f"<tr><th scope='row'>{e(str(r[0]))}</th>" + "".join(f"<td>{e(str(c))}</td>" for c in r[1:])
+                       + "</tr>" for r in rows)
+        return f"<table class='kv'>{body}</table>"
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"

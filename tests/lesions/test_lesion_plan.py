@@ -163,6 +163,14 @@ def test_ambiguous_placement_is_planned_with_a_warning():
     (les,) = place_lesions(tree, [LesionSpec("amb", clock=12, depth_mm=20, size_mm=2)], laterality="R")
     plan = plan_excision(tree, les)
     assert plan.status == "ambiguous" and any("ambiguous" in w for w in plan.warnings)
+    # The 12:00 ray at depth 20 meets D (system 2) at fn 8 and E (system 3) at fn 25: path lengths
+    # hypot(6.5, 20) = 21.0 mm and |(0, 20, 25) - (1, 0, 1.732)| = sqrt(1 + 400 + 541.5) = 30.7 mm. The warning
+    # says which duct the plan assumed and where the other would be.
+    (w,) = [w for w in plan.warnings if "ambiguous" in w]
+    other = next(c for c in les.candidates if c.system != les.system)
+    assert f"assumes system {les.system}, {les.path_mm:.0f} mm along" in w
+    assert f"system {other.system} {other.path_mm:.0f} mm along" in w
+    assert {round(les.path_mm), round(other.path_mm)} == {21, 31}
 
 
 def test_bad_margin_is_refused():
