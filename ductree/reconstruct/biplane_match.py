@@ -70,7 +70,7 @@ class MatchOptions:
     single_mm_cost: float = 0.4          #: ... plus this per mm of it
     type_cost: float = 4.0               #: an end matched with a bifurcation
     width_weight: float = 0.5            #: weight of the width disagreement term
-    slack_weight: float = 0.3            #: a depth difference inside a fork's slack still costs this per sigma
+    slack_weight: float = 2.0            #: a depth difference inside a fork's slack still costs this per sigma
     use_slack: bool = True               #: excuse forks seen too deep at small angles (off: strict depths)
     strict_map_selection: bool = True    #: choose among candidate depth maps with strict depths
     split_tol_mm: float = 0.3            #: forks further apart than this in depth are re-joined at the shallower
