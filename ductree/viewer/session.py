@@ -47,6 +47,9 @@ class ViewerSession:
         self.last_reading: Reading | None = None
         self._actors: list[tuple[Any, Any]] = []        # (scene Actor, vtkActor)
         self._labels: list[tuple[str, str, Any]] = []   # (view, group, vtkActor2D)
+        self._boxed: list[tuple[Any, Any]] = []         # (scene Label, vtkTextActor), laid out each render
+        self._layout_observer = None
+        self._leaders = None                            # vtkActor2D of the lesion labels' leader lines
         self._marker = None
         plotter.set_background("white")
         self.load(model, view=view)
@@ -63,7 +66,7 @@ class ViewerSession:
         if self._marker is not None:
             pl.remove_actor(self._marker, render=False)
             self._marker = None
-        self._actors, self._labels = [], []
+        self._actors, self._labels, self._boxed = [], [], []
         self.model = model
         self.last_reading = None
         for k, a in enumerate(model.actors()):
@@ -89,8 +92,14 @@ class ViewerSession:
         for lab in self.model.labels():
             for v in lab.views:
                 if v in VIEWER_VIEWS:
-                    key = (v, _ROLE_GROUP.get(lab.role, "context"), lab.color, bool(lab.box))
+                    group = _ROLE_GROUP.get(lab.role, "context")
+                    if lab.box:  # lesion and orifice labels: never dropped, laid out one by one
+                        self._add_boxed_label(v, group, lab)
+                        continue
+                    key = (v, group, lab.color, False)
                     buckets.setdefault(key, []).append(lab)
+        if self._boxed and self._layout_observer is None:
+            self._layout_observer = pl.renderer.AddObserver("StartEvent", lambda *_: self._layout_boxed())
         for k, ((view, group, color, box), labs) in enumerate(buckets.items()):
             pts = np.array([lab.anchor for lab in labs], dtype=float)
             size = int(round(LABEL_FONT * max(lab.size for lab in labs)))
@@ -100,6 +109,115 @@ class ViewerSession:
                                         always_visible=True, name=f"ductree-labels-{k}", pickable=False,
                                         reset_camera=False, render=False)
             self._labels.append((view, group, actor))
+
+    def _add_boxed_label(self, view: str, group: str, lab) -> None:
+        """A boxed label as its own text actor: VTK's label placer would drop one of two that overlap
+        (a second lesion's label vanished in the CC view); :meth:`_layout_boxed` moves it instead."""
+        from vtkmodules.vtkRenderingCore import vtkTextActor
+
+        from ..scene import hex_to_rgb
+
+        rgb = [c / 255.0 for c in hex_to_rgb(lab.color)]
+        ta = vtkTextActor()
+        ta.SetInput(lab.text)
+        tp = ta.GetTextProperty()
+        tp.SetFontSize(int(round(LABEL_FONT * lab.size)))
+        tp.SetColor(*rgb)
+        tp.SetBold(bool(lab.bold))
+        tp.SetBackgroundColor(1.0, 1.0, 1.0)
+        tp.SetBackgroundOpacity(0.8)
+        tp.SetFrame(True)
+        tp.SetFrameColor(*rgb)
+        tp.SetJustificationToLeft()
+        tp.SetVerticalJustificationToBottom()
+        ta.SetPickable(False)
+        self.plotter.renderer.AddViewProp(ta)
+        self._labels.append((view, group, ta))
+        self._boxed.append((lab, ta))
+
+    def _layout_boxed(self) -> None:
+        """Before each render: put every shown boxed label up and right of its anchor (clear of the
+        lesion's disc), then step each one upward off any label placed before it."""
+        ren = self.plotter.renderer
+        cam = ren.GetActiveCamera()
+        right = np.cross(np.subtract(cam.GetFocalPoint(), cam.GetPosition()), cam.GetViewUp())
+        right = right / (np.linalg.norm(right) or 1.0)
+
+        def display(p) -> tuple[float, float]:
+            ren.SetWorldPoint(*p, 1.0)
+            ren.WorldToDisplay()
+            x, y, _ = ren.GetDisplayPoint()
+            return x, y
+
+        shown = [(lab, ta) for lab, ta in self._boxed if ta.GetVisibility()]
+        # The lesions themselves are taken first: no label may cover one (their radius on screen from a
+        # point that far to the camera's right).
+        anchors, radii = [], []
+        for lab, _ in shown:
+            x, y = display(lab.anchor)
+            r = 0.0
+            if lab.avoid_mm > 0:
+                ex, ey = display(np.asarray(lab.anchor) + right * lab.avoid_mm)
+                r = float(np.hypot(ex - x, ey - y))
+            anchors.append((x, y))
+            radii.append(r)
+        taken: list[tuple[float, float, float, float]] = [(x - r, y - r, x + r, y + r)
+                                                          for (x, y), r in zip(anchors, radii) if r > 0]
+        bbox = [0.0, 0.0, 0.0, 0.0]
+        leaders: list = []
+        for (lab, ta), (x, y), r in zip(shown, anchors, radii):
+            gap = 6.0 + 0.8 * r
+            ta.SetPosition(x + gap, y + gap)
+            ta.GetBoundingBox(ren, bbox)
+            w, h = bbox[1] - bbox[0], bbox[3] - bbox[2]
+            y0 = y + gap
+            for _ in range(12):
+                box = (x + gap, y0, x + gap + w, y0 + h)
+                hit = next((t for t in taken if box[0] < t[2] and box[2] > t[0] and box[1] < t[3] and box[3] > t[1]),
+                           None)
+                if hit is None:
+                    break
+                y0 = hit[3] + 2.0
+            ta.SetPosition(x + gap, y0)
+            taken.append((x + gap, y0, x + gap + w, y0 + h))
+            if r > 0:  # a leader from the lesion's edge to the label's corner
+                d = np.array([gap, y0 - y])
+                e = np.array([x, y]) + d / (np.linalg.norm(d) or 1.0) * r
+                leaders.append(((e[0], e[1]), (x + gap, y0)))
+        self._set_leaders(leaders)
+
+    def boxed_label_boxes(self) -> list[tuple[Any, tuple[float, float, float, float]]]:
+        """Each shown boxed label with its box in display pixels ``(x0, y0, x1, y1)`` (as last laid out)."""
+        out = []
+        bbox = [0.0] * 4
+        for lab, ta in self._boxed:
+            if ta.GetVisibility():
+                ta.GetBoundingBox(self.plotter.renderer, bbox)  # relative to the actor's position
+                x, y = ta.GetPosition()
+                out.append((lab, (x + bbox[0], y + bbox[2], x + bbox[1], y + bbox[3])))
+        return out
+
+    def _set_leaders(self, segments: list) -> None:
+        """Draw the lesion labels' leader lines (display pixels) as one 2D actor."""
+        import pyvista as pv
+        from vtkmodules.vtkRenderingCore import vtkActor2D, vtkPolyDataMapper2D
+
+        pts = np.array([[*a, 0.0] for seg in segments for a in seg], dtype=float).reshape(-1, 3)
+        poly = pv.PolyData(pts, lines=np.hstack([[2, 2 * k, 2 * k + 1] for k in range(len(segments))])
+                           if segments else None)
+        if self._leaders is None:
+            mapper = vtkPolyDataMapper2D()
+            self._leaders = vtkActor2D()
+            self._leaders.SetMapper(mapper)
+            self._leaders.GetProperty().SetColor(0.1, 0.1, 0.1)
+            self._leaders.GetProperty().SetLineWidth(1.0)
+            self._leaders.SetPickable(False)
+            ren = self.plotter.renderer
+            ren.AddViewProp(self._leaders)
+            for _, ta in self._boxed:  # 2D props draw in the order added: labels over the leaders
+                ren.RemoveViewProp(ta)
+                ren.AddViewProp(ta)
+        self._leaders.GetMapper().SetInputData(poly)
 
     # ------------------------------------------------------------------ views and toggles
 

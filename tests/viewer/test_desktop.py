@@ -138,3 +138,29 @@ def test_view_without_a_display_fails_in_one_line(case_folder, monkeypatch, caps
     assert code == 2
     assert err.count("\n") == 1 and "no display" in err
     assert "ductree serve" in err and "ductree render" in err
+
+
+def test_lesion_labels_are_all_shown_apart_and_off_the_lesions(desktop, models):
+    # VTK's label placer drops one of two overlapping labels (a second lesion's label vanished in the
+    # CC view): every boxed label is its own actor, laid out before each render.
+    pl, session, _, _ = desktop
+    m = models["R"]
+    placed = [les for les in m.located if les.located]
+    assert len(placed) >= 2
+    for key in ("c", "l", "f", "o"):
+        press(pl, key)
+        pl.render_window.Render()  # pyvista's render() waits for show(); the labels are laid out per render
+        ren = pl.renderer
+        boxes = {lab.text.split()[0]: box for lab, box in session.boxed_label_boxes() if lab.role == "lesion"}
+        assert set(boxes) == {les.label for les in placed}, (key, boxes)
+        items = list(boxes.values())
+        for i in range(len(items)):
+            for j in range(i + 1, len(items)):
+                a, b = items[i], items[j]
+                assert not (a[0] < b[2] and a[2] > b[0] and a[1] < b[3] and a[3] > b[1]), (key, boxes)
+        # No label covers the centre of a lesion.
+        for les in placed:
+            ren.SetWorldPoint(*les.point_bf, 1.0)
+            ren.WorldToDisplay()
+            x, y, _ = ren.GetDisplayPoint()
+            assert not any(a[0] <= x <= a[2] and a[1] <= y <= a[3] for a in items), (key, les.label)
