@@ -21,7 +21,9 @@ which one is closer to the uncompressed breast).
 **Matching.** A dynamic programme over pairs (end of a path in the CC tree,
 end of a path in the lateral tree) whose paths start at one matched 3D point.
 The ends either match (a bifurcation or an end seen in both views, scored by
-their depth difference, with a width term), or one view's bifurcation is
+their depth difference, with a width term; a fork whose children leave at a
+small angle may be seen too deep in one view, and that much is excused, though
+each sigma of it still costs ``slack_weight``), or one view's bifurcation is
 passed (its other branches are then seen in that view only: a crossing left
 unresolved or a branch hidden behind another). Children of matched
 bifurcations are assigned to each other by the best total cost of their
@@ -35,8 +37,12 @@ ducts that run across the depth axis — and each aligned pair of points gives
 from the two widths (the smaller one when they disagree by more than 50%:
 an overlap widens a duct in one view). A branch seen in one view only keeps
 its known coordinates; its unknown one (``z`` for a CC-only branch, ``x`` for
-a lateral-only one) follows the direction of the duct it leaves, and every
-node records ``pos_sigma_mm``, growing with the distance from the attachment.
+a lateral-only one) is taken from the other view's centrelines at equal depth,
+the whole track chosen at once (:mod:`ductree.reconstruct.biplane_track`:
+smooth, a duct of its own preferred to one already matched, widths agreeing);
+where the other view has nothing at that depth it follows the direction of the
+duct it leaves, and every node records ``pos_sigma_mm``, growing with the
+distance from the last tracked point.
 """
 
 from __future__ import annotations
