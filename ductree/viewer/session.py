@@ -47,7 +47,9 @@ class ViewerSession:
         self.last_reading: Reading | None = None
         self._actors: list[tuple[Any, Any]] = []        # (scene Actor, vtkActor)
         self._labels: list[tuple[str, str, Any]] = []   # (view, group, vtkActor2D)
-        self._boxed: list[tuple[Any, Any]] = []         # (scene Label, vtkTextActor), laid out each render
+        self._texts: list[tuple[Any, Any]] = []         # (scene Label, vtkTextActor), laid out each render
+        self._boxed: list[tuple[Any, Any]] = []         # the boxed ones among them (lesions, orifices)
+        self._wanted: dict[int, bool] = {}              # id(text actor) -> shown by view and toggles
         self._layout_observer = None
         self._leaders = None                            # vtkActor2D of the lesion labels' leader lines
         self._marker = None
@@ -66,7 +68,7 @@ class ViewerSession:
         if self._marker is not None:
             pl.remove_actor(self._marker, render=False)
             self._marker = None
-        self._actors, self._labels, self._boxed = [], [], []
+        self._actors, self._labels, self._texts, self._boxed, self._wanted = [], [], [], [], {}
         self.model = model
         self.last_reading = None
         for k, a in enumerate(model.actors()):
@@ -84,35 +86,22 @@ class ViewerSession:
         return va
 
     def _add_labels(self) -> None:
-        """One point-label actor per (view, group, colour): labels follow the 3D anchors when turning."""
-        pl = self.plotter
+        """Every label as its own text actor, laid out before each render (:meth:`_layout_labels`).
+
+        VTK's label placer (pyvista's point labels) silently drops one of two labels that overlap
+        (a second lesion's label vanished in the CC view) and ignores the scene's pixel offsets (a
+        third's name printed over a ruler number); laying them out here does neither.
+        """
         from .model import _ROLE_GROUP
 
-        buckets: dict[tuple[str, str, str, bool], list] = {}
         for lab in self.model.labels():
             for v in lab.views:
                 if v in VIEWER_VIEWS:
-                    group = _ROLE_GROUP.get(lab.role, "context")
-                    if lab.box:  # lesion and orifice labels: never dropped, laid out one by one
-                        self._add_boxed_label(v, group, lab)
-                        continue
-                    key = (v, group, lab.color, False)
-                    buckets.setdefault(key, []).append(lab)
-        if self._boxed and self._layout_observer is None:
-            self._layout_observer = pl.renderer.AddObserver("StartEvent", lambda *_: self._layout_boxed())
-        for k, ((view, group, color, box), labs) in enumerate(buckets.items()):
-            pts = np.array([lab.anchor for lab in labs], dtype=float)
-            size = int(round(LABEL_FONT * max(lab.size for lab in labs)))
-            actor = pl.add_point_labels(pts, [lab.text for lab in labs], font_size=size, text_color=color,
-                                        bold=any(lab.bold for lab in labs), show_points=False,
-                                        shape_color="white", shape_opacity=0.75 if box else 0.0,
-                                        always_visible=True, name=f"ductree-labels-{k}", pickable=False,
-                                        reset_camera=False, render=False)
-            self._labels.append((view, group, actor))
+                    self._add_text_label(v, _ROLE_GROUP.get(lab.role, "context"), lab)
+        if self._texts and self._layout_observer is None:
+            self._layout_observer = self.plotter.renderer.AddObserver("StartEvent", lambda *_: self._layout_labels())
 
-    def _add_boxed_label(self, view: str, group: str, lab) -> None:
-        """A boxed label as its own text actor: VTK's label placer would drop one of two that overlap
-        (a second lesion's label vanished in the CC view); :meth:`_layout_boxed` moves it instead."""
+    def _add_text_label(self, view: str, group: str, lab) -> None:
         from vtkmodules.vtkRenderingCore import vtkTextActor
 
         from ..scene import hex_to_rgb
@@ -124,21 +113,32 @@ class ViewerSession:
         tp.SetFontSize(int(round(LABEL_FONT * lab.size)))
         tp.SetColor(*rgb)
         tp.SetBold(bool(lab.bold))
-        tp.SetBackgroundColor(1.0, 1.0, 1.0)
-        tp.SetBackgroundOpacity(0.8)
-        tp.SetFrame(True)
-        tp.SetFrameColor(*rgb)
+        if lab.box:
+            tp.SetBackgroundColor(1.0, 1.0, 1.0)
+            tp.SetBackgroundOpacity(0.8)
+            tp.SetFrame(True)
+            tp.SetFrameColor(*rgb)
         tp.SetJustificationToLeft()
         tp.SetVerticalJustificationToBottom()
         ta.SetPickable(False)
         self.plotter.renderer.AddViewProp(ta)
         self._labels.append((view, group, ta))
-        self._boxed.append((lab, ta))
+        self._texts.append((lab, ta))
+        if lab.box:
+            self._boxed.append((lab, ta))
 
-    def _layout_boxed(self) -> None:
-        """Before each render: put every shown boxed label up and right of its anchor (clear of the
-        lesion's disc), then step each one upward off any label placed before it."""
+    def _layout_labels(self) -> None:
+        """Before each render, in display pixels (origin bottom-left).
+
+        Fixed labels are centred at their anchor moved by the scene's ``offset_px`` (x right, y up,
+        at 1024 px height); a ruler, guide or zone label that would print over a label already placed
+        is left out of this frame (as the offline renderer does on small images). Boxed labels
+        (lesions, orifices) go up and right of their anchor, clear of the lesion's disc, then step
+        upward off every lesion and every label placed before them; a leader joins each to its lesion.
+        """
         ren = self.plotter.renderer
+        w_px, h_px = (int(v) for v in self.plotter.window_size)
+        k = h_px / 1024.0
         cam = ren.GetActiveCamera()
         right = np.cross(np.subtract(cam.GetFocalPoint(), cam.GetPosition()), cam.GetViewUp())
         right = right / (np.linalg.norm(right) or 1.0)
@@ -149,41 +149,66 @@ class ViewerSession:
             x, y, _ = ren.GetDisplayPoint()
             return x, y
 
-        shown = [(lab, ta) for lab, ta in self._boxed if ta.GetVisibility()]
-        # The lesions themselves are taken first: no label may cover one (their radius on screen from a
-        # point that far to the camera's right).
-        anchors, radii = [], []
-        for lab, _ in shown:
+        def size(ta) -> tuple[float, float]:
+            ta.GetBoundingBox(ren, bbox)
+            return bbox[1] - bbox[0], bbox[3] - bbox[2]
+
+        def hits(box, taken):
+            return next((t for t in taken if box[0] < t[2] and box[2] > t[0] and box[1] < t[3] and box[3] > t[1]),
+                        None)
+
+        bbox = [0.0] * 4
+        shown = [(lab, ta) for lab, ta in self._texts if self._wanted.get(id(ta), False)]
+        taken: list[tuple[float, float, float, float]] = []
+        for lab, ta in shown:  # the lesions first: no label may cover one
+            if lab.box and lab.avoid_mm > 0:
+                x, y = display(lab.anchor)
+                ex, ey = display(np.asarray(lab.anchor) + right * lab.avoid_mm)
+                r = float(np.hypot(ex - x, ey - y))
+                taken.append((x - r, y - r, x + r, y + r))
+        fixed: list[tuple[float, float, float, float]] = []
+        for lab, ta in shown:
+            if lab.box:
+                continue
+            x, y = display(lab.anchor)
+            w, h = size(ta)
+            cx = min(max(x + lab.offset_px[0] * k, w / 2 + 2), w_px - w / 2 - 2)
+            cy = min(max(y + lab.offset_px[1] * k, h / 2 + 2), h_px - h / 2 - 2)
+            box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+            drop = lab.role in ("ruler", "guide", "zone") and hits(box, fixed) is not None
+            ta.SetVisibility(not drop)
+            if not drop:
+                ta.SetPosition(box[0], box[1])
+                fixed.append(box)
+        taken += fixed
+        leaders: list = []
+        for lab, ta in shown:
+            if not lab.box:
+                continue
+            ta.SetVisibility(True)
             x, y = display(lab.anchor)
             r = 0.0
             if lab.avoid_mm > 0:
                 ex, ey = display(np.asarray(lab.anchor) + right * lab.avoid_mm)
                 r = float(np.hypot(ex - x, ey - y))
-            anchors.append((x, y))
-            radii.append(r)
-        taken: list[tuple[float, float, float, float]] = [(x - r, y - r, x + r, y + r)
-                                                          for (x, y), r in zip(anchors, radii) if r > 0]
-        bbox = [0.0, 0.0, 0.0, 0.0]
-        leaders: list = []
-        for (lab, ta), (x, y), r in zip(shown, anchors, radii):
             gap = 6.0 + 0.8 * r
-            ta.SetPosition(x + gap, y + gap)
-            ta.GetBoundingBox(ren, bbox)
-            w, h = bbox[1] - bbox[0], bbox[3] - bbox[2]
+            w, h = size(ta)
+            # Up and right of the lesion; up and left when that would run off the window's right edge.
+            x0 = x + gap if x + gap + w <= w_px - 2 else max(x - gap - w, 2.0)
+            corner = x0 if x0 > x else x0 + w
             y0 = y + gap
             for _ in range(12):
-                box = (x + gap, y0, x + gap + w, y0 + h)
-                hit = next((t for t in taken if box[0] < t[2] and box[2] > t[0] and box[1] < t[3] and box[3] > t[1]),
-                           None)
+                hit = hits((x0, y0, x0 + w, y0 + h), taken)
                 if hit is None:
                     break
                 y0 = hit[3] + 2.0
-            ta.SetPosition(x + gap, y0)
-            taken.append((x + gap, y0, x + gap + w, y0 + h))
-            if r > 0:  # a leader from the lesion's edge to the label's corner
-                d = np.array([gap, y0 - y])
+            y0 = min(y0, h_px - h - 2.0)
+            ta.SetPosition(x0, y0)
+            taken.append((x0, y0, x0 + w, y0 + h))
+            if r > 0:  # a leader from the lesion's edge to the label's near corner
+                d = np.array([corner - x, y0 - y])
                 e = np.array([x, y]) + d / (np.linalg.norm(d) or 1.0) * r
-                leaders.append(((e[0], e[1]), (x + gap, y0)))
+                leaders.append(((e[0], e[1]), (corner, y0)))
         self._set_leaders(leaders)
 
     def boxed_label_boxes(self) -> list[tuple[Any, tuple[float, float, float, float]]]:
@@ -214,7 +239,7 @@ class ViewerSession:
             self._leaders.SetPickable(False)
             ren = self.plotter.renderer
             ren.AddViewProp(self._leaders)
-            for _, ta in self._boxed:  # 2D props draw in the order added: labels over the leaders
+            for _, ta in self._texts:  # 2D props draw in the order added: labels over the leaders
                 ren.RemoveViewProp(ta)
                 ren.AddViewProp(ta)
         self._leaders.GetMapper().SetInputData(poly)
@@ -251,6 +276,7 @@ class ViewerSession:
             show = view == self.view and self.toggles["labels"] and (
                 group not in ("context", "envelope") or self.toggles[group])
             la.SetVisibility(show)
+            self._wanted[id(la)] = show
         if render:
             self.plotter.render()
 

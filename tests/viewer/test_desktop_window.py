@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -52,6 +53,17 @@ def display():
         assert ready, "Xvfb did not start in 30 s"
         number = os.read(r, 64).decode().strip()
         assert number.isdigit(), number
+        # Ready means its socket accepts a connection (a client racing the server start got none).
+        path = f"/tmp/.X11-unix/X{number}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.socket(socket.AF_UNIX) as so:
+                    so.connect(path)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, f"no X server on {path}"
+                time.sleep(0.1)
         yield f":{number}"
     finally:
         os.close(r)
