@@ -29,7 +29,7 @@ import numpy as np
 
 
 def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray, v0: float, *,
-                  band_mm: float = 0.15, jump0_mm: float = 0.05, slope: float = 1.5, used_cost: float = 3.0,
+                  band_mm: float = 0.15, jump0_mm: float = 0.05, slope: float = 1.5, used_cost: float = 1.0,
                   width_weight: float = 0.3, hold_cost: float = 8.0, start_sigma_mm: float = 0.0,
                   max_candidates: int = 40) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The unknown coordinate along one branch, chosen jointly over its samples.
