@@ -11,8 +11,10 @@ from ductree.tree import DuctTree
 
 @st.composite
 def random_trees(draw):
-    seed = draw(st.integers(0, 2**31 - 1))
-    n = draw(st.integers(2, 24))
+    return tree_from_seed(draw(st.integers(0, 2**31 - 1)), draw(st.integers(2, 24)))
+
+
+def tree_from_seed(seed: int, n: int) -> DuctTree:
     rng = np.random.default_rng(seed)
     pos = [np.zeros(3)]
     rad = [float(rng.uniform(0.3, 1.5))]
@@ -45,3 +47,24 @@ def test_any_tree_meshes_closed_and_within_tolerance(tree, quality, end):
         f = fidelity(model[0].mesh, round_cones_of_tree(tree), tolerance=quality, n_random=5_000,
                      ideal_points=20_000)
         assert f.ok, f
+
+
+def test_a_round_off_speck_beside_the_union_is_not_a_second_body():
+    # Found by the property above: on this tree manifold3d's union left a 4-triangle, inside-out
+    # tetrahedron of -2.7e-6 mm^3 beside the system, so the model had 2 bodies.
+    model = tree_to_mesh(tree_from_seed(442232, 21), quality="print", end="round")
+    c = check_watertight(model[0].mesh, expect_bodies=1)
+    assert c.ok and c.bodies == 1, c.problems
+
+
+def test_drop_slivers_keeps_real_pieces():
+    import manifold3d as m3
+
+    from ductree.mesh.surface import SLIVER_MM3, drop_slivers
+
+    big = m3.Manifold.cube([2.0, 2.0, 2.0])
+    speck = m3.Manifold.cube([0.01, 0.01, 0.01]).translate([5.0, 0.0, 0.0])       # 1e-6 mm^3
+    small = m3.Manifold.cube([0.1, 0.1, 0.1]).translate([0.0, 5.0, 0.0])          # 1e-3 mm^3: real
+    assert abs(speck.volume()) < SLIVER_MM3 < small.volume()
+    out = drop_slivers(m3.Manifold.compose([big, speck, small]))
+    assert len(out.decompose()) == 2 and abs(out.volume() - 8.001) < 1e-9
