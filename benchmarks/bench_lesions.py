@@ -88,6 +88,27 @@ def _seg_of_row(geo, row: int) -> tuple[int, float]:
     return int(hit[0]), 1.0
 
 
+def _seg_at_node(geo, row: int) -> tuple[int, float]:
+    """(segment, t) of a tree node: the end of its incoming segment, or the start of a root's first."""
+    if geo.parent_index[row] >= 0:
+        return _seg_of_row(geo, row)
+    return int(np.flatnonzero(geo.parent == row)[0]), 0.0
+
+
+def _tally(counts: dict, g, les, on_true) -> None:
+    """Count one placement: unplaced, placed on the true duct (correct) or not (wrong), ambiguous."""
+    if g.status == "unplaced":
+        counts["unplaced"] += 1
+        return
+    c = g.candidates[0]
+    ok = on_true(c.system, c.row, c.t, les)
+    counts["chosen_ok"] += ok
+    if g.status == "placed":
+        counts["correct" if ok else "wrong"] += 1
+    else:
+        counts["ambiguous"] += 1
+
+
 def run(quick: bool = False) -> list[Row]:
     from ductree.case import LesionSpec
     from ductree.frame import nearest_half_hour
@@ -131,8 +152,7 @@ def run(quick: bool = False) -> list[Row]:
             t0 = time.perf_counter()
             row = _baseline_node(tree, spec.clock, spec.depth_mm)
             t_base += time.perf_counter() - t0
-            bs, bt = _seg_of_row(geo, row) if geo.parent_index[row] >= 0 else (int(np.flatnonzero(geo.parent == row)[0]), 0.0)
-            base_ok += on_true(int(tree.system_ids[row]), bs, bt, les)
+            base_ok += on_true(int(tree.system_ids[row]), *_seg_at_node(geo, row), les)
             base_sys_ok += int(tree.system_ids[row]) == les.system
             if g.status == "unplaced":
                 cd["unplaced"] += 1
@@ -155,17 +175,8 @@ def run(quick: bool = False) -> list[Row]:
                              orifice_clock=nearest_half_hour(les.orifice_clock)) for s, les in zip(specs, lesions)]
         for les, spec, g in zip(lesions, ospecs, place_lesions(tree, ospecs, laterality=lat)):
             row = _baseline_node(tree, spec.clock, spec.depth_mm, system=les.system)
-            bs, bt = _seg_of_row(geo, row) if geo.parent_index[row] >= 0 else (int(np.flatnonzero(geo.parent == row)[0]), 0.0)
-            base_orf_ok += on_true(int(tree.system_ids[row]), bs, bt, les)
-            if g.status == "unplaced":
-                orf["unplaced"] += 1
-                continue
-            ok = on_true(g.candidates[0].system, g.candidates[0].row, g.candidates[0].t, les)
-            orf["chosen_ok"] += ok
-            if g.status == "placed":
-                orf["correct" if ok else "wrong"] += 1
-            else:
-                orf["ambiguous"] += 1
+            base_orf_ok += on_true(int(tree.system_ids[row]), *_seg_at_node(geo, row), les)
+            _tally(orf, g, les, on_true)
         # Scenario 2: points moved up to 2 mm in a random direction; uncertainty 2 mm (the bound).
         dirs = rng.normal(size=(len(lesions), 3))
         dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
@@ -174,17 +185,8 @@ def run(quick: bool = False) -> list[Row]:
                   for les, p in zip(lesions, noisy)]
         for les, p, g in zip(lesions, noisy, place_lesions(tree, pspecs, laterality=lat)):
             row = int(np.argmin(np.linalg.norm(tree.positions - p, axis=1)))
-            bs, bt = _seg_of_row(geo, row) if geo.parent_index[row] >= 0 else (int(np.flatnonzero(geo.parent == row)[0]), 0.0)
-            base_pt_ok += on_true(int(tree.system_ids[row]), bs, bt, les)
-            if g.status == "unplaced":
-                pt["unplaced"] += 1
-                continue
-            ok = on_true(g.candidates[0].system, g.candidates[0].row, g.candidates[0].t, les)
-            pt["chosen_ok"] += ok
-            if g.status == "placed":
-                pt["correct" if ok else "wrong"] += 1
-            else:
-                pt["ambiguous"] += 1
+            base_pt_ok += on_true(int(tree.system_ids[row]), *_seg_at_node(geo, row), les)
+            _tally(pt, g, les, on_true)
 
     pct = lambda k: 100.0 * k / n  # noqa: E731
     counts = (f"{n} lesions on {len(seeds)} phantoms: correct {cd['correct']}, ambiguous {cd['ambiguous']} "
