@@ -34,6 +34,17 @@ def wait_tree_pixels(locator, model, view: str, *, timeout: float = 30.0, minimu
         time.sleep(0.2)
 
 
+def wait_new_tree_image(locator, previous: np.ndarray, model, view: str, *, timeout: float = 30.0) -> np.ndarray:
+    """Like :func:`wait_tree_pixels`, for a picture that must replace ``previous`` (a camera move): the
+    server's next frame can arrive after the page's own state has changed, so wait for the change."""
+    t0 = time.monotonic()
+    while True:
+        img = wait_tree_pixels(locator, model, view, timeout=timeout)
+        if images_differ(previous, img) or time.monotonic() - t0 > timeout:
+            return img
+        time.sleep(0.2)
+
+
 def assert_front_orientation(img: np.ndarray, model) -> None:
     """The involved system's pixels sit where the front camera projects it, not mirrored.
 

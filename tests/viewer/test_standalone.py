@@ -10,7 +10,8 @@ import re
 import numpy as np
 import pytest
 
-from .browser_checks import assert_front_orientation, images_differ, next_frames, screenshot, wait_tree_pixels
+from .browser_checks import (assert_front_orientation, images_differ, next_frames, screenshot,
+                             wait_new_tree_image, wait_tree_pixels)
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +67,7 @@ def test_opens_offline_and_shows_the_tree_the_right_way_round(browser, html_file
         # A view button changes the camera: readout and picture.
         page.click("#view-cc")
         page.wait_for_function("document.querySelector('#camera-readout').innerText.startsWith('CC:')")
-        cc = wait_tree_pixels(view, models[lat], "cc")
+        cc = wait_new_tree_image(view, img, models[lat], "cc")
         assert images_differ(img, cc)
         up = "(-1.00, +0.00, +0.00)" if lat == "R" else "(+1.00, +0.00, +0.00)"   # lateral side up
         assert f"up {up}" in page.inner_text("#camera-readout")

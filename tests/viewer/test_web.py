@@ -11,7 +11,8 @@ import socket
 import numpy as np
 import pytest
 
-from .browser_checks import assert_front_orientation, images_differ, next_frames, screenshot, wait_tree_pixels
+from .browser_checks import (assert_front_orientation, images_differ, next_frames, screenshot,
+                             wait_new_tree_image, wait_tree_pixels)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_shows_the_tree_lesions_and_moves_the_camera(page, models):
     assert page.inner_text("#camera-readout").startswith("Front: looking along (+0.00, +1.00, +0.00)")
     page.click("#view-cc")
     page.wait_for_function("document.querySelector('#camera-readout').innerText.startsWith('CC:')")
-    cc = wait_tree_pixels(view, m, "cc")
+    cc = wait_new_tree_image(view, front, m, "cc")
     assert images_differ(front, cc)
     assert "up (-1.00, +0.00, +0.00)" in page.inner_text("#camera-readout")   # right breast: lateral up
     page.click("#view-front")
