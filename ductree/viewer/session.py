@@ -12,6 +12,7 @@ corner of the render window (VTK's convention).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,8 +134,9 @@ class ViewerSession:
         Fixed labels are centred at their anchor moved by the scene's ``offset_px`` (x right, y up,
         at 1024 px height); a ruler, guide or zone label that would print over a label already placed
         is left out of this frame (as the offline renderer does on small images). Boxed labels
-        (lesions, orifices) go up and right of their anchor, clear of the lesion's disc, then step
-        upward off every lesion and every label placed before them; a leader joins each to its lesion.
+        (lesions, orifices) take the nearest of 24 places around their anchor (8 directions, 3
+        reaches) that covers no lesion, no label placed before them and stays in the window; a
+        leader joins each to its anchor when they are apart.
         """
         ren = self.plotter.renderer
         w_px, h_px = (int(v) for v in self.plotter.window_size)
@@ -182,6 +184,10 @@ class ViewerSession:
                 fixed.append(box)
         taken += fixed
         leaders: list = []
+
+        def overlap(a, b) -> float:
+            return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
         for lab, ta in shown:
             if not lab.box:
                 continue
@@ -191,24 +197,34 @@ class ViewerSession:
             if lab.avoid_mm > 0:
                 ex, ey = display(np.asarray(lab.anchor) + right * lab.avoid_mm)
                 r = float(np.hypot(ex - x, ey - y))
-            gap = 6.0 + 0.8 * r
             w, h = size(ta)
-            # Up and right of the lesion; up and left when that would run off the window's right edge.
-            x0 = x + gap if x + gap + w <= w_px - 2 else max(x - gap - w, 2.0)
-            corner = x0 if x0 > x else x0 + w
-            y0 = y + gap
-            for _ in range(12):
-                hit = hits((x0, y0, x0 + w, y0 + h), taken)
-                if hit is None:
-                    break
-                y0 = hit[3] + 2.0
-            y0 = min(y0, h_px - h - 2.0)
-            ta.SetPosition(x0, y0)
-            taken.append((x0, y0, x0 + w, y0 + h))
-            if r > 0:  # a leader from the lesion's edge to the label's near corner
-                d = np.array([corner - x, y0 - y])
-                e = np.array([x, y]) + d / (np.linalg.norm(d) or 1.0) * r
-                leaders.append(((e[0], e[1]), (corner, y0)))
+            gap = 10.0 + r
+            # Eight directions and three reaches around the anchor, as the offline renderer tries
+            # (ductree.render.layout_labels): the nearest place that covers no lesion, no label
+            # already placed, and stays in the window.
+            best = None
+            for pref, ang in enumerate((45, 135, -45, -135, 90, -90, 0, 180)):
+                dx, dy = math.cos(math.radians(ang)), math.sin(math.radians(ang))
+                for reach in (1.0, 1.8, 2.8):
+                    px, py = x + dx * gap * reach, y + dy * gap * reach
+                    x0 = px if dx > 0.3 else (px - w if dx < -0.3 else px - w / 2)
+                    y0 = py if dy > 0.3 else (py - h if dy < -0.3 else py - h / 2)
+                    box = (x0, y0, x0 + w, y0 + h)
+                    outside = w * h - overlap(box, (2.0, 2.0, w_px - 2.0, h_px - 2.0))
+                    cost = pref * 0.5 + (reach - 1.0) * 20.0 + 50.0 * sum(overlap(box, t) for t in taken) \
+                        + 200.0 * outside
+                    if best is None or cost < best[0]:
+                        best = (cost, box)
+            box = best[1]
+            ta.SetPosition(box[0], box[1])
+            taken.append(box)
+            # A leader from the anchor (the lesion's edge) to the box's nearest point, when apart.
+            nx_, ny_ = min(max(x, box[0]), box[2]), min(max(y, box[1]), box[3])
+            d = np.array([nx_ - x, ny_ - y])
+            dist = float(np.linalg.norm(d))
+            if dist > r + 3.0:
+                e = np.array([x, y]) + d / dist * r
+                leaders.append(((e[0], e[1]), (nx_, ny_)))
         self._set_leaders(leaders)
 
     def boxed_label_boxes(self) -> list[tuple[Any, tuple[float, float, float, float]]]:
