@@ -154,16 +154,11 @@ def run(quick: bool = False) -> list[Row]:
             t_base += time.perf_counter() - t0
             base_ok += on_true(int(tree.system_ids[row]), *_seg_at_node(geo, row), les)
             base_sys_ok += int(tree.system_ids[row]) == les.system
+            _tally(cd, g, les, on_true)
             if g.status == "unplaced":
-                cd["unplaced"] += 1
                 continue
             chosen = g.candidates[0]
-            ok = on_true(chosen.system, chosen.row, chosen.t, les)
-            cd["chosen_ok"] += ok
-            if g.status == "placed":
-                cd["correct" if ok else "wrong"] += 1
-            else:
-                cd["ambiguous"] += 1
+            if g.status == "ambiguous":
                 cd["amb_system"] += g.ambiguity == "system"
                 cd["amb_true_listed"] += any(on_true(c.system, c.row, c.t, les) for c in g.candidates)
             if g.status == "placed" or g.ambiguity == "branch":
