@@ -184,6 +184,42 @@ def _fixed_label_box(cx: float, cy: float, tw: float, th: float, w: int, h: int,
     return min(pick, key=lambda o: math.hypot((o[0] + o[2]) / 2 - cx, (o[1] + o[3]) / 2 - cy))
 
 
+#: Where a label may go around its anchor, in order of preference: 8 directions (degrees,
+#: counter-clockwise from the right) at 3 reaches (multiples of the gap).
+LABEL_DIRECTIONS = (45, 135, -45, -135, 90, -90, 0, 180)
+LABEL_REACHES = (1.0, 1.8, 2.8)
+
+
+def label_box_around(x: float, y: float, w: float, h: float, gap: float,
+                     taken: Sequence[Sequence[float]], window: tuple[float, float], *, y_up: bool = False,
+                     extra_cost=None) -> tuple[float, float, float, float]:
+    """The box (x0, y0, x1, y1) of a w x h label near an anchor (x, y), in pixels.
+
+    The cheapest of :data:`LABEL_DIRECTIONS` x :data:`LABEL_REACHES` at ``gap``: preference
+    order and reach, plus what it covers of the ``taken`` boxes and how much of it leaves the
+    ``window`` (w, h), plus ``extra_cost(box)``. ``y_up`` for VTK display pixels (origin
+    bottom-left); image pixels (origin top-left) otherwise. Shared by the offline renderer
+    (:func:`layout_labels`) and the viewers.
+    """
+    win = (2.0, 2.0, window[0] - 2.0, window[1] - 2.0)
+    best = None
+    for pref, ang in enumerate(LABEL_DIRECTIONS):
+        dx, dy = math.cos(math.radians(ang)), math.sin(math.radians(ang)) * (1.0 if y_up else -1.0)
+        for reach in LABEL_REACHES:
+            px, py = x + dx * gap * reach, y + dy * gap * reach
+            x0 = px if dx > 0.3 else (px - w if dx < -0.3 else px - w / 2)
+            y0 = py if dy > 0.3 else (py - h if dy < -0.3 else py - h / 2)
+            box = (x0, y0, x0 + w, y0 + h)
+            cost = pref * 0.5 + (reach - 1.0) * 20.0
+            cost += sum(_overlap(box, b) for b in taken) * 50.0
+            cost += (w * h - _overlap(box, win)) * 200.0
+            if extra_cost is not None:
+                cost += extra_cost(box)
+            if best is None or cost < best[0]:
+                best = (cost, box)
+    return best[1]
+
+
 def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
                   reserved: Sequence[Sequence[float]] = ()) -> list[PlacedText]:
     """Lay out the scene's labels for one view, in pixels.
@@ -225,27 +261,16 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
             out.append(PlacedText(lab.text, box, font, lab.color, lab.bold, lab.box, None, lab.role))
             continue
         r = lab.avoid_mm * cam.mm_at(lab.anchor)
-        gap = 14 * k + r
-        best = None
-        for pref, ang in enumerate((45, 135, -45, -135, 90, -90, 0, 180)):
-            for reach in (1.0, 1.8, 2.8):
-                dx, dy = math.cos(math.radians(ang)), -math.sin(math.radians(ang))
-                px, py = c[0] + dx * gap * reach, c[1] + dy * gap * reach
-                x0 = px if dx > 0.3 else (px - tw if dx < -0.3 else px - tw / 2)
-                y0 = py if dy > 0.3 else (py - th if dy < -0.3 else py - th / 2)
-                box = (x0, y0, x0 + tw, y0 + th)
-                cost = pref * 0.5 + (reach - 1.0) * 20.0
-                cost += sum(_circle_box_overlap(box, dc, dr + 2 * k) for dc, dr in discs) * 100.0
-                cost += sum(_overlap(box, b) for b in boxes) * 50.0
-                outside = (tw * th) - _overlap(box, (2, 2, w - 2, h - 2))
-                cost += outside * 200.0
-                if len(tree_px):
-                    inside = ((tree_px[:, 0] >= box[0]) & (tree_px[:, 0] <= box[2])
-                              & (tree_px[:, 1] >= box[1]) & (tree_px[:, 1] <= box[3]))
-                    cost += float(inside.sum()) * 0.05
-                if best is None or cost < best[0]:
-                    best = (cost, box)
-        box = best[1]
+
+        def crowding(box) -> float:
+            cost = sum(_circle_box_overlap(box, dc, dr + 2 * k) for dc, dr in discs) * 100.0
+            if len(tree_px):
+                inside = ((tree_px[:, 0] >= box[0]) & (tree_px[:, 0] <= box[2])
+                          & (tree_px[:, 1] >= box[1]) & (tree_px[:, 1] <= box[3]))
+                cost += float(inside.sum()) * 0.05
+            return cost
+
+        box = label_box_around(c[0], c[1], tw, th, 14 * k + r, boxes, (w, h), extra_cost=crowding)
         # Leader: from the box's nearest point to the lesion's edge.
         nx_ = min(max(c[0], box[0]), box[2])
         ny_ = min(max(c[1], box[1]), box[3])

@@ -12,7 +12,6 @@ corner of the render window (VTK's convention).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,6 +137,8 @@ class ViewerSession:
         reaches) that covers no lesion, no label placed before them and stays in the window; a
         leader joins each to its anchor when they are apart.
         """
+        from ..render import label_box_around
+
         ren = self.plotter.renderer
         w_px, h_px = (int(v) for v in self.plotter.window_size)
         k = h_px / 1024.0
@@ -185,9 +186,6 @@ class ViewerSession:
         taken += fixed
         leaders: list = []
 
-        def overlap(a, b) -> float:
-            return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-
         for lab, ta in shown:
             if not lab.box:
                 continue
@@ -198,24 +196,8 @@ class ViewerSession:
                 ex, ey = display(np.asarray(lab.anchor) + right * lab.avoid_mm)
                 r = float(np.hypot(ex - x, ey - y))
             w, h = size(ta)
-            gap = 10.0 + r
-            # Eight directions and three reaches around the anchor, as the offline renderer tries
-            # (ductree.render.layout_labels): the nearest place that covers no lesion, no label
-            # already placed, and stays in the window.
-            best = None
-            for pref, ang in enumerate((45, 135, -45, -135, 90, -90, 0, 180)):
-                dx, dy = math.cos(math.radians(ang)), math.sin(math.radians(ang))
-                for reach in (1.0, 1.8, 2.8):
-                    px, py = x + dx * gap * reach, y + dy * gap * reach
-                    x0 = px if dx > 0.3 else (px - w if dx < -0.3 else px - w / 2)
-                    y0 = py if dy > 0.3 else (py - h if dy < -0.3 else py - h / 2)
-                    box = (x0, y0, x0 + w, y0 + h)
-                    outside = w * h - overlap(box, (2.0, 2.0, w_px - 2.0, h_px - 2.0))
-                    cost = pref * 0.5 + (reach - 1.0) * 20.0 + 50.0 * sum(overlap(box, t) for t in taken) \
-                        + 200.0 * outside
-                    if best is None or cost < best[0]:
-                        best = (cost, box)
-            box = best[1]
+            # The offline renderer's search: the nearest of 24 places covering no lesion, no label.
+            box = label_box_around(x, y, w, h, 10.0 + r, taken, (w_px, h_px), y_up=True)
             ta.SetPosition(box[0], box[1])
             taken.append(box)
             # A leader from the anchor (the lesion's edge) to the box's nearest point, when apart.
