@@ -1,0 +1,432 @@
+"""Candidate findings of a ductogram: filling defects and abrupt cut-offs, per view, placed in 3D.
+
+What radiologists report on a galactogram (DOMAIN §3): a filling defect (a
+hole, a gap or a sharp narrowing of the contrast column) and an abrupt
+cut-off (a duct ending wide instead of tapering). Each view's candidates are
+found on its 2D tree (``u``, depth mm), placed on the 3D tree (BF mm) and
+merged across views.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..tree import DuctTree
+from .biplane_graph import ViewTree, _polyline_length
+from .biplane_match import Built, DepthMap
+from .biplane_options import BiplaneOptions
+
+if TYPE_CHECKING:
+    from ..case import Case, LesionSpec
+
+
+# --------------------------------------------------------------------------- findings
+
+def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict]:
+    """Candidate lesion sites seen in one view: holes, gaps, narrowings, wide ends ((u, d) mm)."""
+    opt = opt or BiplaneOptions()
+    out = []
+    for h in t.holes:
+        if h["defect"]:
+            out.append({"kind": "filling_defect", "evidence": "hole", "ud": h["ud"], "size_mm": h["length_mm"],
+                        "detail": f"a {h['length_mm']:.1f} x {h['width_mm']:.1f} mm hole in a "
+                                  f"{h['duct_width_mm']:.1f} mm contrast column"})
+    for gp in t.gaps:
+        out.append({"kind": "filling_defect", "evidence": "gap", "ud": gp["ud"], "size_mm": gp["length_mm"],
+                    "detail": f"a {gp['length_mm']:.1f} mm gap in the contrast column"})
+    out.extend(_narrowings(t, opt))
+    out.extend(_concavities(t, opt))
+    out.extend(_split_ends(t, opt))
+    out.extend(_wide_ends(t, opt))
+    return out
+
+
+def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Lucencies open to one side: a bite out of a duct's wall, a duct ending in a split or a cup.
+
+    Around each duct (away from its forks and from other ducts) the mask is
+    closed with a disk of the duct's radius (by distance transforms, so the
+    cost does not grow with the radius): a convex, tapering or straight duct
+    does not change; background that a lesion displaces from inside the
+    lumen, narrower than the duct, is filled. Filled pieces at least
+    ``concavity_depth`` radii deep and ``concavity_area`` radii^2 large are
+    candidates.
+    """
+    from scipy import ndimage as ndi
+
+    view = t.view
+    px = view.pixel_mm
+    full = view.mask
+    rows = np.flatnonzero(full.any(axis=1))
+    cols = np.flatnonzero(full.any(axis=0))
+    if not len(rows):
+        return []
+    margin = 8
+    o = np.array([max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)])
+    mask = full[o[0]:int(rows[-1]) + margin + 1, o[1]:int(cols[-1]) + margin + 1]
+    H, W = mask.shape
+    polys = [view.to_px(e) - o if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
+    med_r = np.array([float(np.median(r)) / px if len(r) else 0.0 for r in t.edge_r])
+    # every centreline rasterised with its edge's index: the nearest centreline of any pixel
+    lab = np.zeros((H, W), dtype=np.int32)
+    for j in range(1, t.n):
+        q = np.rint(polys[j]).astype(int)
+        ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < H) & (q[:, 1] < W)
+        lab[q[ok, 0], q[ok, 1]] = j
+    if not lab.any():
+        return []
+    def near_map(sl, rp):
+        """Distance to the nearest centreline and its edge index, over the crop ``sl`` (computed on the crop
+        grown by the farthest distance that matters, so it equals the whole image's there)."""
+        reach = int(np.ceil(1.5 * max(float(med_r.max()), rp, 1.0))) + 2
+        r0, r1 = max(sl[0].start - reach, 0), min(sl[0].stop + reach, H)
+        c0, c1 = max(sl[1].start - reach, 0), min(sl[1].stop + reach, W)
+        big = lab[r0:r1, c0:c1]
+        if not big.any():
+            return np.full((sl[0].stop - sl[0].start, sl[1].stop - sl[1].start), np.inf), \
+                np.zeros((sl[0].stop - sl[0].start, sl[1].stop - sl[1].start), dtype=np.int32)
+        dist, (ii, jj) = ndi.distance_transform_edt(big == 0, return_indices=True)
+        inner = (slice(sl[0].start - r0, sl[0].stop - r0), slice(sl[1].start - c0, sl[1].stop - c0))
+        return dist[inner], big[ii, jj][inner]
+
+    out = []
+    kind = t.kind
+    for i in range(1, t.n):
+        e, r = t.edge_ud[i], t.edge_r[i]
+        if len(e) < 6 or t.bridge[i]:
+            continue
+        s, _ = _profile(e, r)
+        L = s[-1]
+        body = (s > 1.0) & (s < L - (2.5 if kind[i] == 3 else 1.0))
+        if body.sum() < 3 or L < 1.5:
+            continue
+        R = float(np.median(r[body]))
+        if R < opt.narrowing_min_radius_mm:
+            continue
+        if kind[i] != 3 and float(np.min(r[body])) > 0.85 * R:
+            continue            # no dip in the inscribed radius along the duct: nothing bitten out of it
+        Rp = R / px
+        P = polys[i]
+        lo = np.maximum(np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int), 0)
+        hi = np.minimum(np.ceil(P.max(axis=0) + 3 * Rp + 3).astype(int), np.array([H, W]) - 1)
+        sl = (slice(lo[0], hi[0] + 1), slice(lo[1], hi[1] + 1))
+        crop = mask[sl]
+        if crop.size == 0:
+            continue
+        pad = int(np.ceil(Rp)) + 2
+        cp = np.pad(crop, pad)
+        dilated = ndi.distance_transform_edt(~cp) <= Rp
+        closed = (ndi.distance_transform_edt(dilated) > Rp)[pad:-pad, pad:-pad]
+        added = closed & ~crop
+        if not added.any():
+            continue
+        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
+        own_lines = lab[sl] == i
+        own = ndi.distance_transform_edt(~own_lines) <= 1.2 * Rp if own_lines.any() else np.zeros_like(crop)
+        dist_here, nb = near_map(sl, Rp)
+        keep_out = (nb != i) & (dist_here <= 1.5 * np.maximum(Rp, med_r[nb]))
+        yy, xx = np.mgrid[sl]
+        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
+            keep_out |= np.hypot(yy - end[0], xx - end[1]) <= how_far * Rp
+        cand = added & own & ~keep_out
+        if not cand.any():
+            continue
+        comps, n = ndi.label(cand)
+        for k in range(1, n + 1):
+            comp = comps == k
+            area = comp.sum() * px * px
+            if area < opt.concavity_area * R * R:
+                continue
+            depth = float(ndi.distance_transform_edt(np.pad(comp, 1)).max()) * px
+            if depth < opt.concavity_depth * R:
+                continue
+            ys, xs = np.nonzero(comp)
+            c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]]) + o
+            ext = max(np.ptp(ys), np.ptp(xs)) * px
+            out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
+                        "size_mm": float(ext),
+                        "detail": f"a {ext:.1f} mm lucency ({area:.2f} mm^2) inside a {2 * R:.1f} mm duct"})
+    return out
+
+
+def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """A duct that ends in two thin prongs: the contrast runs around a mass at its end (a split or
+    crab-claw end). A fork whose children both end within ``split_max_mm``, each much thinner than the
+    duct, close together."""
+    out = []
+    kind = t.kind
+    for i in range(1, t.n):
+        kids = t.children[i]
+        if len(kids) != 2 or any(kind[c] != 3 for c in kids):
+            continue
+        poly, rad = t.edge_ud[i], t.edge_r[i]
+        if len(poly) < 4:
+            continue
+        s, _ = _profile(poly, rad)
+        body = s < s[-1] - 1.0 - t.r[i]
+        if body.sum() < 2:
+            continue
+        R = float(np.median(rad[body]))
+        if R < opt.narrowing_min_radius_mm:
+            continue
+        lens = [_polyline_length(t.edge_ud[c]) for c in kids]
+        widths = [float(np.median(t.edge_r[c])) for c in kids]
+        ends = [t.edge_ud[c][-1] for c in kids]
+        if max(lens) > opt.split_max_mm or max(widths) > opt.split_prong_fraction * R:
+            continue
+        if max(lens) > 2.0 * min(lens) or np.linalg.norm(ends[0] - ends[1]) > 2.2 * R + 0.2:
+            continue            # natural children diverge; prongs around a mass run side by side
+        c = 0.5 * (t.ud[i] + 0.5 * (ends[0] + ends[1]))
+        out.append({"kind": "filling_defect", "evidence": "split end", "ud": c.tolist(), "size_mm": float(max(lens)),
+                    "detail": f"a {2 * R:.1f} mm duct ends split in two thin prongs ({max(lens):.1f} mm)"})
+    return out
+
+
+def _profile(poly: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    return np.concatenate([[0.0], np.cumsum(seg)]), rad
+
+
+def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Ducts that end without tapering: the width near the end (past the rounded cap) is most of the
+    width 2-4 mm before it."""
+    out = []
+    kind = t.kind
+    contacts = np.array([c["ud"] for c in t.crossings if c["kind"] in ("T", "forced")]).reshape(-1, 2)
+    for i in np.flatnonzero(kind == 3):
+        poly, rad = t.edge_ud[i], t.edge_r[i]
+        if len(poly) < 3:
+            continue
+        if len(contacts) and np.min(np.linalg.norm(contacts - poly[-1], axis=1)) < 1.0 + t.r[i]:
+            continue    # an end made by cutting a contact with another duct: where it hides, not where it stops
+        poly, rad = _tip_profile(t, i, 4.5)
+        s, r = _profile(poly[::-1], rad[::-1])        # from the tip back (into the parent if short)
+        if s[-1] < 2.5:
+            continue
+        ref = (s >= 2.0) & (s <= 4.0)
+        if not ref.any():
+            continue
+        r_ref = float(np.median(r[ref]))
+        near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
+        if not near.any() or r_ref < opt.cutoff_min_radius_mm:
+            continue
+        r_end = float(np.median(r[near]))
+        if r_end >= opt.cutoff_keep_fraction * r_ref:
+            out.append({"kind": "cutoff", "evidence": "wide end", "ud": poly[-1].tolist(), "size_mm": 2.0 * r_end,
+                        "detail": f"a {2 * r_end:.1f} mm wide duct ends abruptly (no tapering)"})
+    return out
+
+
+def _tip_profile(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centreline and radii ending at tip ``i``, extended up through its ancestors to ``want_mm`` long.
+
+    A duct cut off just past a fork leaves a short stub: its width before the
+    end is read on the duct it came from (the junction's own samples, within
+    its radius, are left out: the inscribed circle is wider there).
+    """
+    poly, rad = t.edge_ud[i], t.edge_r[i]
+    node = i
+    while _polyline_length(poly) < want_mm and t.parent[node] > 0:
+        node = int(t.parent[node])
+        up, ur = t.edge_ud[node], t.edge_r[node]
+        if len(up) < 2:
+            break
+        far = np.linalg.norm(up - up[-1], axis=1) > 1.2 * t.r[node]
+        far[0] = True
+        poly = np.vstack([up[far], poly])
+        rad = np.concatenate([ur[far], rad])
+    return poly, rad
+
+
+def _narrowings(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """A short sharp narrowing of a duct (a defect against one wall): width below
+    ``narrowing_fraction`` of the duct's width around it, away from forks and crossings."""
+    out = []
+    cross = np.array([c["ud"] for c in t.crossings]).reshape(-1, 2)
+    for i in range(1, t.n):
+        poly, rad = t.edge_ud[i], t.edge_r[i]
+        if t.bridge[i] or len(poly) < 10:
+            continue
+        s, r = _profile(poly, rad)
+        L = s[-1]
+        r_med = float(np.median(r))
+        if r_med < opt.narrowing_min_radius_mm or L < 3.0:
+            continue
+        from scipy.ndimage import median_filter
+
+        r_s = median_filter(r, size=5, mode="nearest")
+        # baseline: running median over about +-2 mm (samples are about evenly spaced along a chain)
+        step = max(L / max(len(s) - 1, 1), 1e-6)
+        base = median_filter(r_s, size=max(3, int(round(4.0 / step)) | 1), mode="nearest")
+        margin0 = 1.5 * t.r[t.parent[i]] + 0.5
+        margin1 = (1.5 * t.r[i] + 0.5) if t.children[i] else (3.0 + 1.5 * t.r[i])
+        inner = (s > margin0) & (s < L - margin1)
+        low = inner & (r_s < opt.narrowing_fraction * base)
+        if not low.any():
+            continue
+        # one candidate per run of low samples
+        idx = np.flatnonzero(low)
+        runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+        for run in runs:
+            if s[run[-1]] - s[run[0]] < 0.2:
+                continue
+            k = run[int(np.argmin(r_s[run]))]
+            p = poly[k]
+            if len(cross) and np.min(np.linalg.norm(cross - p, axis=1)) < 3.0:
+                continue
+            out.append({"kind": "filling_defect", "evidence": "narrowing", "ud": p.tolist(),
+                        "size_mm": float(s[run[-1]] - s[run[0]]),
+                        "detail": f"the column narrows to {100 * r_s[k] / base[k]:.0f}% of its width"})
+    return out
+
+
+def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: BiplaneOptions | None = None,
+                    f: DepthMap | None = None) -> list[dict]:
+    """Candidate findings of both views, placed in 3D and merged across views.
+
+    A candidate seen in one view is placed on the 3D node it lies on. A
+    candidate of the CC and one of the lateral at the same depth (within
+    ``pair_depth_mm`` after the depth map) are one lesion seen twice: its point
+    is triangulated from the two (``x`` from the CC, ``z`` from the lateral,
+    the mean depth), which does not depend on the branch matching.
+    """
+    opt = opt or BiplaneOptions()
+    placed = []
+    for key, t, coords in (("cc", ta, b.cc_ud), ("lateral", tb, b.lat_ud)):
+        seen = np.all(np.isfinite(coords), axis=1)
+        rows = np.flatnonzero(seen)
+        for c in view_candidates(t, opt):
+            if not len(rows):
+                break
+            d = np.linalg.norm(coords[rows] - np.asarray(c["ud"]), axis=1)
+            k = int(np.argmin(d))
+            if d[k] > 2.0:
+                continue
+            row = int(rows[k])
+            placed.append({**c, "view": key, "row": row, "node": row, "point": b.pos[row]})
+    if f is not None:
+        A = [c for c in placed if c["view"] == "cc"]
+        B = [c for c in placed if c["view"] == "lateral"]
+        cand = []
+        for i, ca in enumerate(A):
+            for j, cb in enumerate(B):
+                dd = abs(ca["ud"][1] - float(f(cb["ud"][1])))
+                far = float(np.linalg.norm(ca["point"] - cb["point"]))
+                if dd <= opt.pair_depth_mm and far <= opt.pair_max_mm:
+                    cand.append((dd + 0.05 * far, i, j))
+        used_a, used_b = set(), set()
+        for _, i, j in sorted(cand):
+            if i in used_a or j in used_b:
+                continue
+            used_a.add(i)
+            used_b.add(j)
+            ca, cb = A[i], B[j]
+            p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
+            row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
+            for c in (ca, cb):
+                c["point"], c["row"], c["node"] = p, row, row
+    return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent))
+
+
+def _leaves(parent: np.ndarray) -> np.ndarray:
+    has_child = np.zeros(len(parent), dtype=bool)
+    has_child[parent[parent >= 0]] = True
+    return ~has_child
+
+
+def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_leaf: np.ndarray) -> list[dict]:
+    from ..frame import clock_of_point, format_clock
+
+    groups: list[list[dict]] = []
+    for c in sorted(placed, key=lambda c: (c["kind"] != "filling_defect", c["view"])):
+        for g in groups:
+            if np.linalg.norm(g[0]["point"] - c["point"]) <= opt.merge_mm:
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    out = []
+    for g in groups:
+        kinds = {c["kind"] for c in g}
+        kind = "filling_defect" if "filling_defect" in kinds else "cutoff"
+        if kind == "cutoff" and not any(is_leaf[c["row"]] for c in g):
+            continue
+        pts = np.array([c["point"] for c in g])
+        p = pts.mean(axis=0)
+        views = sorted({c["view"] for c in g})
+        clock = clock_of_point(p)
+        out.append({
+            "label": "",
+            "kind": kind,
+            "views": views,
+            "confidence": "seen in both views" if len(views) == 2 else "one view",
+            "evidence": sorted({f"{c['view']}: {c['evidence']}" for c in g}),
+            "detail": "; ".join(f"{c['view']}: {c['detail']}" for c in g),
+            "point_bf": [round(float(v), 4) for v in p],
+            "depth_mm": round(float(p[1]), 3),
+            "fn_mm": round(float(math.hypot(p[0], p[2])), 3),
+            "clock": None if clock is None else round(float(clock), 4),
+            "clock_text": format_clock(clock),
+            "size_mm": round(float(max(c["size_mm"] for c in g)), 2),
+            "node": g[0]["node"],
+        })
+    out.sort(key=lambda d: (d["depth_mm"], d["kind"]))
+    for k, d in enumerate(out, start=1):
+        d["label"] = f"D{k}"
+    return out
+
+
+def _planar_findings(tree: DuctTree, t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    which = "cc" if t.view.kind == "cc" else "lateral"
+    pos = tree.positions
+    coords = pos[:, [0, 1]] if which == "cc" else pos[:, [2, 1]]
+    placed = []
+    for c in view_candidates(t, opt):
+        d = np.linalg.norm(coords - np.asarray(c["ud"]), axis=1)
+        k = int(np.argmin(d))
+        if d[k] <= 2.0:
+            placed.append({**c, "view": which, "row": k, "node": tree.node_ids[k], "point": pos[k]})
+    par = tree.parent_index
+    return _merge_findings(tree, placed, opt, is_leaf=_leaves(par))
+
+
+def findings_as_lesion_specs(tree: DuctTree) -> list["LesionSpec"]:
+    """The tree's candidate findings as :class:`~ductree.case.LesionSpec` (``origin="ductogram"``).
+
+    Each is located by ``point_bf`` (its 3D point on the tree), kind ``"other"``
+    (a ductogram cannot tell a papilloma from debris), with the evidence in
+    ``note`` and the position uncertainty in an ``uncertainty_mm`` attribute
+    (2 mm, more on a branch seen in one view only).
+    """
+    from ..case import LesionSpec
+
+    specs = []
+    for i, f in enumerate(tree.graph.get("candidate_findings") or []):
+        node = f.get("node")
+        sig = 2.0
+        if node is not None and node in tree:
+            sig = max(sig, float(tree.nodes[node].get("pos_sigma_mm", 0.0)))
+        what = "filling defect" if f["kind"] == "filling_defect" else "abrupt cut-off"
+        spec = LesionSpec(label=f["label"], kind="other", size_mm=f.get("size_mm") or None,
+                          point_bf=tuple(float(x) for x in f["point_bf"]), origin="ductogram",
+                          laterality=tree.laterality, key=f"ductogram finding[{i}]",
+                          note=f"ductogram {what} ({f['confidence']}), {f['depth_mm']:.0f} mm deep at "
+                               f"{f['clock_text']} o'clock: {f['detail']}")
+        spec.uncertainty_mm = sig  # type: ignore[attr-defined]
+        specs.append(spec)
+    return specs
+
+
+def add_findings_to_case(case: "Case", specs: list) -> None:
+    """Append ductogram findings to a case, renaming a label the case already uses (``D1`` -> ``D1b``)."""
+    taken = {les.label for les in case.lesions}
+    for s in specs:
+        label = s.label
+        while label in taken:
+            label += "b"
+        s.label = label
+        case.lesions.append(s)
+        taken.add(label)

@@ -1,0 +1,31 @@
+"""Tuning of the ductogram reconstruction (:func:`ductree.reconstruct.biplane.tree_from_views`), mm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .biplane_graph import ViewOptions
+from .biplane_match import MatchOptions
+
+
+@dataclass(frozen=True)
+class BiplaneOptions:
+    """Tuning of :func:`tree_from_views` (mm)."""
+
+    view: ViewOptions = field(default_factory=ViewOptions)
+    match: MatchOptions = field(default_factory=MatchOptions)
+    cutoff_min_radius_mm: float = 0.25     #: a duct ending wide must be at least this wide to be reported
+    cutoff_keep_fraction: float = 0.75     #: ... and keep this fraction of its width to its end
+    narrowing_fraction: float = 0.55       #: a local narrowing below this fraction of the duct's width
+    narrowing_min_radius_mm: float = 0.2   #: ... of a duct at least this wide is a candidate defect
+    split_max_mm: float = 7.0              #: prongs of a split end are at most this long ...
+    split_prong_fraction: float = 0.5      #: ... and at most this fraction of the duct's radius wide
+    concavity_area: float = 1.5            #: a lucency open to one side: at least this x r^2 (mm^2) ...
+    concavity_depth: float = 0.4           #: ... and this x r deep
+    merge_mm: float = 3.0                  #: candidates this close (3D) are one finding
+    pair_depth_mm: float = 1.5             #: a CC and a lateral candidate this close in depth are one lesion ...
+    pair_max_mm: float = 8.0               #: ... if their placements on the tree are no further apart than this
+    min_matched_fraction: float = 0.6      #: below this (in either view) the match is low-confidence
+    min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
+    unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
+    planar_sigma_per_mm: float = 0.5       #: uncertainty growth of the unknown coordinate of a planar tree
