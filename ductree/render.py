@@ -286,6 +286,39 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
     return out
 
 
+#: What a legend box may hide, per point: a lesion, the planned incision, clock-face marks, a duct node.
+LEGEND_HIDE_COST = {"lesion": 400.0, "incision": 40.0, "clock": 30.0, "tree": 1.0}
+
+
+def legend_corner(scene: Scene, view: str, cam: ViewCamera, boxes: Sequence[Sequence[float]],
+                  corners: Sequence[tuple[bool, bool]]) -> tuple[bool, bool]:
+    """The corner ``(right, top)`` whose legend box hides least of the picture.
+
+    What each box would cover is weighed by :data:`LEGEND_HIDE_COST` (lesions, then the incision
+    and its sector, then the clock face and its numerals, then duct nodes), from the scene's
+    geometry projected with the view's camera; ties go to the first corner.
+    """
+    pts: dict[str, list] = {"tree": [scene.tree_points]}
+    for les in scene.lesions:
+        pts.setdefault("lesion", []).append(np.asarray(les["center"], dtype=float).reshape(1, 3))
+    for a in scene.actors_in(view):
+        if a.role in ("incision", "clock"):
+            pts.setdefault(a.role, []).append(np.asarray(a.mesh.points, dtype=float))
+    for lab in scene.labels_in(view):
+        if lab.role in ("incision", "clock"):
+            pts.setdefault(lab.role, []).append(np.asarray(lab.anchor, dtype=float).reshape(1, 3))
+    cost = np.zeros(len(boxes))
+    for role, arrays in pts.items():
+        p = np.concatenate([x for x in arrays if len(x)] or [np.zeros((0, 3))])
+        if not len(p):
+            continue
+        px = cam.project(p)
+        for i, b in enumerate(boxes):
+            inside = (px[:, 0] >= b[0]) & (px[:, 0] <= b[2]) & (px[:, 1] >= b[1]) & (px[:, 1] <= b[3])
+            cost[i] += LEGEND_HIDE_COST[role] * float(inside.sum())
+    return corners[int(np.argmin(cost))]
+
+
 def vtk_actor_for(a: Any, poly: Any = None, *, line_scale: float | None = None,
                   cull_context: bool = False, default_color: str | None = None) -> Any:
     """A ``vtkActor`` with the look of one scene actor; shared by the renderer and the viewers.
@@ -516,13 +549,20 @@ class Renderer:
             box = (cx - lw / 2, cy - lh / 2, cx + lw / 2, cy + lh / 2)
             self._text(text, box, lfont, "#1F3A93", bold=True)
             reserved.append(box)
-        # Legend, on the chest-wall side (or the right).
-        entries = scene.legend_in(view)
-        if entries:
-            reserved.append(self._legend(entries, right=chest_right, top=True))
         # Scale bar in mm (parallel views), bottom corner on the chest-wall side.
         if cam.parallel_scale is not None and view != "duct":
             reserved.append(self._scale_bar(cam, right=chest_right))
+        # Legend: on the chest-wall side in the depth views; elsewhere in the free corner that hides least.
+        entries = scene.legend_in(view)
+        if entries:
+            corners = [(chest_right, True)]
+            if view not in DEPTH_VIEWS:
+                corners += [(not title_left, False), (title_left, False)]
+            bw, bh = self._legend_size(entries)
+            free = [c for c in corners if not any(_overlap(self._legend_box(bw, bh, *c), b) > 0 for b in reserved)]
+            right, top = legend_corner(scene, view, cam, [self._legend_box(bw, bh, *c) for c in free], free) \
+                if len(free) > 1 else corners[0]
+            reserved.append(self._legend(entries, right=right, top=top))
         # Labels.
         for pt in layout_labels(scene, view, self.size, reserved=reserved):
             if pt.leader is not None:
@@ -549,26 +589,36 @@ class Renderer:
         self._text(text, box, font, "#000000", bold=True)
         return (x0 - 4, box[1] - 4, x1 + 4, y + 4)
 
-    def _legend(self, entries, *, right: bool, top: bool) -> tuple[float, float, float, float]:
+    def _legend_size(self, entries) -> tuple[float, float]:
+        k = self.size[1] / REF_HEIGHT
+        font = int(round(13 * k))
+        sizes = [_text_size(e.text, font) for e in entries]
+        row_h = max(s[1] for s in sizes) + 6 * k
+        return max(s[0] for s in sizes) + 38 * k, row_h * len(entries) + 12 * k
+
+    def _legend_box(self, bw: float, bh: float, right: bool, top: bool) -> tuple[float, float, float, float]:
         w, h = self.size
         k = h / REF_HEIGHT
+        margin = 14 * k + 24 * k
+        x0 = w - margin - bw if right else margin
+        y0 = margin + 10 * k if top else h - margin - 10 * k - bh
+        return (x0, y0, x0 + bw, y0 + bh)
+
+    def _legend(self, entries, *, right: bool, top: bool) -> tuple[float, float, float, float]:
+        k = self.size[1] / REF_HEIGHT
         font = int(round(13 * k))
         sizes = [_text_size(e.text, font) for e in entries]
         row_h = max(s[1] for s in sizes) + 6 * k
         sw = 16 * k
-        bw = max(s[0] for s in sizes) + sw + 22 * k
-        bh = row_h * len(entries) + 12 * k
-        margin = 14 * k + 24 * k
-        x0 = w - margin - bw if right else margin
-        y0 = margin + 10 * k
-        self._rect((x0, y0, x0 + bw, y0 + bh), "#FFFFFF", 0.85, edge="#999999", width=1.0 * k)
+        x0, y0, x1, y1 = self._legend_box(*self._legend_size(entries), right, top)
+        self._rect((x0, y0, x1, y1), "#FFFFFF", 0.85, edge="#999999", width=1.0 * k)
         for i, (e, (tw, th)) in enumerate(zip(entries, sizes)):
             ry = y0 + 6 * k + i * row_h
             sq = (x0 + 8 * k, ry + (row_h - sw) / 2, x0 + 8 * k + sw, ry + (row_h + sw) / 2)
             self._rect(sq, e.color, 1.0, edge="#555555", width=1.0)
             tx = sq[2] + 6 * k
             self._text(e.text, (tx, ry + (row_h - th) / 2, tx + tw, ry + (row_h + th) / 2), font, "#111111")
-        return (x0, y0, x0 + bw, y0 + bh)
+        return (x0, y0, x1, y1)
 
     # ------------------------------------------------------------------ 2D primitives (pixels, rows from the top)
 
