@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from ..case import Case, LesionSpec
 
 
+#: a one-view candidate is placed on the 3D node it lies on in its view, at most this far (mm) in 2D
+PLACE_MAX_MM = 3.0
+#: a CC and a lateral candidate at equal depth are one lesion when their triangulated point is this close
+#: (mm) to the 3D tree (the tree may be off by a few mm where a lesion disturbs the column)
+PAIR_TREE_MM = 4.0
+
+
 # --------------------------------------------------------------------------- findings
 
 def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict]:
@@ -287,48 +294,78 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
                     f: DepthMap | None = None) -> list[dict]:
     """Candidate findings of both views, placed in 3D and merged across views.
 
-    A candidate seen in one view is placed on the 3D node it lies on. A
-    candidate of the CC and one of the lateral at the same depth (within
+    A candidate of the CC and one of the lateral at the same depth (within
     ``pair_depth_mm`` after the depth map) are one lesion seen twice: its point
-    is triangulated from the two (``x`` from the CC, ``z`` from the lateral,
-    the mean depth), which does not depend on the branch matching.
+    is triangulated from the two 2D sites (``x`` from the CC, ``z`` from the
+    lateral, the mean depth), which does not depend on the branch matching; the
+    pair is accepted when that point lies within ``PAIR_TREE_MM`` of the 3D tree
+    (two sites at equal depth on unrelated ducts triangulate to empty space).
+    A candidate seen in one view keeps its own 2D site (``u`` and depth) and
+    takes the unknown coordinate from the 3D node it lies on in that view.
     """
     opt = opt or BiplaneOptions()
-    placed = []
-    for key, t, coords in (("cc", ta, b.cc_ud), ("lateral", tb, b.lat_ud)):
-        seen = np.all(np.isfinite(coords), axis=1)
-        rows = np.flatnonzero(seen)
-        for c in view_candidates(t, opt):
-            if not len(rows):
-                break
-            d = np.linalg.norm(coords[rows] - np.asarray(c["ud"]), axis=1)
-            k = int(np.argmin(d))
-            if d[k] > 2.0:
-                continue
-            row = int(rows[k])
-            placed.append({**c, "view": key, "row": row, "node": row, "point": b.pos[row]})
-    if f is not None:
-        A = [c for c in placed if c["view"] == "cc"]
-        B = [c for c in placed if c["view"] == "lateral"]
+    per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
+    placed: list[dict] = []
+    paired: dict[str, set[int]] = {"cc": set(), "lateral": set()}
+    if f is not None and len(b.pos):
+        A, B = per_view["cc"], per_view["lateral"]
         cand = []
         for i, ca in enumerate(A):
             for j, cb in enumerate(B):
                 dd = abs(ca["ud"][1] - float(f(cb["ud"][1])))
-                far = float(np.linalg.norm(ca["point"] - cb["point"]))
-                if dd <= opt.pair_depth_mm and far <= opt.pair_max_mm:
-                    cand.append((dd + 0.05 * far, i, j))
-        used_a, used_b = set(), set()
-        for _, i, j in sorted(cand):
-            if i in used_a or j in used_b:
+                if dd > opt.pair_depth_mm:
+                    continue
+                p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
+                far = float(np.min(np.linalg.norm(b.pos - p, axis=1)))
+                if far <= PAIR_TREE_MM:
+                    cand.append((dd + 0.25 * far, i, j, p))
+        for _, i, j, p in sorted(cand, key=lambda c: c[0]):
+            if i in paired["cc"] or j in paired["lateral"]:
                 continue
-            used_a.add(i)
-            used_b.add(j)
-            ca, cb = A[i], B[j]
-            p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
+            paired["cc"].add(i)
+            paired["lateral"].add(j)
             row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
-            for c in (ca, cb):
-                c["point"], c["row"], c["node"] = p, row, row
+            for key, c in (("cc", A[i]), ("lateral", B[j])):
+                placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": True})
+    for key, coords in (("cc", b.cc_ud), ("lateral", b.lat_ud)):
+        for k, c in enumerate(per_view[key]):
+            if k in paired[key]:
+                continue
+            hit = _place_on_segments(b, coords, np.asarray(c["ud"], dtype=float), PLACE_MAX_MM)
+            if hit is None:
+                continue
+            row, p, at = hit
+            p[1] += c["ud"][1] - at[1]              # its own depth (the segment's, shifted by the 2D offset)
+            p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
+            placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent))
+
+
+def _place_on_segments(b: Built, coords: np.ndarray, ud: np.ndarray,
+                       max_mm: float) -> tuple[int, np.ndarray, np.ndarray] | None:
+    """The point of the 3D tree whose projection in a view (``coords``, (u, d) mm per row) is nearest to
+    ``ud``: (row of the nearer end, 3D point BF mm, its projection), or None when none is within ``max_mm``.
+
+    Measured to the segments between a node and its parent (nodes can be a few mm apart where the
+    column is disturbed), not only to the nodes."""
+    kids = np.flatnonzero(b.parent >= 0)
+    par = b.parent[kids]
+    ok = np.all(np.isfinite(coords[kids]), axis=1) & np.all(np.isfinite(coords[par]), axis=1)
+    kids, par = kids[ok], par[ok]
+    if not len(kids):
+        return None
+    a, e = coords[par], coords[kids]
+    ab = e - a
+    den = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+    t = np.clip(np.einsum("ij,ij->i", ud - a, ab) / den, 0.0, 1.0)
+    q = a + t[:, None] * ab
+    d = np.linalg.norm(q - ud, axis=1)
+    m = int(np.argmin(d))
+    if d[m] > max_mm:
+        return None
+    p = b.pos[par[m]] + t[m] * (b.pos[kids[m]] - b.pos[par[m]])
+    row = int(kids[m] if t[m] >= 0.5 else par[m])
+    return row, p.astype(float), q[m]
 
 
 def _leaves(parent: np.ndarray) -> np.ndarray:
