@@ -58,6 +58,7 @@ from ..tree import DuctTree
 from .biplane_findings import (add_findings_to_case, find_candidates, findings_as_lesion_specs,
                                _planar_findings, view_candidates)
 from .biplane_graph import ViewTree, _polyline_length, view_graph
+from .biplane_guided import GuidedOptions, choose_reading
 from .biplane_match import Built, DepthMap, Matching, build_3d, match_views
 from .biplane_options import BiplaneOptions
 
@@ -134,8 +135,15 @@ def tree_from_case(case: "Case") -> DuctTree:
 
 def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: str,
                     nipple_cc: tuple[float, float] | None = None, nipple_lateral: tuple[float, float] | None = None,
-                    options: BiplaneOptions | None = None) -> DuctTree:
-    """Rebuild the 3D tree from one or two views (see the module docs). BF mm."""
+                    options: BiplaneOptions | None = None, guided: GuidedOptions | None = None) -> DuctTree:
+    """Rebuild the 3D tree from one or two views (see the module docs). BF mm.
+
+    ``guided`` tunes the readings of each view guided by the other
+    (:mod:`ductree.reconstruct.biplane_guided`); with ``guided.choose`` they are
+    tried and the reading that explains both masks best is kept. Which reading
+    was kept, and every candidate's self-consistency scores, are in
+    ``tree.graph["biplane"]["reading"]``.
+    """
     opt = options or BiplaneOptions()
     if cc is None and lateral is None:
         raise InputError("a ductogram needs a CC view, a lateral view or both", key="--cc")
@@ -151,11 +159,14 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
     else:
         ta, tb, f, m, decided = match_views(ga, gb, opt.match)
         built = build_3d(ta, tb, f, m, opt.match)
-        tree = _to_tree(built, laterality)
         quality = _quality(ta, tb, f, m, built, decided, opt)
+        _check_quality(quality, opt)
+        # the matched reading, or one of each view read along the other's tree, whichever explains the masks
+        built, quality["reading"] = choose_reading(built, ta, tb, ga, gb, f, opt.match, guided)
+        quality["single_view_nodes"] = int(np.sum(built.single_view))
+        tree = _to_tree(built, laterality)
         tree.graph["biplane"] = quality
         views = [ta, tb]
-        _check_quality(quality, opt)
         tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt, f)
     if "candidate_findings" not in tree.graph:
         t = views[0]

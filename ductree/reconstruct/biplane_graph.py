@@ -363,7 +363,7 @@ def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
     for fr in fragments:
         fr["ud"] = view.to_mm(np.asarray(fr["centre_px"]))[0].tolist()
     vg = ViewGraph(view=view, g=g, root=root, off=off, px=px, opt=opt, holes=holes, gaps=gaps,
-                   fragments=fragments, specks=specks, skeleton_px=int(len(pix)))
+                   fragments=fragments, specks=specks, skeleton_px=int(len(pix)), mask=m, edt_px=edt)
     return vg
 
 
@@ -392,6 +392,8 @@ class ViewGraph:
     fragments: list[dict]
     specks: int
     skeleton_px: int
+    mask: np.ndarray | None = None       #: the mask as read (crop at ``off``; specks dropped, defect holes filled)
+    edt_px: np.ndarray | None = None     #: its distance to the background (pixels)
 
     def tree(self, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
         """Cut the cycles (never with a cut in ``banned``, preferring those in ``forced``) and root the tree."""
