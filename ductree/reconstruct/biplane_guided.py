@@ -86,6 +86,7 @@ class GuidedOptions:
     hidden_fraction: float = 0.5     #: ... and this fraction of their branch are added as one-view branches
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
+    subtree: bool = True             #: a branch's end is costed by the best reading of everything below it
     passes: int = 2                  #: sweeps over the branches (from the second on, every other branch is "used")
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
     single_weight: float = 0.5       #: weight of the one-view fraction in the self-consistency score
@@ -193,10 +194,125 @@ def mask_lines(vg: ViewGraph) -> MaskLines:
 
 # --------------------------------------------------------------------------- tracking one branch
 
+def _fit_costs(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: np.ndarray, opt: GuidedOptions,
+               used: "cKDTree | None" = None, used_r: np.ndarray | None = None):
+    """Candidates of every sample (grouped by ``bounds``) and their cost per mm (fit, and use by others)."""
+    K = len(d_other)
+    c_step, c_u, c_e = lines.candidates(d_other, radius, opt)
+    r_c = radius[c_step]
+    q = c_e / np.maximum(r_c, 1e-3)
+    fit = np.where(q < 1.0, np.minimum(((1.0 - q) / opt.stick_out) ** 2, opt.max_fit_cost),
+                   opt.inside_cost * np.minimum(q - 1.0, 1.0))
+    if used is not None and len(c_u):
+        dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
+        near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
+        ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
+        fit = fit + opt.used_cost * near * ramp
+    bounds = np.searchsorted(c_step, np.arange(K + 1))
+    return c_u, c_e, fit, bounds
+
+
+def _viterbi(V0: np.ndarray, C0: np.ndarray, cands: list, ds: np.ndarray, free: np.ndarray, opt: GuidedOptions,
+             final_extra: np.ndarray | None = None, hold_final: float = 0.0):
+    """Viterbi over positions: step 0 states ``V0`` (costs ``C0``, no hold); step k >= 1 states
+    ``cands[k] = (u, cost per mm)`` plus one hold state (the best predecessor's value, ``hold_cost`` per mm).
+
+    Moving costs ``((u - (v + g ds)) / scale)**2`` with each state's own slope ``g`` (momentum) and
+    ``scale = (jump0 + curve ds + slope_held * held) / free[k]``. ``final_extra`` (per candidate of the last
+    step) and ``hold_final`` are added at the last step. Returns per-step values, back-pointers and the
+    last step's costs (candidates, then hold).
+    """
+    V = np.asarray(V0, dtype=float)
+    C = np.asarray(C0, dtype=float)
+    G = np.zeros(len(V))
+    H = np.zeros(len(V))
+    vals, back = [V], []
+    n = len(cands)
+    for k in range(1, n):
+        cu, cf = cands[k]
+        dk = float(ds[k - 1])
+        scale = (opt.jump0_mm + opt.curve * dk + opt.slope_held * H) / free[k]
+        h = int(np.argmin(C))
+        v_h, g_h, hh, c_h = float(V[h]), float(G[h]), float(H[h]), float(C[h])
+        c_hold = c_h + opt.hold_cost * dk + (hold_final if k == n - 1 else 0.0)
+        if len(cu):
+            pred = V + G * dk
+            tot = C[:, None] + ((cu[None, :] - pred[:, None]) / scale[:, None]) ** 2
+            arg = np.argmin(tot, axis=0)
+            newC = tot[arg, np.arange(len(cu))] + dk * cf
+            if k == n - 1 and final_extra is not None:
+                newC = newC + final_extra
+            G = np.concatenate([0.5 * G[arg] + 0.5 * (cu - V[arg]) / (dk + H[arg]), [g_h]])
+            H = np.concatenate([np.zeros(len(cu)), [hh + dk]])
+            V = np.concatenate([cu, [v_h]])
+            C = np.concatenate([newC, [c_hold]])
+            back.append(np.concatenate([arg, [h]]))
+        else:
+            V, G, H, C = np.array([v_h]), np.array([g_h]), np.array([hh + dk]), np.array([c_hold])
+            back.append(np.array([h]))
+        vals.append(V)
+    return vals, back, C
+
+
+def _free(s: np.ndarray, opt: GuidedOptions) -> np.ndarray:
+    """Per sample: how settled the direction is (a child's direction is free at its fork)."""
+    return np.minimum(1.0, 0.25 + s / max(opt.free_start_mm, 1e-3))
+
+
+def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
+             final_extra: np.ndarray | None = None, hold_final: float = 0.0):
+    """One branch from a fixed start ``v0``: positions, states (1 on contrast, 0 held), distance to
+    background, total cost and the index of the last step's chosen candidate (-1 for hold)."""
+    K = len(s)
+    ds = np.maximum(np.diff(s), 1e-3)
+    cands = [(None, None)] + [(c_u[bounds[k]:bounds[k + 1]], fit[bounds[k]:bounds[k + 1]]) for k in range(1, K)]
+    vals, back, C = _viterbi(np.array([v0]), np.array([0.0]), cands, ds, _free(s, opt), opt, final_extra, hold_final)
+    u = np.full(K, float(v0))
+    state = np.ones(K, dtype=np.int8)
+    e_out = np.full(K, np.nan)
+    j = int(np.argmin(C))
+    cost = float(C[j])
+    n_last = bounds[K] - bounds[K - 1]
+    last = j if j < n_last else -1
+    for k in range(K - 1, 0, -1):
+        u[k] = vals[k][j]
+        n_c = bounds[k + 1] - bounds[k]
+        if j < n_c:
+            e_out[k] = c_e[bounds[k] + j]
+        else:
+            state[k] = 0
+        j = int(back[k - 1][j])
+    return u, state, e_out, cost, last
+
+
+def _backward(c_u, fit, bounds, s: np.ndarray, starts: np.ndarray, opt: GuidedOptions,
+              final_extra: np.ndarray, hold_final: float) -> np.ndarray:
+    """The cheapest cost of one branch (and, through ``final_extra``, everything below it) for each
+    possible start position ``starts`` at its fork: the Viterbi run from the branch's end back to it."""
+    K = len(s)
+    ds = np.maximum(np.diff(s), 1e-3)
+    a, b = bounds[K - 1], bounds[K]
+    if b > a:
+        V0 = c_u[a:b]
+        C0 = ds[-1] * fit[a:b] + final_extra
+    else:
+        V0 = np.array([float(np.mean(starts))]) if len(starts) else np.zeros(1)
+        C0 = np.array([hold_final + opt.hold_cost * ds[-1]])
+    free = _free(s, opt)
+    # reversed: step k' = K-1-k; the last step is the fork, whose states are the start positions (no cost)
+    cands = [(None, None)]
+    for k in range(K - 2, 0, -1):
+        cands.append((c_u[bounds[k]:bounds[k + 1]], fit[bounds[k]:bounds[k + 1]]))
+    cands.append((np.asarray(starts, dtype=float), np.zeros(len(starts))))
+    ds_r = ds[::-1]
+    free_r = np.concatenate([[1.0], free[::-1][:-1]])
+    _, _, C = _viterbi(V0, C0, cands, ds_r, free_r, opt)
+    return C[:len(starts)]
+
+
 def track_in_mask(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: np.ndarray, v0: float,
                   used: "cKDTree | None" = None, used_r: np.ndarray | None = None,
-                  opt: GuidedOptions | None = None, g0: float = 0.0,
-                  end_cost=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+                  opt: GuidedOptions | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """The other view's coordinate along one guide branch, chosen jointly over its samples (Viterbi).
 
     Parameters
@@ -215,75 +331,11 @@ def track_in_mask(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: 
     """
     opt = opt or GuidedOptions()
     K = len(d_other)
-    u = np.full(K, float(v0))
-    state = np.ones(K, dtype=np.int8)
-    e_out = np.full(K, np.nan)
     if K <= 1:
-        return u, state, e_out, 0.0
-    c_step, c_u, c_e = lines.candidates(d_other, radius, opt)
-    r_c = radius[c_step]
-    q = c_e / np.maximum(r_c, 1e-3)
-    fit = np.where(q < 1.0, np.minimum(((1.0 - q) / opt.stick_out) ** 2, opt.max_fit_cost),
-                   opt.inside_cost * np.minimum(q - 1.0, 1.0))
-    if used is not None and len(c_u):
-        dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
-        near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
-        ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
-        fit = fit + opt.used_cost * near * ramp
-    ds = np.maximum(np.diff(s), 1e-3)
-    if end_cost is not None and len(c_u):
-        last = c_step == K - 1
-        fit = fit.copy()
-        fit[last] += end_cost(c_u[last], d_other[K - 1], float(radius[K - 1])) / max(float(ds[-1]), 1e-3)
-    bounds = np.searchsorted(c_step, np.arange(K + 1))
-
-    def hold_end(k: int, v: float) -> float:
-        """The end's feature cost applies to a track that ends held as well."""
-        if end_cost is None or k != K - 1:
-            return 0.0
-        return float(end_cost(np.array([v]), d_other[K - 1], float(radius[K - 1]))[0])
-
-    V = np.array([float(v0)])
-    G = np.array([float(g0)])          # each state's slope du/ds (momentum)
-    H = np.array([0.0])                # arc held without contrast before each state
-    C = np.array([0.0])
-    back: list[np.ndarray] = []
-    vals: list[np.ndarray] = [V]
-    for k in range(1, K):
-        a, b = bounds[k], bounds[k + 1]
-        cu = c_u[a:b]
-        dk = ds[k - 1]
-        free = min(1.0, 0.25 + s[k] / max(opt.free_start_mm, 1e-3))    # a child's direction is free at its fork
-        scale = (opt.jump0_mm + opt.curve * dk + opt.slope_held * H) / free
-        pred = V + G * dk
-        h = int(np.argmin(C))
-        v_h = float(V[h])
-        if b > a:
-            tot = C[:, None] + ((cu[None, :] - pred[:, None]) / scale[:, None]) ** 2
-            arg = np.argmin(tot, axis=0)
-            newC = tot[arg, np.arange(b - a)] + dk * fit[a:b]
-            g_new = 0.5 * G[arg] + 0.5 * (cu - V[arg]) / (dk + H[arg])
-            V = np.concatenate([cu, [V[h]]])
-            G = np.concatenate([g_new, [G[h]]])
-            H = np.concatenate([np.zeros(b - a), [H[h] + dk]])
-            C = np.concatenate([newC, [C[h] + opt.hold_cost * dk + hold_end(k, v_h)]])
-            back.append(np.concatenate([arg, [h]]))
-        else:
-            V, G, H = np.array([V[h]]), np.array([G[h]]), np.array([H[h] + dk])
-            C = np.array([C[h] + opt.hold_cost * dk + hold_end(k, v_h)])
-            back.append(np.array([h]))
-        vals.append(V)
-    j = int(np.argmin(C))
-    cost = float(C[j])
-    for k in range(K - 1, 0, -1):
-        u[k] = vals[k][j]
-        n_c = bounds[k + 1] - bounds[k]
-        if j < n_c:
-            e_out[k] = c_e[bounds[k] + j]
-        else:
-            state[k] = 0
-        j = int(back[k - 1][j])
-    return u, state, e_out, cost
+        return np.full(K, float(v0)), np.ones(K, dtype=np.int8), np.full(K, np.nan), 0.0
+    c_u, c_e, fit, bounds = _fit_costs(lines, d_other, radius, s, opt, used, used_r)
+    u, state, e, cost, _ = _forward(c_u, c_e, fit, bounds, s, v0, opt)
+    return u, state, e, cost
 
 
 # --------------------------------------------------------------------------- a whole guided reading
@@ -332,57 +384,79 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     root = acc.add(point(ug0, dg0, uo0, do0), _combine_radius(np.array([guide.r[0]]), np.array([other_tree.r[0]]))[0],
                    -1, cc=g_ud if g_cc else o_ud, lat=o_ud if g_cc else g_ud)
     end_at = {0: root}
-    val_at = {0: uo0}
-    slope_at = {0: 0.0}
     feats = _skeleton_features(other_vg)
     kd_feat = {k: (cKDTree(v) if len(v) else None) for k, v in feats.items()}
 
-    def feature_cost(kind: str, weight: float):
-        def cost(cu: np.ndarray, d: float, r: float) -> np.ndarray:
-            kd_ = kd_feat[kind]
-            if kd_ is None:
-                return np.full(len(cu), weight)
-            dist, _ = kd_.query(np.column_stack([cu, np.full(len(cu), d)]), k=1)
-            return weight * np.clip((dist - r - 0.3) / 1.0, 0.0, 1.0)
-        return cost
-    tip_cost, fork_cost = feature_cost("tip", opt.end_miss_cost), feature_cost("fork", opt.fork_miss_cost)
-    # samples of every guide branch
+    def feature_cost(kind: str, weight: float, cu: np.ndarray, d: float, r: float) -> np.ndarray:
+        kd_ = kd_feat[kind]
+        if kd_ is None:
+            return np.full(len(cu), weight)
+        dist, _ = kd_.query(np.column_stack([cu, np.full(len(cu), d)]), k=1)
+        return weight * np.clip((dist - r - 0.3) / 1.0, 0.0, 1.0)
+
+    # samples of every guide branch, their candidates, and the positions at each branch's end (E)
     samp: dict[int, tuple] = {}
+    ends: dict[int, np.ndarray] = {0: np.array([uo0])}
+    feat_end: dict[int, np.ndarray] = {}
+    hold_feat: dict[int, float] = {}
     for i in range(1, guide.n):
         poly, rad = guide.edge_ud[i], guide.edge_r[i]
-        if len(poly) >= 2:
-            P, R, S, _ = _resample(poly, rad, opt.sample_mm, np.asarray([len(poly) - 1], dtype=np.int64))
-            samp[i] = (P, R, S, to_other(P[:, 1]))
+        p = int(guide.parent[i])
+        if len(poly) < 2:
+            ends[i] = ends[p]
+            continue
+        P, R, S, _ = _resample(poly, rad, opt.sample_mm, np.asarray([len(poly) - 1], dtype=np.int64))
+        d_o = to_other(P[:, 1])
+        c_u, c_e, fit, bounds = _fit_costs(lines, d_o, R, S, opt)
+        samp[i] = (P, R, S, d_o, c_u, c_e, fit, bounds)
+        K = len(S)
+        ends[i] = c_u[bounds[K - 1]:bounds[K]]
+        tip = len(guide.children[i]) == 0
+        kind, w = ("tip", opt.end_miss_cost) if tip else ("fork", opt.fork_miss_cost)
+        feat_end[i] = feature_cost(kind, w, ends[i], float(d_o[-1]), float(R[-1]))
+        hold_feat[i] = w
+    # bottom-up: each branch's cost (with everything below it) for every start position at its fork
+    msg = {i: np.zeros(len(ends[i])) for i in range(guide.n)}
+    msg_hold = {i: 0.0 for i in range(guide.n)}
+    if opt.subtree:
+        for i in range(guide.n - 1, 0, -1):
+            p = int(guide.parent[i])
+            if i not in samp:
+                msg[p] = msg[p] + msg[i] if len(msg[i]) == len(msg[p]) else msg[p]
+                msg_hold[p] += msg_hold[i]
+                continue
+            P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
+            cost = _backward(c_u, fit, bounds, S, ends[p], opt, feat_end[i] + msg[i],
+                             hold_feat[i] + msg_hold[i])
+            msg[p] = msg[p] + cost
+            msg_hold[p] += (float(cost.min()) if len(cost) else 0.0) + opt.hold_cost
+    # top-down: each branch from its parent's chosen end, its end costed by its subtree
+    val_at = {0: uo0}
     tracks: dict[int, tuple] = {}
     for sweep in range(max(1, opt.passes)):
         for i in range(1, guide.n):
             p = int(guide.parent[i])
             if i not in samp:
-                val_at[i], slope_at[i] = val_at[p], slope_at[p]
+                val_at[i] = val_at[p]
                 continue
-            P, R, S, d_o = samp[i]
+            P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
             # positions followed by the other branches (all of them after the first sweep)
             others = [t[4] for k, t in tracks.items() if k != i]
-            if others:
-                allp = np.vstack(others)
-                kd, kd_r = (cKDTree(allp[:, :2]), allp[:, 2]) if len(allp) else (None, None)
-            else:
-                kd, kd_r = None, None
-            tip = len(guide.children[i]) == 0
-            u_o, st, e, cost = track_in_mask(lines, d_o, R, S, val_at[p], kd, kd_r, opt, g0=slope_at[p],
-                                             end_cost=tip_cost if tip else fork_cost)
+            allp = np.vstack(others) if others else np.zeros((0, 3))
+            if len(allp):
+                _, _, fit, _ = _fit_costs(lines, d_o, R, S, opt, cKDTree(allp[:, :2]), allp[:, 2])
+            u_o, st, e, cost, _ = _forward(c_u, c_e, fit, bounds, S, val_at[p], opt, feat_end[i] + msg[i],
+                                           hold_feat[i] + msg_hold[i])
             keep = st == 1
             tracks[i] = (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]))
             val_at[i] = float(u_o[-1])
-            q = max(0, len(S) - 5)
-            slope_at[i] = float((u_o[-1] - u_o[q]) / max(S[-1] - S[q], 1e-3))
     total_cost = held_mm = inside_mm = length_mm = 0.0
     for i in range(1, guide.n):
         p = int(guide.parent[i])
         if i not in samp:
             end_at[i] = end_at[p]
             continue
-        P, R, S, d_o = samp[i]
+        P, R, S, d_o = samp[i][:4]
         u_o, st, e, cost, _ = tracks[i]
         total_cost += cost
         ds = np.diff(S, prepend=S[0])
