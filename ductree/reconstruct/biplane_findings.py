@@ -47,7 +47,158 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
     out.extend(_narrowings(t, opt))
     out.extend(_concavities(t, opt))
     out.extend(_split_ends(t, opt))
+    out.extend(_split_columns(t, opt))
     out.extend(_wide_ends(t, opt))
+    return out
+
+
+def _upstream(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Centreline and radii of the ducts above edge ``i`` (its ancestors), about ``want_mm`` long, ending
+    where edge ``i`` starts; the samples within a junction's radius of each junction are left out (the
+    inscribed circle is wider there)."""
+    polys, rads = [], []
+    node, got = i, 0.0
+    while got < want_mm and t.parent[node] > 0:
+        node = int(t.parent[node])
+        up, ur = t.edge_ud[node], t.edge_r[node]
+        if len(up) < 2:
+            break
+        far = (np.linalg.norm(up - up[-1], axis=1) > 1.2 * t.r[node]) & \
+              (np.linalg.norm(up - up[0], axis=1) > 1.2 * t.r[t.parent[node]])
+        polys.insert(0, up[far])
+        rads.insert(0, ur[far])
+        got += _polyline_length(up)
+    if not polys:
+        return np.zeros((0, 2)), np.zeros(0)
+    return np.vstack(polys), np.concatenate(rads)
+
+
+def _contrast_beside(mask: np.ndarray, pts: np.ndarray, d0: float, d1: float) -> bool:
+    """Whether any mask pixel lies at ``d0``-``d1`` pixels to either side of the polyline ``pts`` (row,
+    col), probed along its normals."""
+    if len(pts) < 2 or d1 <= d0:
+        return False
+    tan = np.gradient(pts, axis=0)
+    tan /= np.maximum(np.linalg.norm(tan, axis=1, keepdims=True), 1e-9)
+    nrm = np.column_stack([-tan[:, 1], tan[:, 0]])
+    offs = np.linspace(d0, d1, max(3, int(np.ceil(d1 - d0)) + 1))
+    probe = (pts[:, None, None, :] + offs[None, :, None, None] * np.array([1.0, -1.0])[None, None, :, None]
+             * nrm[:, None, None, :]).reshape(-1, 2)
+    q = np.rint(probe).astype(int)
+    ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < mask.shape[0]) & (q[:, 1] < mask.shape[1])
+    return bool(mask[q[ok, 0], q[ok, 1]].any())
+
+
+def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """A contrast column split in two thin streams around a filling defect.
+
+    A lesion filling most of a duct's lumen over a few millimetres leaves the
+    contrast flowing past it in two thin rims, one along each wall (or one rim
+    and a lucency open to the side): the skeleton follows one rim, whose width
+    drops abruptly to under ``narrowing_fraction`` of the duct's width just
+    before it, and beside it, within the duct's former width, runs a second
+    thin stream of contrast. A duct that simply tapers has nothing beside it; a
+    different duct passing close by is as wide as a duct, not a thin rim.
+    """
+    from scipy import ndimage as ndi
+    from scipy.ndimage import median_filter
+
+    view = t.view
+    px = view.pixel_mm
+    full = view.mask
+    out = []
+    for i in range(1, t.n):
+        poly, rad = t.edge_ud[i], t.edge_r[i]
+        if t.bridge[i] or len(poly) < 6:
+            continue
+        up_p, up_r = _upstream(t, i, 5.0)
+        s_e, _ = _profile(poly, rad)
+        r_s = median_filter(rad, size=5, mode="nearest")
+        s_up = (_profile(up_p, up_r)[0] - _polyline_length(up_p) - float(np.linalg.norm(poly[0] - up_p[-1]))) \
+            if len(up_p) else np.zeros(0)
+        s_all = np.concatenate([s_up, s_e])
+        r_all = np.concatenate([up_r, rad])
+        margin0 = 1.2 * t.r[t.parent[i]] if t.parent[i] > 0 else 0.0
+        ends_here = not t.children[i]
+        margin1 = 0.0 if ends_here else 1.2 * t.r[i]
+        low = (s_e > margin0) & (s_e < s_e[-1] - margin1)
+        if not low.any():
+            continue
+        # reference: the duct's width 1.5-4 mm before each sample (upstream only, junction samples out)
+        keep = ~((s_all >= 0) & (s_all <= margin0))
+        s_ref, r_ref = s_all[keep], r_all[keep]
+        ref = np.full(len(s_e), np.nan)
+        ks = np.flatnonzero(low)
+        a = np.searchsorted(s_ref, s_e[ks] - 4.0, side="left")
+        z = np.searchsorted(s_ref, s_e[ks] - 1.5, side="right")
+        ok = z - a >= 3
+        ks, a, z = ks[ok], a[ok], z[ok]
+        if not len(ks):
+            continue
+        # a running median over the window's length (samples about evenly spaced along a chain), read at
+        # each window's middle
+        step = max(float(np.median(np.diff(s_ref))) if len(s_ref) > 1 else 1.0, 1e-6)
+        med = median_filter(r_ref, size=max(3, int(round(2.5 / step)) | 1), mode="nearest")
+        mid = np.clip(np.searchsorted(s_ref, s_e[ks] - 2.75), 0, len(s_ref) - 1)
+        ref[ks] = med[mid]
+        low &= np.isfinite(ref) & (r_s < opt.narrowing_fraction * np.nan_to_num(ref, nan=0.0))
+        low &= np.nan_to_num(ref, nan=0.0) >= opt.narrowing_min_radius_mm
+        if not low.any():
+            continue
+        idx = np.flatnonzero(low)
+        for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
+            length = float(s_e[run[-1]] - s_e[run[0]])
+            if length < 0.8:
+                continue
+            R = float(ref[run[0]])
+            Rp = R / px
+            pts = view.to_px(poly[run])
+            rim = float(np.max(r_s[run])) / px
+            if not _contrast_beside(full, pts, rim + 2.0, 2.0 * Rp):
+                continue            # nothing beside the thin stretch (a duct that tapers, or a thin branch)
+            lo = np.maximum(np.floor(pts.min(axis=0) - 2.5 * Rp - 3).astype(int), 0)
+            hi = np.minimum(np.ceil(pts.max(axis=0) + 2.5 * Rp + 3).astype(int), np.array(full.shape) - 1)
+            crop = full[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1]
+            line = np.zeros(crop.shape, dtype=bool)
+            q = np.rint(pts - lo).astype(int)
+            line[q[:, 0], q[:, 1]] = True
+            d_line, (ii, jj) = ndi.distance_transform_edt(~line, return_indices=True)
+            near = (d_line > rim + 1.5) & (d_line <= 2.0 * Rp + 1.0)
+            # where the rim leaves the column and (if it goes on) rejoins it, the column itself is beside it
+            yy, xx = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
+            for k, end in ((0, q[0]), (1, q[-1])):
+                if k == 1 and ends_here and run[-1] >= len(s_e) - 3:
+                    continue
+                near &= np.hypot(yy - end[0], xx - end[1]) > 1.5 * Rp + 1.0
+            other = crop & near
+            if other.sum() * px * px < 0.02:
+                continue
+            thick = ndi.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1]
+            comps, n = ndi.label(other)
+            # position of each pixel along the rim: the run sample its nearest line pixel belongs to
+            order = np.full(crop.shape, -1, dtype=np.int64)
+            order[q[:, 0], q[:, 1]] = np.arange(len(run))
+            along = s_e[run][np.maximum(order[ii, jj], 0)]
+            best = None
+            for c in range(1, n + 1):
+                comp = comps == c
+                if float(thick[comp].max()) > 0.75 * Rp:
+                    continue            # a whole duct beside it, not a thin rim of contrast
+                cover = float(np.ptp(along[comp]))
+                if cover < max(0.6, 0.4 * length):
+                    continue
+                if best is None or cover > best[0]:
+                    best = (cover, comp)
+            if best is None:
+                continue
+            ys, xs = np.nonzero(best[1])
+            rim_c = pts.mean(axis=0)
+            oth_c = np.array([ys.mean(), xs.mean()]) + lo
+            c_ud = view.to_mm(0.5 * (rim_c + oth_c))[0]
+            out.append({"kind": "filling_defect", "evidence": "split column", "ud": c_ud.tolist(),
+                        "size_mm": length,
+                        "detail": f"the {2 * R:.1f} mm contrast column splits in two thin streams over "
+                                  f"{length:.1f} mm"})
     return out
 
 
@@ -117,18 +268,30 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             continue            # no dip in the inscribed radius along the duct: nothing bitten out of it
         Rp = R / px
         P = polys[i]
-        lo = np.maximum(np.floor(P.min(axis=0) - 3 * Rp - 3).astype(int), 0)
-        hi = np.minimum(np.ceil(P.max(axis=0) + 3 * Rp + 3).astype(int), np.array([H, W]) - 1)
+        # a piece 0.4 radii deep within 1.2 radii of the centreline brings the wall nearer than 0.85 radii
+        # to the centreline beside it: only look around such dips (and at a tip's last millimetres)
+        dip = r < 0.85 * R
+        if kind[i] == 3:
+            dip |= s > L - 3.0
+        reach = 2.0 * R + 1.0
+        cover = np.zeros(len(s) + 1)
+        np.add.at(cover, np.searchsorted(s, s[dip] - reach), 1)
+        np.add.at(cover, np.searchsorted(s, s[dip] + reach, side="right"), -1)
+        near_dip = np.cumsum(cover)[:-1] > 0
+        Pd = P[near_dip]
+        lo = np.maximum(np.floor(Pd.min(axis=0) - 3 * Rp - 3).astype(int), 0)
+        hi = np.minimum(np.ceil(Pd.max(axis=0) + 3 * Rp + 3).astype(int), np.array([H, W]) - 1)
         sl = (slice(lo[0], hi[0] + 1), slice(lo[1], hi[1] + 1))
         crop = mask[sl]
         if crop.size == 0:
             continue
-        pad = int(np.ceil(Rp)) + 2
-        cp = np.pad(crop, pad)
-        dilated = ndi.distance_transform_edt(~cp) <= Rp
-        closed = (ndi.distance_transform_edt(dilated) > Rp)[pad:-pad, pad:-pad]
+        closed = _close_disk(crop, Rp)
         added = closed & ~crop
         if not added.any():
+            continue
+        # what follows only keeps parts of these pieces: skip the duct unless one is large enough already
+        pieces, n_p = ndi.label(added)
+        if np.bincount(pieces.ravel())[1:].max() * px * px < opt.concavity_area * R * R:
             continue
         # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
         own_lines = lab[sl] == i
@@ -157,6 +320,29 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
                         "size_mm": float(ext),
                         "detail": f"a {ext:.1f} mm lucency ({area:.2f} mm^2) inside a {2 * R:.1f} mm duct"})
     return out
+
+
+def _close_disk(crop: np.ndarray, rp: float) -> np.ndarray:
+    """Morphological closing of ``crop`` with a disk of radius ``rp`` pixels (by distance transforms).
+
+    A wide disk is applied on the mask averaged over k x k blocks (k up to a sixth of the radius, so
+    what it fills -- pieces at least 0.4 radii deep -- keeps several pixels), then brought back to
+    full resolution: the cost falls with k^2."""
+    from scipy import ndimage as ndi
+
+    k = max(1, int(rp // 6))
+    if k > 1:
+        H, W = crop.shape
+        Hp, Wp = -(-H // k) * k, -(-W // k) * k
+        big = np.zeros((Hp, Wp), dtype=np.float32)
+        big[:H, :W] = crop
+        small = big.reshape(Hp // k, k, Wp // k, k).mean(axis=(1, 3)) >= 0.5
+        closed = _close_disk(small, rp / k)
+        return np.repeat(np.repeat(closed, k, axis=0), k, axis=1)[:H, :W] | crop
+    pad = int(np.ceil(rp)) + 2
+    cp = np.pad(crop, pad)
+    dilated = ndi.distance_transform_edt(~cp) <= rp
+    return (ndi.distance_transform_edt(dilated) > rp)[pad:-pad, pad:-pad]
 
 
 def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
@@ -338,7 +524,7 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             p[1] += c["ud"][1] - at[1]              # its own depth (the segment's, shifted by the 2D offset)
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
-    return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent))
+    return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
 
 
 def _place_on_segments(b: Built, coords: np.ndarray, ud: np.ndarray,
@@ -374,11 +560,27 @@ def _leaves(parent: np.ndarray) -> np.ndarray:
     return ~has_child
 
 
-def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_leaf: np.ndarray) -> list[dict]:
+#: evidence a radiologist reports from one view: a closed lucency, a gap in the column, a duct ending wide
+STRONG_EVIDENCE = frozenset({"hole", "gap", "wide end"})
+#: signs that are one observation, not two (thin streams of contrast: along a duct or at its end)
+_SAME_SIGN = {"split end": "split column"}
+
+
+def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_leaf: np.ndarray,
+                    confirm: bool = False) -> list[dict]:
+    """Group candidates within ``merge_mm`` (3D) into findings.
+
+    With ``confirm`` (two views), a finding seen in one view only is kept when
+    its evidence is unambiguous on its own (:data:`STRONG_EVIDENCE`) or when
+    two different signs agree there; a subtle sign alone (a thin stream beside
+    the column, a bite out of its wall, a split end, a narrowing) must be seen
+    again in the other view at the same depth, as a radiologist checks a
+    subtle defect on the orthogonal projection.
+    """
     from ..frame import clock_of_point, format_clock
 
     groups: list[list[dict]] = []
-    for c in sorted(placed, key=lambda c: (c["kind"] != "filling_defect", c["view"])):
+    for c in sorted(placed, key=lambda c: (not c.get("paired", False), c["kind"] != "filling_defect", c["view"])):
         for g in groups:
             if np.linalg.norm(g[0]["point"] - c["point"]) <= opt.merge_mm:
                 g.append(c)
@@ -391,9 +593,13 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
         kind = "filling_defect" if "filling_defect" in kinds else "cutoff"
         if kind == "cutoff" and not any(is_leaf[c["row"]] for c in g):
             continue
-        pts = np.array([c["point"] for c in g])
-        p = pts.mean(axis=0)
         views = sorted({c["view"] for c in g})
+        evidence = {_SAME_SIGN.get(c["evidence"], c["evidence"]) for c in g}
+        if confirm and len(views) < 2 and not (evidence & STRONG_EVIDENCE) and len(evidence) < 2:
+            continue
+        both = [c for c in g if c.get("paired", False)]
+        pts = np.array([c["point"] for c in (both or g)])
+        p = pts.mean(axis=0)
         clock = clock_of_point(p)
         out.append({
             "label": "",
