@@ -757,12 +757,10 @@ def prepare_case(case: "Case") -> tuple["DuctTree", list, list]:
 
             located, plans = case_plan(case)
     for w in rec:
-        if issubclass(w.category, DuctreeWarning):
-            msg = str(w.message)
-            if msg not in case.warnings:
-                case.warnings.append(msg)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        # Kept for the report, and passed on: a low-confidence source must not pass unseen.
+        if issubclass(w.category, DuctreeWarning) and str(w.message) not in case.warnings:
+            case.warnings.append(str(w.message))
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     out = (tree, list(located), list(plans))
     case._prepared = out  # type: ignore[attr-defined]
     return out

@@ -50,6 +50,33 @@ def _root(
     """Rebuild the 3D ductal tree of the breast and plan a targeted excision."""
 
 
+def _show_warnings_as_lines():
+    """Print each library warning (DuctreeWarning) once, as one ``ductree: warning:`` line.
+
+    Python's own display adds a file name and a source line, which mean nothing to a user.
+    """
+    import warnings
+
+    from ..errors import DuctreeWarning
+    from .common import warn
+
+    shown: set[str] = set()
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if isinstance(category, type) and issubclass(category, DuctreeWarning):
+            text = str(message)
+            if text not in shown:
+                shown.add(text)
+                warn(text)
+            return
+        if state["debug"]:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    return default
+
+
 def _err(message: str) -> None:
     sys.stderr.write(f"ductree: error: {message}\n")
     sys.stderr.flush()
@@ -57,6 +84,16 @@ def _err(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return (and, as a script, exit with) the exit code."""
+    import warnings
+
+    previous_show = _show_warnings_as_lines()
+    try:
+        return _run(argv)
+    finally:
+        warnings.showwarning = previous_show
+
+
+def _run(argv: Sequence[str] | None) -> int:
     _tolerate_ascii_terminals()
     args = list(sys.argv[1:] if argv is None else argv)
     state["debug"] = "--debug" in args
