@@ -147,6 +147,18 @@ def nearest_half_hour(hours: float) -> float:
     return normalize_hours(round(float(hours) * 2.0) / 2.0)
 
 
+def orifice_text(hours: float | None, *, half_hour: bool = False) -> str:
+    """``"orifice 7:30"``, or ``"orifice clock not known"`` (a tree rebuilt from a ductogram starts
+    at the cannulated orifice, whose clock the images do not give).
+
+    Examples
+    --------
+    >>> orifice_text(7.4, half_hour=True), orifice_text(None)
+    ('orifice 7:30', 'orifice clock not known')
+    """
+    return "orifice clock not known" if hours is None else f"orifice {format_clock(hours, half_hour=half_hour)}"
+
+
 def format_clock(hours: float | None, *, half_hour: bool = False) -> str:
     """Text ``"H:MM"`` (nearest minute, or nearest half hour); ``"-"`` for ``None``.
 

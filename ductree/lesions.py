@@ -79,6 +79,7 @@ from .frame import (
     clock_of_point,
     format_clock,
     locate_point,
+    orifice_text,
     parse_laterality,
 )
 from .measures import child_count, generation, path_mm, segment_length, strahler
@@ -750,7 +751,7 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         near = _candidate(tree, geo, k, _closest_t(geo, k, spec, method, nip), float(d_all[k]), math.inf)
         out.nearest = near.as_dict()
         out.reason = (f"no duct fits {_spec_words(spec)} within tolerance; the nearest duct is system "
-                      f"{near.system} (orifice {format_clock(near.orifice_clock)}) at {d_all[k]:.1f} mm")
+                      f"{near.system} ({orifice_text(near.orifice_clock)}) at {d_all[k]:.1f} mm")
         _fill_spec_location(out, spec, method, nip, lat, breast_depth)
         return out
     clusters = _cluster(tree, geo, fit, sep)
@@ -762,7 +763,7 @@ def _place_one(tree: DuctTree, geo: _Segments, spec: LesionSpec, lat: str, breas
         out.status = "ambiguous"
         fits = [best, *close]
         out.ambiguity = "system" if len({c.system for c in fits}) > 1 else "branch"
-        alts = ", ".join(f"system {c.system} (orifice {format_clock(c.orifice_clock)}) path {c.path_mm:.0f} mm "
+        alts = ", ".join(f"system {c.system} ({orifice_text(c.orifice_clock)}) path {c.path_mm:.0f} mm "
                          f"at {c.distance_mm:.1f} mm" for c in fits)
         n_sys = len({c.system for c in fits})
         what = (f"places in {n_sys} duct systems" if out.ambiguity == "system"
@@ -1127,7 +1128,7 @@ def locate_details(located: Sequence[LocatedLesion]) -> list[str]:
             lines.append(f"AMBIGUOUS {les.label} ({les.ambiguity}): {les.reason}")
             for k, c in enumerate(les.candidates):
                 mark = "chosen" if k == 0 else "      "
-                lines.append(f"  {mark} system {c.system} (orifice {format_clock(c.orifice_clock)}): "
+                lines.append(f"  {mark} system {c.system} ({orifice_text(c.orifice_clock)}): "
                              f"{c.distance_mm:.1f} mm from the spec, misfit {c.misfit:.2f}, path {c.path_mm:.1f} mm, "
                              f"generation {c.generation}, at {fmt_xyz(c.point_bf)} BF"
                              + (f" [{c.note}]" if c.note else ""))

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .errors import InputError
-from .frame import AREOLA_RADIUS_MM, clock_difference_h, clock_to_direction, direction_to_clock, format_clock
+from .frame import AREOLA_RADIUS_MM, clock_difference_h, clock_to_direction, direction_to_clock, format_clock, orifice_text
 from .lesions import LocatedLesion, _plain, fmt_xyz, place_lesions, subtree_rows
 from .measures import child_count, segment_length
 from .tree import DuctTree
@@ -551,7 +551,7 @@ def plan_tables(plans: Sequence[ExcisionPlan]) -> list:
 
     out = []
     for p in plans:
-        t = Table(title=f"Excision plan: system {p.system} (orifice {format_clock(p.orifice_clock)}), "
+        t = Table(title=f"Excision plan: system {p.system} ({orifice_text(p.orifice_clock)}), "
                         f"lesions {', '.join(p.lesions)}" + ("  [AMBIGUOUS placement]" if p.status == "ambiguous" else ""),
                   show_header=False)
         t.add_column("item", no_wrap=True)

@@ -27,7 +27,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from .frame import format_clock
+from .frame import format_clock, orifice_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -169,7 +169,7 @@ def _lesion_row(les: Any) -> dict:
 
     return {
         "label": les.label, "kind": les.kind, "size": f(les.size_mm, 1), "status": les.status,
-        "system": "-" if les.system is None else f"{les.system} (orifice {format_clock(les.orifice_clock, half_hour=True)})",
+        "system": "-" if les.system is None else f"{les.system} ({orifice_text(les.orifice_clock, half_hour=True)})",
         "clock": les.clock_half_hour or "-", "quadrant": les.quadrant or "-", "region": les.region or "-",
         "depth": f(les.depth_mm), "third": les.depth_third or "-", "fn": f(les.fn_mm),
         "path": f(les.path_mm), "distance": f(les.distance_from_nipple_mm),

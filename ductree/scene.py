@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .errors import InputError
-from .frame import AREOLA_RADIUS_MM, clock_of_point, clock_to_direction, format_clock, parse_laterality
+from .frame import AREOLA_RADIUS_MM, clock_of_point, clock_to_direction, format_clock, orifice_text, parse_laterality
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyvista as pv
@@ -486,7 +486,7 @@ def row_colors(tree: "DuctTree", color_by: str, *, colormap: str | None = None,
         for r in tree.roots():
             s = int(tree.nodes[r]["system"])
             clock = tree.nodes[r].get("orifice_clock")
-            legend.append((f"system {s}, orifice {format_clock(clock, half_hour=True)}", system_color(s)))
+            legend.append((f"system {s}, {orifice_text(clock, half_hour=True)}", system_color(s)))
         return colors, legend
     if color_by == "generation":
         gen = np.minimum(measures.generation(tree), GENERATION_CLASSES - 1)
@@ -1097,7 +1097,7 @@ def _add_clock_face(scene: Scene, tree: "DuctTree", parts: dict, infos: list[dic
         scene.actors.append(Actor(f"orifice:{s_id}", dot, ("front",), "orifice", color=INVOLVED_PATH_COLOR,
                                   layer=1, lighting=False))
         clock = tree.nodes[root].get("orifice_clock")
-        scene.labels.append(Label(f"orifice {format_clock(clock, half_hour=True)} ({info['label']})",
+        scene.labels.append(Label(f"{orifice_text(clock, half_hour=True)} ({info['label']})",
                                   (p[0], y + 2.0, p[2]), ("front",), "orifice", color=INVOLVED_PATH_COLOR,
                                   size=0.8, avoid_mm=1.2, bold=True, box=True))
     # The planned periareolar incision: its arc on the areolar border (true geometry), and the
@@ -1329,7 +1329,7 @@ def _duct_rows(tree: "DuctTree", infos: list[dict]) -> list[tuple[np.ndarray, st
         on = set(rows)
         root = ids[rows[0]]
         clock = tree.nodes[root].get("orifice_clock")
-        cap = f"{caption} (system {int(tree.system_ids[rows[0]])}, orifice {format_clock(clock, half_hour=True)})"
+        cap = f"{caption} (system {int(tree.system_ids[rows[0]])}, {orifice_text(clock, half_hour=True)})"
         out.append((np.asarray(rows, dtype=np.int64), cap, [r if r in on else None for r in lesion_row]))
     return out
 

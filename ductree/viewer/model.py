@@ -85,7 +85,8 @@ class Reading:
         quad = f" ({self.quadrant})" if self.quadrant else ""
         third = f", {self.depth_third} third" if self.depth_third else ""
         return (f"{self.clock}{quad}, depth {self.depth_mm:.1f} mm{third}, fn {self.fn_mm:.1f} mm, "
-                f"path {self.path_mm:.1f} mm along duct system {self.system} (orifice {self.orifice_clock}), "
+                f"path {self.path_mm:.1f} mm along duct system {self.system} "
+                f"({'orifice clock not known' if self.orifice_clock == '-' else 'orifice ' + self.orifice_clock}), "
                 f"generation {self.generation}")
 
     def as_dict(self) -> dict:
@@ -257,12 +258,12 @@ class ViewerModel:
 
     def plan_rows(self) -> list[dict]:
         """One dict per excision plan: ``title`` and ``items`` (list of ``[item, value]``)."""
-        from ..frame import format_clock
+        from ..frame import orifice_text
 
         out = []
         for p in self.plans:
             s, c, inc, env = p.spared, p.central, p.incision, p.envelope
-            title = f"System {p.system} (orifice {format_clock(p.orifice_clock, half_hour=True)}): {', '.join(p.lesions)}"
+            title = f"System {p.system} ({orifice_text(p.orifice_clock, half_hour=True)}): {', '.join(p.lesions)}"
             if p.status == "ambiguous":
                 title += " (ambiguous placement)"
             zone = f"{c['central_excision_mm']:g} mm central excision"

@@ -228,3 +228,17 @@ def test_scene_meshes_model_and_tubes_agree_on_extent(hand_tree):
         # has vertices; an interior node on a straight run may carry none (the model mesher drops
         # rings where a chord stays within tolerance), which colouring by row does not need.
         assert rows <= set(range(7)) and {1, 3, 5, 6} <= rows
+
+
+def test_a_root_without_orifice_clock_says_so_in_words(hand_tree):
+    # A tree rebuilt from a ductogram starts at the cannulated orifice, whose clock the images do
+    # not give: legend, duct caption and plan title must say that, not print "orifice -".
+    tree = hand_tree("R")
+    for root in tree.roots():
+        tree.nodes[root].pop("orifice_clock", None)
+    tree.touch()
+    located, plans = planned(tree, "R")
+    scene = build_scene(tree, located, plans, SceneOptions(**TUBES), case_id="hand", breast_depth_mm=100)
+    texts = [e.text for e in scene.legend_in("cc")] + [lab.text for lab in scene.labels]
+    assert "system 0, orifice clock not known" in texts
+    assert not any("orifice -" in t for t in texts)
