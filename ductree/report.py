@@ -185,7 +185,8 @@ def _plan_row(p: Any) -> dict:
     inc = p.incision or {}
     sp = p.spared
     return {
-        "system": str(p.system), "orifice": format_clock(p.orifice_clock, half_hour=True),
+        "system": str(p.system),
+        "orifice": "clock not known" if p.orifice_clock is None else format_clock(p.orifice_clock, half_hour=True),
         "lesions": ", ".join(p.lesions), "status": p.status,
         "path": f"{p.involved_path_mm:.0f}", "volume": f"{p.envelope.volume_ml:.1f}",
         "removed_length": f"{100 * sp['length_removed_fraction']:.0f}%",
@@ -313,7 +314,7 @@ def render_html(data: ReportData) -> str:
     if per:
         parts.append(_table(("system", "orifice", "branches", "tips", "max generation", "length mm",
                              "deepest path mm", "max depth mm"),
-                            [(p["system"], p["orifice_clock"] or "-", p["branches"], p["tips"], p["max_generation"],
+                            [(p["system"], p["orifice_clock"] or "clock not known", p["branches"], p["tips"], p["max_generation"],
                               f"{p['length_mm']:.0f}", f"{p['deepest_path_mm']:.0f}", f"{p['depth_max_mm']:.0f}")
                              for p in per]))
     if data.images:

@@ -179,3 +179,17 @@ def test_pdf_never_ends_a_page_with_a_heading(case_path, tmp_path):
             lines = [ln.strip() for ln in page.splitlines() if ln.strip()]
             if lines:
                 assert lines[-1] not in headings, (n, lines[-3:])
+
+
+def test_plan_of_a_duct_whose_orifice_clock_is_not_known():
+    # A ductogram's tree starts at the cannulated orifice, whose clock the images do not give.
+    from ductree.report import _plan_row
+
+    tree = hand_tree()
+    for root in tree.roots():
+        tree.nodes[root].pop("orifice_clock", None)
+    tree.touch()
+    located = place_lesions(tree, [LesionSpec(label="L1", kind="papilloma", clock=parse_clock(3), depth_mm=30.0,
+                                              size_mm=3.0)], laterality="L", breast_depth_mm=100)
+    row = _plan_row(plan_lesions(tree, located)[0])
+    assert row["orifice"] == "clock not known"
