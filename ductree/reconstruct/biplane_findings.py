@@ -73,6 +73,26 @@ def _upstream(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarr
     return np.vstack(polys), np.concatenate(rads)
 
 
+def _runs_below(r: np.ndarray, ref: np.ndarray, start_ok: np.ndarray, frac: float,
+                inside: np.ndarray) -> list[np.ndarray]:
+    """Runs of samples narrower than ``frac`` x the width before the run began: each run starts at a
+    ``start_ok`` sample and goes on while ``r < frac * ref[start]`` (a running reference would sink into
+    a long narrow stretch and cut it short) and ``inside`` holds."""
+    runs = []
+    k, n = 0, len(r)
+    starts = np.flatnonzero(start_ok)
+    while True:
+        nxt = starts[starts >= k]
+        if not len(nxt):
+            break
+        k0 = int(nxt[0])
+        stop = ~((r[k0:] < frac * ref[k0]) & inside[k0:])
+        k1 = k0 + (int(np.argmax(stop)) if stop.any() else n - k0)
+        runs.append(np.arange(k0, k1))
+        k = max(k1, k0 + 1)
+    return runs
+
+
 def _contrast_beside(mask: np.ndarray, pts: np.ndarray, d0: float, d1: float) -> bool:
     """Whether any mask pixel lies at ``d0``-``d1`` pixels to either side of the polyline ``pts`` (row,
     col), probed along its normals."""
@@ -145,8 +165,8 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         low &= np.nan_to_num(ref, nan=0.0) >= opt.narrowing_min_radius_mm
         if not low.any():
             continue
-        idx = np.flatnonzero(low)
-        for run in np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1):
+        for run in _runs_below(r_s, np.nan_to_num(ref, nan=0.0), low, opt.narrowing_fraction,
+                               s_e < s_e[-1] - margin1):
             length = float(s_e[run[-1]] - s_e[run[0]])
             if length < 0.8:
                 continue
@@ -164,21 +184,24 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             line[q[:, 0], q[:, 1]] = True
             d_line, (ii, jj) = ndi.distance_transform_edt(~line, return_indices=True)
             near = (d_line > rim + 1.5) & (d_line <= 2.0 * Rp + 1.0)
-            # where the rim leaves the column and (if it goes on) rejoins it, the column itself is beside it
+            # position of each pixel along the rim: the run sample its nearest line pixel belongs to
+            order = np.full(crop.shape, -1, dtype=np.int64)
+            order[q[:, 0], q[:, 1]] = np.arange(len(run))
+            along = s_e[run][np.maximum(order[ii, jj], 0)]
+            # where the rim leaves the column and (if it goes on) rejoins it, the column itself is beside
+            # it: pixels level with or behind those ends, and the crotch around them, are not a second rim
             yy, xx = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
-            for k, end in ((0, q[0]), (1, q[-1])):
-                if k == 1 and ends_here and run[-1] >= len(s_e) - 3:
-                    continue
-                near &= np.hypot(yy - end[0], xx - end[1]) > 1.5 * Rp + 1.0
+            tail = ends_here and run[-1] >= len(s_e) - 3
+            near &= along > s_e[run[min(2, len(run) - 1)]]
+            near &= np.hypot(yy - q[0][0], xx - q[0][1]) > 1.2 * Rp + 1.0
+            if not tail:
+                near &= along < s_e[run[max(len(run) - 3, 0)]]
+                near &= np.hypot(yy - q[-1][0], xx - q[-1][1]) > 1.2 * Rp + 1.0
             other = crop & near
             if other.sum() * px * px < 0.02:
                 continue
             thick = ndi.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1]
             comps, n = ndi.label(other)
-            # position of each pixel along the rim: the run sample its nearest line pixel belongs to
-            order = np.full(crop.shape, -1, dtype=np.int64)
-            order[q[:, 0], q[:, 1]] = np.arange(len(run))
-            along = s_e[run][np.maximum(order[ii, jj], 0)]
             best = None
             for c in range(1, n + 1):
                 comp = comps == c
