@@ -977,8 +977,11 @@ def _place_path(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLe
 def _named_systems(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: LocatedLesion) -> list[int] | None:
     """The duct systems a spec names by ``system`` or ``orifice_clock`` (best match first).
 
-    ``None`` when the spec names none. An empty list when no orifice matches
-    the stated clock: ``out`` then says so (reason, nearest orifice). An
+    ``None`` when the spec names none. A system whose orifice clock is not
+    known (and whose root is at the nipple, so no clock can be read off it)
+    is never ruled out by a clock: it follows the matching ones. An empty
+    list when no orifice matches the stated clock and none is unknown: ``out``
+    then says so (reason, nearest orifice). An
     unknown system id is an :class:`InputError`. Sets the orifice tolerance
     in ``out.tolerance``.
     """
@@ -996,7 +999,12 @@ def _named_systems(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: Locate
     diff = np.array([clock_difference_h(c, spec.orifice_clock) if np.isfinite(c) else np.inf for c in clocks])
     tol_h = clock_rounding_h(float(spec.orifice_clock)) / 2.0 + ORIFICE_SLACK_H
     out.tolerance["orifice_clock_h"] = tol_h
+    # An orifice whose clock is not known (a ductogram's cannulated orifice, at the nipple) cannot
+    # be ruled out: it stays a candidate, after the orifices that match.
+    unknown = np.flatnonzero(~np.isfinite(clocks))
     ok = np.flatnonzero(diff <= tol_h + 1e-9)
+    if len(ok) == 0 and len(unknown):
+        return [int(s) for s in sorted(root_sys[unknown].tolist())]
     if len(ok) == 0:
         k = int(np.argmin(diff))
         out.nearest = {"system": int(root_sys[k]), "orifice_clock": float(clocks[k]),
@@ -1005,7 +1013,7 @@ def _named_systems(tree: DuctTree, geo: _Segments, spec: LesionSpec, out: Locate
                       f"system {root_sys[k]} at {format_clock(clocks[k])} ({diff[k]:.2f} h away)")
         return []
     ok = ok[np.lexsort((root_sys[ok], diff[ok]))]
-    return [int(root_sys[k]) for k in ok]
+    return [int(root_sys[k]) for k in ok] + [int(s) for s in sorted(root_sys[unknown].tolist())]
 
 
 def _orifice_clock(tree: DuctTree, root: Any) -> float:

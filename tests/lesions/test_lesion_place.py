@@ -331,3 +331,43 @@ def test_system_beside_clock_and_depth_keeps_branch_ambiguity(hand_tree):
     # A ray that only another system fits: nothing fits inside the named one.
     (les,) = place(hand_tree, LesionSpec("F", clock=12, depth_mm=20, system=4))
     assert les.status == "unplaced"
+
+
+# --------------------------------------------------------------------------- orifice clock not known
+
+def _ductogram_like_tree(extra_known_system: bool = False):
+    """One duct from the nipple toward 1:30 (x > 0, z > 0 on a right breast), its root AT the nipple
+    with no orifice clock, as a ductogram gives; optionally a second system whose orifice is at 2:00."""
+    from ductree.tree import DuctTree
+
+    d = clock_to_direction(1.5)
+    pos = [[0.0, 0.0, 0.0]] + [list(d * 2.0 * k + np.array([0.0, 10.0 * k, 0.0])) for k in (1, 2, 3)]
+    par, sysid = [-1, 0, 1, 2], [0, 0, 0, 0]
+    if extra_known_system:
+        e = clock_to_direction(2.0)
+        root = e * 1.5
+        pos += [list(root)] + [list(root + e * 8.0 * k + np.array([0.0, 10.0 * k, 0.0])) for k in (1, 2, 3)]
+        par += [-1, 4, 5, 6]
+        sysid += [1, 1, 1, 1]
+    t = DuctTree.from_arrays(pos, [0.8] * len(pos), par, sysid, laterality="R")
+    for r in t.roots():
+        t.nodes[r].pop("orifice_clock", None)
+        if t.nodes[r]["system"] == 1:
+            t.nodes[r]["orifice_clock"] = 2.0
+    t.touch()
+    return t
+
+
+def test_a_named_pore_does_not_rule_out_an_orifice_of_unknown_clock():
+    # The surgeon names the discharging pore (2:00) on a ductogram case: the only duct's orifice clock
+    # is not known, so the pore cannot rule it out; the lesion at 1:30, 20 mm deep is placed on it.
+    tree = _ductogram_like_tree()
+    (les,) = place(tree, LesionSpec("L1", clock=1.5, depth_mm=20, orifice_clock=2.0))
+    assert les.status == "placed" and les.system == 0
+
+
+def test_an_orifice_of_unknown_clock_stays_a_candidate_beside_a_matching_one():
+    tree = _ductogram_like_tree(extra_known_system=True)
+    # 8:00 matches no known orifice: only the system of unknown clock is left, and the 1:30 lesion is on it.
+    (les,) = place(tree, LesionSpec("L1", clock=1.5, depth_mm=20, orifice_clock=8.0))
+    assert les.status == "placed" and les.system == 0
