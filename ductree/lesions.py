@@ -1120,7 +1120,8 @@ def locate_table(located: Sequence[LocatedLesion]):
     for les in located:
         status = les.status.upper() if les.status != "placed" else "placed"
         clock = "-" if les.clock_half_hour is None else f"{les.clock_half_hour} ({les.clock_exact})"
-        system = "-" if les.system is None else f"{les.system} ({format_clock(les.orifice_clock)})"
+        system = "-" if les.system is None else (
+            f"{les.system} ({'unknown' if les.orifice_clock is None else format_clock(les.orifice_clock)})")
         t.add_row(les.label, status, clock, les.quadrant or "-", les.side or "-", fmt_number(les.depth_mm),
                   fmt_number(les.fn_mm), les.depth_third or "-", system, fmt_number(les.path_mm),
                   fmt_number(les.generation, "d"), fmt_number(les.radius_mm, ".2f"),

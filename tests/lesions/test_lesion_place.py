@@ -371,3 +371,15 @@ def test_an_orifice_of_unknown_clock_stays_a_candidate_beside_a_matching_one():
     # 8:00 matches no known orifice: only the system of unknown clock is left, and the 1:30 lesion is on it.
     (les,) = place(tree, LesionSpec("L1", clock=1.5, depth_mm=20, orifice_clock=8.0))
     assert les.status == "placed" and les.system == 0
+
+
+def test_the_locate_table_says_the_orifice_clock_is_unknown():
+    from rich.console import Console
+
+    from ductree.lesions import locate_table
+
+    (les,) = place(_ductogram_like_tree(), LesionSpec("L1", clock=1.5, depth_mm=20))
+    con = Console(width=200, record=True)
+    con.print(locate_table([les]))
+    text = con.export_text()
+    assert "0 (unknown)" in text and "(-)" not in text
