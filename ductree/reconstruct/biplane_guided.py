@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -87,6 +87,7 @@ class GuidedOptions:
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
     subtree: bool = True             #: a branch's end is costed by the best reading of everything below it
+    overlap_cost: float = 2.0        #: a sibling on a duct of the other view another sibling follows, per mm
     passes: int = 2                  #: sweeps over the branches (from the second on, every other branch is "used")
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
     single_weight: float = 0.5       #: weight of the one-view fraction in the self-consistency score
@@ -259,21 +260,20 @@ def _free(s: np.ndarray, opt: GuidedOptions) -> np.ndarray:
     return np.minimum(1.0, 0.25 + s / max(opt.free_start_mm, 1e-3))
 
 
-def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
-             final_extra: np.ndarray | None = None, hold_final: float = 0.0):
-    """One branch from a fixed start ``v0``: positions, states (1 on contrast, 0 held), distance to
-    background, total cost and the index of the last step's chosen candidate (-1 for hold)."""
+def _forward_all(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
+                 final_extra: np.ndarray | None = None, hold_final: float = 0.0):
+    """One branch from a fixed start ``v0``: the Viterbi tables (values, back-pointers, last step's costs)."""
     K = len(s)
     ds = np.maximum(np.diff(s), 1e-3)
     cands = [(None, None)] + [(c_u[bounds[k]:bounds[k + 1]], fit[bounds[k]:bounds[k + 1]]) for k in range(1, K)]
-    vals, back, C = _viterbi(np.array([v0]), np.array([0.0]), cands, ds, _free(s, opt), opt, final_extra, hold_final)
+    return _viterbi(np.array([v0]), np.array([0.0]), cands, ds, _free(s, opt), opt, final_extra, hold_final)
+
+
+def _backtrack(vals, back, c_e, bounds, K: int, v0: float, j: int):
+    """The track ending in last-step state ``j``: positions, states (1 on contrast, 0 held), distances."""
     u = np.full(K, float(v0))
     state = np.ones(K, dtype=np.int8)
     e_out = np.full(K, np.nan)
-    j = int(np.argmin(C))
-    cost = float(C[j])
-    n_last = bounds[K] - bounds[K - 1]
-    last = j if j < n_last else -1
     for k in range(K - 1, 0, -1):
         u[k] = vals[k][j]
         n_c = bounds[k + 1] - bounds[k]
@@ -282,7 +282,19 @@ def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions
         else:
             state[k] = 0
         j = int(back[k - 1][j])
-    return u, state, e_out, cost, last
+    return u, state, e_out
+
+
+def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
+             final_extra: np.ndarray | None = None, hold_final: float = 0.0):
+    """One branch from a fixed start ``v0``: positions, states (1 on contrast, 0 held), distance to
+    background, total cost and the index of the last step's chosen candidate (-1 for hold)."""
+    K = len(s)
+    vals, back, C = _forward_all(c_u, c_e, fit, bounds, s, v0, opt, final_extra, hold_final)
+    j = int(np.argmin(C))
+    u, state, e_out = _backtrack(vals, back, c_e, bounds, K, v0, j)
+    n_last = bounds[K] - bounds[K - 1]
+    return u, state, e_out, float(C[j]), (j if j < n_last else -1)
 
 
 def _backward(c_u, fit, bounds, s: np.ndarray, starts: np.ndarray, opt: GuidedOptions,
@@ -433,23 +445,53 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     # top-down: each branch from its parent's chosen end, its end costed by its subtree
     val_at = {0: uo0}
     tracks: dict[int, tuple] = {}
+
+    def run(i: int, v0: float, used_pts: np.ndarray | None, sib_pts: np.ndarray | None) -> tuple:
+        """Track branch ``i`` from ``v0``; positions of other branches cost ``used_cost``, of its siblings
+        ``overlap_cost`` per mm."""
+        P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
+        for pts, w in ((used_pts, opt.used_cost), (sib_pts, opt.overlap_cost)):
+            if pts is not None and len(pts):
+                _, _, f2, _ = _fit_costs(lines, d_o, R, S, replace(opt, used_cost=w), cKDTree(pts[:, :2]), pts[:, 2])
+                fit = fit + (f2 - samp[i][6])
+        u_o, st, e, cost, _ = _forward(c_u, c_e, fit, bounds, S, v0, opt, feat_end[i] + msg[i],
+                                       hold_feat[i] + msg_hold[i])
+        keep = st == 1
+        return (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]))
+
+    import itertools
+
     for sweep in range(max(1, opt.passes)):
-        for i in range(1, guide.n):
-            p = int(guide.parent[i])
-            if i not in samp:
-                val_at[i] = val_at[p]
+        for p in range(guide.n):               # rows are breadth-first: a parent's end is known first
+            kids = guide.children[p]
+            rows = []
+            for i in kids:
+                if i in samp:
+                    rows.append(i)
+                else:
+                    val_at[i] = val_at[p]
+            if not rows:
                 continue
-            P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
-            # positions followed by the other branches (all of them after the first sweep)
-            others = [t[4] for k, t in tracks.items() if k != i]
-            allp = np.vstack(others) if others else np.zeros((0, 3))
-            if len(allp):
-                _, _, fit, _ = _fit_costs(lines, d_o, R, S, opt, cKDTree(allp[:, :2]), allp[:, 2])
-            u_o, st, e, cost, _ = _forward(c_u, c_e, fit, bounds, S, val_at[p], opt, feat_end[i] + msg[i],
-                                           hold_feat[i] + msg_hold[i])
-            keep = st == 1
-            tracks[i] = (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]))
-            val_at[i] = float(u_o[-1])
+            # positions followed by the branches other than these siblings (all of them after sweep 1)
+            others = [t[4] for k, t in tracks.items() if k not in kids]
+            used_pts = np.vstack(others) if others else None
+            # siblings one after the other, each avoiding the ducts of those before it; the cheapest order
+            orders = list(itertools.permutations(rows)) if len(rows) <= 3 else [tuple(rows)]
+            best = None
+            for order in orders:
+                got, total = {}, 0.0
+                for i in order:
+                    sib = [got[k][4] for k in got]
+                    got[i] = run(i, val_at[p], used_pts, np.vstack(sib) if sib else None)
+                    total += got[i][3]
+                    if best is not None and total >= best[0]:
+                        break
+                else:
+                    if best is None or total < best[0]:
+                        best = (total, got)
+            for i, t in best[1].items():
+                tracks[i] = t
+                val_at[i] = float(t[0][-1])
     total_cost = held_mm = inside_mm = length_mm = 0.0
     for i in range(1, guide.n):
         p = int(guide.parent[i])
