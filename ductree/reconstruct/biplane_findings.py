@@ -117,8 +117,9 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     and a lucency open to the side): the skeleton follows one rim, whose width
     drops abruptly to under ``narrowing_fraction`` of the duct's width just
     before it, and beside it, within the duct's former width, runs a second
-    thin stream of contrast. A duct that simply tapers has nothing beside it; a
-    different duct passing close by is as wide as a duct, not a thin rim.
+    stream of contrast, itself narrower than that fraction of the duct (the
+    lesion takes the rest of the lumen). A duct that simply tapers has nothing
+    beside it; a different duct passing close by is as wide as a duct.
     """
     from scipy import ndimage as ndi
     from scipy.ndimage import median_filter
@@ -205,8 +206,8 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             best = None
             for c in range(1, n + 1):
                 comp = comps == c
-                if float(thick[comp].max()) > 0.75 * Rp:
-                    continue            # a whole duct beside it, not a thin rim of contrast
+                if float(thick[comp].max()) > opt.narrowing_fraction * Rp:
+                    continue            # wider than a stream beside a lesion: a duct running beside it
                 cover = float(np.ptp(along[comp]))
                 if cover < max(0.6, 0.4 * length):
                     continue
