@@ -48,7 +48,79 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
     out.extend(_concavities(t, opt))
     out.extend(_split_ends(t, opt))
     out.extend(_split_columns(t, opt))
+    out.extend(_flecks(t, opt))
     out.extend(_wide_ends(t, opt))
+    return out
+
+
+#: a piece of contrast apart from the column, smaller than this (mm^2), near a duct: a fleck
+FLECK_MAX_MM2 = 0.05
+#: ... within this distance (mm) of a duct's centreline; flecks this close together are one site
+FLECK_REACH_MM = 1.5
+
+
+def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Flecks of contrast beside or beyond a duct, apart from its column.
+
+    Contrast trapped in the thin film around an intraluminal lesion, too faint
+    to show as a rim, breaks up into specks in the lucency (an irregular,
+    mottled filling). Pieces of the mask smaller than :data:`FLECK_MAX_MM2`,
+    not part of the tree, within :data:`FLECK_REACH_MM` of a duct's centreline,
+    grouped when as close together; one candidate per group. A subtle sign: it
+    is reported when the other view shows a sign at the same depth.
+    """
+    from scipy import ndimage as ndi
+    from scipy.spatial import cKDTree
+
+    view = t.view
+    px = view.pixel_mm
+    full = view.mask
+    rows = np.flatnonzero(full.any(axis=1))
+    cols = np.flatnonzero(full.any(axis=0))
+    lines = [e for e in t.edge_ud if len(e)]
+    if not len(rows) or not lines:
+        return []
+    o = np.array([int(rows[0]), int(cols[0])])
+    mask = full[o[0]:int(rows[-1]) + 1, o[1]:int(cols[-1]) + 1]
+    lab, n = ndi.label(mask)
+    if n < 2:
+        return []
+    sizes = np.bincount(lab.ravel())
+    line_ud = np.vstack(lines)
+    q = np.rint(view.to_px(line_ud) - o).astype(int)
+    ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < mask.shape[0]) & (q[:, 1] < mask.shape[1])
+    in_tree = np.zeros(n + 1, dtype=bool)
+    in_tree[lab[q[ok, 0], q[ok, 1]]] = True
+    small = np.flatnonzero((sizes * px * px < FLECK_MAX_MM2) & ~in_tree)
+    small = small[small > 0]
+    if not len(small):
+        return []
+    boxes = ndi.find_objects(lab)          # a fleck is a few pixels: its box centre is its centre
+    centres = np.array([[0.5 * (boxes[k - 1][0].start + boxes[k - 1][0].stop - 1),
+                         0.5 * (boxes[k - 1][1].start + boxes[k - 1][1].stop - 1)] for k in small]) + o
+    c_ud = view.to_mm(centres)
+    near = cKDTree(line_ud).query(c_ud)[0] <= FLECK_REACH_MM
+    c_ud, area = c_ud[near], sizes[small[near]] * px * px
+    out = []
+    used = np.zeros(len(c_ud), dtype=bool)
+    for k in range(len(c_ud)):
+        if used[k]:
+            continue
+        group = np.zeros(len(c_ud), dtype=bool)
+        group[k] = True
+        while True:           # everything within reach of the group so far
+            grow = ~group & (np.min(np.linalg.norm(c_ud[:, None] - c_ud[group][None], axis=2), axis=1)
+                             <= FLECK_REACH_MM)
+            if not grow.any():
+                break
+            group |= grow
+        used |= group
+        g = c_ud[group]
+        ext = float(np.max(np.ptp(g, axis=0))) if len(g) > 1 else 0.0
+        out.append({"kind": "filling_defect", "evidence": "flecks", "ud": g.mean(axis=0).tolist(),
+                    "size_mm": ext,
+                    "detail": f"{int(group.sum())} fleck(s) of contrast ({float(area[group].sum()):.3f} mm^2) "
+                              "beside the column"})
     return out
 
 
