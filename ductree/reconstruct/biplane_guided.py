@@ -77,7 +77,7 @@ class GuidedOptions:
     max_fit_cost: float = 4.0        #: ... capped (a guide duct widened by an overlap still prefers contrast)
     inside_cost: float = 0.6         #: a position deeper in a blob than the duct's radius (hidden, not seen)
     hold_cost: float = 6.0           #: no contrast on the line of equal depth
-    used_cost: float = 0.8           #: on a position another branch already follows ...
+    used_cost: float = 2.0           #: on a position another branch already follows ...
     used_after_mm: float = 1.0       #: ... past this far along the branch (siblings share their fork)
     interior_step: float = 1.0       #: grid spacing inside a wide run (x guide radius) ...
     max_interior: int = 8            #: ... at most this many positions per run
@@ -87,7 +87,7 @@ class GuidedOptions:
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
     subtree: bool = True             #: a branch's end is costed by the best reading of everything below it
-    overlap_cost: float = 2.0        #: a sibling on a duct of the other view another sibling follows, per mm
+    overlap_cost: float = 8.0        #: a sibling on a duct of the other view another sibling follows, per mm
     passes: int = 2                  #: sweeps over the branches (from the second on, every other branch is "used")
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
     single_weight: float = 0.5       #: weight of the one-view fraction in the self-consistency score
@@ -208,7 +208,8 @@ def _fit_costs(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: np.
         dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
         near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
         ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
-        fit = fit + opt.used_cost * near * ramp
+        # on contrast, even behind another duct, is never dearer than no contrast at all
+        fit = np.minimum(fit + opt.used_cost * near * ramp, np.maximum(fit, opt.hold_cost - 0.5))
     bounds = np.searchsorted(c_step, np.arange(K + 1))
     return c_u, c_e, fit, bounds
 
