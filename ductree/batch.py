@@ -51,7 +51,7 @@ from .errors import InputError
 STAMP = ".ductree-stamp.json"
 STAMP_SCHEMA = "ductree.batch-stamp/1"
 MANIFEST_SCHEMA = "ductree.batch-manifest/1"
-MANIFEST_FIELDS = ("case", "folder", "id", "status", "seconds", "views", "outputs", "error")
+MANIFEST_FIELDS = ("case", "folder", "id", "status", "seconds", "views", "outputs", "warnings", "error")
 STATUSES = ("ok", "skipped", "failed", "error", "pending")
 
 
@@ -83,13 +83,16 @@ class CaseResult:
     seconds: float = 0.0
     views: int = 0
     outputs: list[str] = field(default_factory=list)
+    #: the case's own warnings (a low-confidence reconstruction, an unplaced lesion, ...), as its report lists them
+    warnings: list[str] = field(default_factory=list)
     error: str | None = None
 
     def line(self) -> str:
         """The one line printed for this case."""
         if self.status in ("ok", "skipped"):
             what = f"{self.views} view(s)" + (" + report" if any(o.startswith("report") for o in self.outputs) else "")
-            return f"{self.status:<7} {self.folder}  {what}  {self.seconds:.1f} s"
+            warned = f"  {len(self.warnings)} warning(s) (see the manifest)" if self.warnings else ""
+            return f"{self.status:<7} {self.folder}  {what}  {self.seconds:.1f} s{warned}"
         return f"{self.status.upper():<7} {self.folder}  {self.error}"
 
 
@@ -307,6 +310,7 @@ def _do_case(case_path: Path, dest: Path, options: BatchOptions, res: CaseResult
             res.status = "skipped"
             res.outputs = sorted(stamp["outputs"])
             res.views = int(stamp.get("views", 0))
+            res.warnings = list(stamp.get("warnings", []))
             return
     # From here the folder's old outputs are no longer vouched for.
     try:
@@ -324,9 +328,14 @@ def _do_case(case_path: Path, dest: Path, options: BatchOptions, res: CaseResult
         rep = write_report(case, dest / "report.html" if options.report else None,
                            pdf_path=dest / "report.pdf" if options.pdf else None, views=views, images=images)
         outputs += [p.name for p in rep.values()]
+    from .report import collect_warnings
+    from .scene import prepare_case
+
+    tree, located, plans = prepare_case(case)
+    res.warnings = collect_warnings(case, tree, located, plans)
     stamp = {
         "schema": STAMP_SCHEMA, "case": str(case_path), "id": case.id, "input_hash": digest,
-        "views": len(written), "options": options.key(),
+        "views": len(written), "options": options.key(), "warnings": res.warnings,
         "outputs": {name: {"bytes": (dest / name).stat().st_size, "sha256": _sha256_file(dest / name)}
                     for name in outputs},
     }
@@ -354,7 +363,8 @@ def write_manifest(out: Path, results: Sequence[CaseResult], *, seconds: float |
     w = csv.DictWriter(buf, fieldnames=list(MANIFEST_FIELDS), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({**r, "outputs": ";".join(r["outputs"]), "error": r["error"] or ""})
+        w.writerow({**r, "outputs": ";".join(r["outputs"]), "warnings": " | ".join(r["warnings"]),
+                    "error": r["error"] or ""})
     pc = write_text(out / "manifest.csv", buf.getvalue())
     return pj, pc
 

@@ -208,3 +208,27 @@ def test_in_process_timer_is_cleared_after_each_case(cases, tmp_path):
     assert [r.status for r in res.results] == ["ok"]
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.default_int_handler, None)
+
+
+def test_each_case_s_warnings_reach_the_manifest_and_survive_resume(tmp_path):
+    # A one-view ductogram case gives a planar tree: a researcher scanning the manifest must see it.
+    from ductree.batch import run_batch
+    from ductree.phantom import generate_tree, insert_lesions
+    from ductree.phantom.simulate import simulate
+
+    d = tmp_path / "oneview"
+    d.mkdir()
+    tree = generate_tree(seed=21, systems=2, branches=14, laterality="R", breast_depth_mm=70)
+    simulate("biplane", d, tree, insert_lesions(tree, 1, seed=21), seed=21)
+    (d / "case.toml").write_text('id = "cc-only"\nlaterality = "R"\n\n[source]\ncc = "cc.dcm"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    kw = dict(views=("cc",), size=(200, 200), jobs=1, report=False)
+    first = run_batch([d], out, **kw).results[0]
+    assert first.status == "ok"
+    assert any(w.startswith("one view only (cc)") for w in first.warnings), first.warnings
+    assert "warning(s)" in first.line()
+    with open(out / "manifest.csv", newline="", encoding="utf-8") as f:
+        row = next(csv.DictReader(f))
+    assert "one view only (cc)" in row["warnings"]
+    again = run_batch([d], out, resume=True, **kw).results[0]
+    assert again.status == "skipped" and again.warnings == first.warnings
