@@ -532,7 +532,10 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
     ------
     InputError
         When the log is for the other breast, or its orifice clock matches no
-        duct system of the tree (within :data:`ORIFICE_MATCH_H`).
+        duct system of the tree (within :data:`ORIFICE_MATCH_H`). A system whose
+        orifice clock is not known (a ductogram's) is always a candidate; when
+        the log fits it (not ``POOR``), its root takes the log's
+        ``orifice_clock`` (``orifice_clock_from = "scope log"``).
     """
     if not isinstance(log, NavLog):
         log = read_navlog(log)
@@ -547,8 +550,10 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
             raise InputError(f"no duct system {system}; systems are {sorted(clocks)}", key="system")
         cands = [system]
     else:
-        cands = [s for s, c in clocks.items() if c is not None
-                 and clock_difference_h(c, log.orifice_clock) <= ORIFICE_MATCH_H]
+        # A system whose orifice clock is not known (a ductogram's: it starts at the cannulated
+        # orifice, whose clock the images do not give) cannot be ruled out by the log's clock.
+        cands = [s for s, c in clocks.items() if c is None
+                 or clock_difference_h(c, log.orifice_clock) <= ORIFICE_MATCH_H]
     if not cands:
         known = ", ".join(format_clock(c) for c in sorted(c for c in clocks.values() if c is not None)) or "none"
         raise InputError(f"the orifice clock {format_clock(log.orifice_clock)} matches no duct system of the tree "
@@ -605,6 +610,11 @@ def fuse(tree: DuctTree, log: "NavLog | str | PathLike", *, system: int | None =
         findings=[placements[f.label] for f in log.findings], log_likelihood=best_score,
         branch_map=bmap, bifurcation_map=jmap, systems_considered=considered, summary=summary,
         fit=fit_quality(best_score, len(log.bifurcations), len(jmap), M_best.scale))
+    if clocks[s_best] is None and result.fit.get("good") is not False:
+        # The scope entered this system's orifice: its clock, read at the nipple, is the log's.
+        root = next(r for r in out.roots() if int(out.nodes[r]["system"]) == s_best)
+        out.nodes[root]["orifice_clock"] = float(log.orifice_clock)
+        out.nodes[root]["orifice_clock_from"] = "scope log"
     out.graph["navlog_fusion"] = {k: v for k, v in result.as_dict().items() if k not in ("findings",)}
     out.graph["navlog_fusion"]["source"] = src
     out.graph["navlog_fusion"]["main"] = main.as_dict()

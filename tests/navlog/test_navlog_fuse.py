@@ -204,3 +204,43 @@ def test_fit_is_good_on_the_logs_own_tree_and_poor_on_another():
         assert bad.fit["good"] is False, (seed, bad.fit)
         assert "fits the tree poorly" in bad.fit["reason"]
     assert tested >= 5
+
+
+def _ductogram_like(tree: DuctTree) -> DuctTree:
+    """System 0 only, as a ductogram gives it: one opacified system, its root at the nipple with no
+    orifice clock (the images do not give the cannulated orifice's clock)."""
+    keep = [n for n in tree.nodes if tree.nodes[n]["system"] == 0]
+    t = DuctTree.from_graph(tree.subgraph(keep).copy())
+    for r in t.roots():
+        t.nodes[r].pop("orifice_clock", None)
+        t.nodes[r]["pos"] = np.zeros(3)
+    t.touch()
+    return t
+
+
+def test_a_log_fuses_onto_a_ductogram_tree_and_names_its_orifice():
+    tree = _ductogram_like(hand_tree())
+    res = fuse(tree, parse_navlog(jsonl(CLEAR)))          # the log says orifice 6:00
+    (f,) = res.findings
+    assert res.system == 0 and f.placed and f.node == 7 and f.path_mm == pytest.approx(24.0, abs=0.3)
+    assert res.fit["good"]
+    (root,) = res.tree.roots()
+    assert res.tree.nodes[root]["orifice_clock"] == 6.0
+    assert res.tree.nodes[root]["orifice_clock_from"] == "scope log"
+    (root_in,) = tree.roots()
+    assert tree.nodes[root_in].get("orifice_clock") is None   # the input tree is untouched
+
+
+def test_a_poor_fit_does_not_name_the_orifice():
+    # A log of another duct: two bifurcations at depths the ductogram tree does not have.
+    log = parse_navlog(jsonl(_log([
+        {"depth_mm": 0},
+        {"depth_mm": 3, "event": "bifurcation", "lumens": [12, 6]},
+        {"depth_mm": 3, "event": "enter", "lumen": 0},
+        {"depth_mm": 6, "event": "bifurcation", "lumens": [3, 9]},
+        {"depth_mm": 6, "event": "enter", "lumen": 0},
+        {"depth_mm": 30, "event": "end", "reason": "stopped"}])))
+    res = fuse(_ductogram_like(hand_tree()), log)
+    assert res.fit["good"] is False
+    (root,) = res.tree.roots()
+    assert res.tree.nodes[root].get("orifice_clock") is None
