@@ -582,8 +582,9 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     lateral, the mean depth), which does not depend on the branch matching; the
     pair is accepted when that point lies within ``PAIR_TREE_MM`` of the 3D tree
     (two sites at equal depth on unrelated ducts triangulate to empty space).
-    A candidate seen in one view keeps its own 2D site (``u`` and depth) and
-    takes the unknown coordinate from the 3D node it lies on in that view.
+    A candidate seen in one view keeps its own 2D site (``u``; its depth made
+    common with the depth map) and takes the unknown coordinate from the 3D
+    tree where it lies on it in that view.
     """
     opt = opt or BiplaneOptions()
     per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
@@ -600,7 +601,9 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
                 p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
                 far = float(np.min(np.linalg.norm(b.pos - p, axis=1)))
                 if far <= PAIR_TREE_MM:
-                    cand.append((dd + 0.25 * far, i, j, p))
+                    # equally consistent pairings: the more specific signs first (a fleck is the least)
+                    vague = 0.5 * ((ca["evidence"] == "flecks") + (cb["evidence"] == "flecks"))
+                    cand.append((dd + 0.25 * far + vague, i, j, p))
         for _, i, j, p in sorted(cand, key=lambda c: c[0]):
             if i in paired["cc"] or j in paired["lateral"]:
                 continue
@@ -617,7 +620,11 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             if hit is None:
                 continue
             row, p, at = hit
-            p[1] += c["ud"][1] - at[1]              # its own depth (the segment's, shifted by the 2D offset)
+            d = float(c["ud"][1])
+            if f is not None:   # the common depth: the mean of its depth and the other view's (depth map)
+                p[1] = 0.5 * (d + float(f.inverse(d) if key == "cc" else f(d)))
+            else:               # the segment's, shifted by the 2D offset
+                p[1] += d - at[1]
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
