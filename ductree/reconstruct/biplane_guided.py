@@ -90,10 +90,10 @@ class GuidedOptions:
     overlap_cost: float = 8.0        #: a sibling on a duct of the other view another sibling follows, per mm
     passes: int = 2                  #: sweeps over the branches (from the second on, every other branch is "used")
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
-    single_weight: float = 0.5       #: weight of the one-view fraction in the self-consistency score
-    feature_weight: float = 1.0      #: ... and of the forks and tips not confirmed in the views
-    choose: bool = False             #: also read guided by each view and keep the most consistent reading
-    switch_margin: float = 0.1       #: a guided reading replaces the matched one only if this much better
+    single_weight: float = 1.0       #: weight of the one-view fraction in the self-consistency score
+    feature_weight: float = 0.0      #: ... and of the forks and tips not confirmed in the views (recorded only)
+    choose: bool = True              #: also read guided by each view and keep the most consistent reading
+    switch_margin: float = 0.02      #: a guided reading replaces the matched one only if this much better
 
 
 # --------------------------------------------------------------------------- the other view as lines of equal depth
@@ -113,12 +113,12 @@ class MaskLines:
         ua = 1 - da
         m, e = vg.mask, vg.edt_px
         A = m if da == 0 else m.T
-        E = e if da == 0 else e.T
         nip = np.asarray(v.nipple_px, dtype=float) - vg.off
         self.sd, self.su = float(J[1, da]), float(J[0, ua])
         self.nd, self.nu = float(nip[da]), float(nip[ua])
         self.px = float(vg.px)
-        self.E = np.ascontiguousarray(E, dtype=np.float32) * np.float32(self.px)    # mm
+        self._edt = e                      # pixels, in the crop's own (row, col) order
+        self._swap = da == 1
         H, W = A.shape
         self.shape = (H, W)
         P = np.zeros((H, W + 2), dtype=np.int8)
@@ -129,6 +129,11 @@ class MaskLines:
         self.run_lo = sc.astype(np.int64)
         self.run_hi = ec.astype(np.int64) - 1
         self.rowptr = np.searchsorted(sr, np.arange(H + 1)).astype(np.int64)
+
+    def edt_mm(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Distance to the background (mm) at line ``i``, position ``j`` (pixels)."""
+        v = self._edt[j, i] if self._swap else self._edt[i, j]
+        return v.astype(float) * self.px
 
     def line_of(self, d: np.ndarray) -> np.ndarray:
         return np.rint(np.asarray(d, dtype=float) / self.sd + self.nd).astype(np.int64)
@@ -146,7 +151,7 @@ class MaskLines:
         H, W = self.shape
         ok = (i >= 0) & (i < H) & (j >= 0) & (j < W)
         out = np.zeros(len(i), dtype=float)
-        out[ok] = self.E[i[ok], j[ok]]
+        out[ok] = self.edt_mm(i[ok], j[ok])
         return out
 
     def candidates(self, d: np.ndarray, r: np.ndarray, opt: GuidedOptions) -> tuple[np.ndarray, ...]:
@@ -180,7 +185,7 @@ class MaskLines:
         t = np.where(n_in[c_run] > 1, (k - 1) / np.maximum(n_in[c_run] - 1, 1), 0.5)
         j = np.where(k == 0, 0.5 * (lo[c_run] + hi[c_run]), lo[c_run] + rp[c_run] + t * np.maximum(inner[c_run], 0.0))
         jr = np.clip(np.rint(j).astype(np.int64), 0, W - 1)
-        e = self.E[ic[c_step], jr].astype(float)
+        e = self.edt_mm(ic[c_step], jr)
         return c_step, self.u_of(j), e
 
 
@@ -205,13 +210,26 @@ def _fit_costs(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: np.
     fit = np.where(q < 1.0, np.minimum(((1.0 - q) / opt.stick_out) ** 2, opt.max_fit_cost),
                    opt.inside_cost * np.minimum(q - 1.0, 1.0))
     if used is not None and len(c_u):
-        dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
-        near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
-        ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
-        # on contrast, even behind another duct, is never dearer than no contrast at all
-        fit = np.minimum(fit + opt.used_cost * near * ramp, np.maximum(fit, opt.hold_cost - 0.5))
+        fit = _with_use(fit, opt.used_cost * _near(c_u, c_step, d_other, radius, s, used, used_r, opt), opt)
     bounds = np.searchsorted(c_step, np.arange(K + 1))
-    return c_u, c_e, fit, bounds
+    return c_u, c_e, fit, bounds, c_step
+
+
+def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, opt: GuidedOptions) -> np.ndarray:
+    """Per candidate: 1 where it lies on a position in ``used`` (within either radius), ramped in over the
+    first ``used_after_mm`` of the branch (siblings share their fork)."""
+    if not len(c_u):
+        return np.zeros(0)
+    r_c = radius[c_step]
+    dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
+    near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
+    return near * np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
+
+
+def _with_use(fit: np.ndarray, extra: np.ndarray, opt: GuidedOptions) -> np.ndarray:
+    """Add the cost of positions other branches follow; on contrast, even behind another duct, is never
+    dearer than no contrast at all."""
+    return np.minimum(fit + extra, np.maximum(fit, opt.hold_cost - 0.5))
 
 
 def _viterbi(V0: np.ndarray, C0: np.ndarray, cands: list, ds: np.ndarray, free: np.ndarray, opt: GuidedOptions,
@@ -227,33 +245,71 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cands: list, ds: np.ndarray, free: 
     V = np.asarray(V0, dtype=float)
     C = np.asarray(C0, dtype=float)
     G = np.zeros(len(V))
-    H = np.zeros(len(V))
+    held = 0.0                       # arc held without contrast before the hold state (the last state)
+    has_hold = False
     vals, back = [V], []
     n = len(cands)
+    a0, curve, sh, hold = opt.jump0_mm, opt.curve, opt.slope_held, opt.hold_cost
     for k in range(1, n):
         cu, cf = cands[k]
         dk = float(ds[k - 1])
-        scale = (opt.jump0_mm + opt.curve * dk + opt.slope_held * H) / free[k]
-        h = int(np.argmin(C))
-        v_h, g_h, hh, c_h = float(V[h]), float(G[h]), float(H[h]), float(C[h])
-        c_hold = c_h + opt.hold_cost * dk + (hold_final if k == n - 1 else 0.0)
-        if len(cu):
-            pred = V + G * dk
-            tot = C[:, None] + ((cu[None, :] - pred[:, None]) / scale[:, None]) ** 2
-            arg = np.argmin(tot, axis=0)
-            newC = tot[arg, np.arange(len(cu))] + dk * cf
+        h = int(C.argmin())
+        v_h, g_h = float(V[h]), float(G[h])
+        hh = held if (has_hold and h == len(V) - 1) else 0.0
+        c_hold = float(C[h]) + hold * dk + (hold_final if k == n - 1 else 0.0)
+        m = len(cu)
+        if m:
+            base = free[k] / (a0 + curve * dk)
+            z = (cu[None, :] - (V + G * dk)[:, None]) * base
+            if has_hold:
+                z[-1] *= (a0 + curve * dk) / (a0 + curve * dk + sh * held)
+            tot = z * z
+            tot += C[:, None]
+            arg = tot.argmin(axis=0)
+            nC = np.empty(m + 1)
+            nC[:m] = tot.min(axis=0) + dk * cf
             if k == n - 1 and final_extra is not None:
-                newC = newC + final_extra
-            G = np.concatenate([0.5 * G[arg] + 0.5 * (cu - V[arg]) / (dk + H[arg]), [g_h]])
-            H = np.concatenate([np.zeros(len(cu)), [hh + dk]])
-            V = np.concatenate([cu, [v_h]])
-            C = np.concatenate([newC, [c_hold]])
-            back.append(np.concatenate([arg, [h]]))
+                nC[:m] += final_extra
+            nC[m] = c_hold
+            nG = np.empty(m + 1)
+            dv = np.full(len(V), dk)
+            if has_hold:
+                dv[-1] += held
+            nG[:m] = 0.5 * G[arg] + 0.5 * (cu - V[arg]) / dv[arg]
+            nG[m] = g_h
+            nV = np.empty(m + 1)
+            nV[:m] = cu
+            nV[m] = v_h
+            b = np.empty(m + 1, dtype=np.int64)
+            b[:m] = arg
+            b[m] = h
+            V, G, C = nV, nG, nC
+            back.append(b)
         else:
-            V, G, H, C = np.array([v_h]), np.array([g_h]), np.array([hh + dk]), np.array([c_hold])
+            V, G, C = np.array([v_h]), np.array([g_h]), np.array([c_hold])
             back.append(np.array([h]))
+        held = hh + dk
+        has_hold = True
         vals.append(V)
     return vals, back, C
+
+
+def _overlapping(tracks: list[np.ndarray], opt: GuidedOptions) -> bool:
+    """Do any two of these tracks ((u, d, r) rows in the other view) share a duct for a sample or more?"""
+    def late(t: np.ndarray) -> np.ndarray:
+        # past the shared fork (the first used_after_mm of each branch)
+        return t[np.hypot(t[:, 0] - t[0, 0], t[:, 1] - t[0, 1]) > opt.used_after_mm] if len(t) else t
+
+    tracks = [late(t) for t in tracks]
+    for a in range(len(tracks)):
+        for b in range(a + 1, len(tracks)):
+            ta, tb = tracks[a], tracks[b]
+            if not len(ta) or not len(tb):
+                continue
+            dist, idx = cKDTree(tb[:, :2]).query(ta[:, :2], k=1)
+            if np.any(dist < 0.7 * (ta[:, 2] + tb[idx, 2])):
+                return True
+    return False
 
 
 def _free(s: np.ndarray, opt: GuidedOptions) -> np.ndarray:
@@ -346,7 +402,7 @@ def track_in_mask(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: 
     K = len(d_other)
     if K <= 1:
         return np.full(K, float(v0)), np.ones(K, dtype=np.int8), np.full(K, np.nan), 0.0
-    c_u, c_e, fit, bounds = _fit_costs(lines, d_other, radius, s, opt, used, used_r)
+    c_u, c_e, fit, bounds, _ = _fit_costs(lines, d_other, radius, s, opt, used, used_r)
     u, state, e, cost, _ = _forward(c_u, c_e, fit, bounds, s, v0, opt)
     return u, state, e, cost
 
@@ -420,8 +476,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             continue
         P, R, S, _ = _resample(poly, rad, opt.sample_mm, np.asarray([len(poly) - 1], dtype=np.int64))
         d_o = to_other(P[:, 1])
-        c_u, c_e, fit, bounds = _fit_costs(lines, d_o, R, S, opt)
-        samp[i] = (P, R, S, d_o, c_u, c_e, fit, bounds)
+        c_u, c_e, fit, bounds, c_step = _fit_costs(lines, d_o, R, S, opt)
+        samp[i] = (P, R, S, d_o, c_u, c_e, fit, bounds, c_step)
         K = len(S)
         ends[i] = c_u[bounds[K - 1]:bounds[K]]
         tip = len(guide.children[i]) == 0
@@ -438,7 +494,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                 msg[p] = msg[p] + msg[i] if len(msg[i]) == len(msg[p]) else msg[p]
                 msg_hold[p] += msg_hold[i]
                 continue
-            P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
+            P, R, S, d_o, c_u, c_e, fit, bounds, _ = samp[i]
             cost = _backward(c_u, fit, bounds, S, ends[p], opt, feat_end[i] + msg[i],
                              hold_feat[i] + msg_hold[i])
             msg[p] = msg[p] + cost
@@ -447,14 +503,15 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     val_at = {0: uo0}
     tracks: dict[int, tuple] = {}
 
-    def run(i: int, v0: float, used_pts: np.ndarray | None, sib_pts: np.ndarray | None) -> tuple:
-        """Track branch ``i`` from ``v0``; positions of other branches cost ``used_cost``, of its siblings
-        ``overlap_cost`` per mm."""
-        P, R, S, d_o, c_u, c_e, fit, bounds = samp[i]
-        for pts, w in ((used_pts, opt.used_cost), (sib_pts, opt.overlap_cost)):
-            if pts is not None and len(pts):
-                _, _, f2, _ = _fit_costs(lines, d_o, R, S, replace(opt, used_cost=w), cKDTree(pts[:, :2]), pts[:, 2])
-                fit = fit + (f2 - samp[i][6])
+    def run(i: int, v0: float, used_extra: np.ndarray | None, sib_pts: tuple | None) -> tuple:
+        """Track branch ``i`` from ``v0``; positions of other branches cost ``used_extra`` (per candidate),
+        of its siblings ``overlap_cost`` per mm."""
+        P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
+        extra = np.zeros(len(c_u)) if used_extra is None else used_extra
+        if sib_pts is not None:
+            extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt)
+        if extra.any():
+            fit = _with_use(fit, extra, opt)
         u_o, st, e, cost, _ = _forward(c_u, c_e, fit, bounds, S, v0, opt, feat_end[i] + msg[i],
                                        hold_feat[i] + msg_hold[i])
         keep = st == 1
@@ -462,6 +519,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
 
     import itertools
 
+    seen: dict[int, tuple] = {}
     for sweep in range(max(1, opt.passes)):
         for p in range(guide.n):               # rows are breadth-first: a parent's end is known first
             kids = guide.children[p]
@@ -475,21 +533,43 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                 continue
             # positions followed by the branches other than these siblings (all of them after sweep 1)
             others = [t[4] for k, t in tracks.items() if k not in kids]
-            used_pts = np.vstack(others) if others else None
+            allp = np.vstack(others) if others else np.zeros((0, 3))
+            used_extra = {}
+            if len(allp):
+                kd_u = cKDTree(allp[:, :2])
+                for i in rows:
+                    P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
+                    used_extra[i] = opt.used_cost * _near(c_u, c_step, d_o, R, S, kd_u, allp[:, 2], opt)
+            # a group whose start and surroundings did not change since the last sweep keeps its tracks
+            sig = (val_at[p], {i: used_extra.get(i) for i in rows})
+            last = seen.get(p)
+            if last is not None and last[0] == sig[0] and all(
+                    (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+                    for a, b in ((last[1][i], sig[1][i]) for i in rows)):
+                continue
+            seen[p] = sig
             # siblings one after the other, each avoiding the ducts of those before it; the cheapest order
-            orders = list(itertools.permutations(rows)) if len(rows) <= 3 else [tuple(rows)]
-            best = None
-            for order in orders:
-                got, total = {}, 0.0
-                for i in order:
-                    sib = [got[k][4] for k in got]
-                    got[i] = run(i, val_at[p], used_pts, np.vstack(sib) if sib else None)
-                    total += got[i][3]
-                    if best is not None and total >= best[0]:
-                        break
-                else:
-                    if best is None or total < best[0]:
-                        best = (total, got)
+            alone = {i: run(i, val_at[p], used_extra.get(i), None) for i in rows}
+            if len(rows) == 1 or not _overlapping([alone[i][4] for i in rows], opt):
+                best = (0.0, alone)
+            else:
+                orders = list(itertools.permutations(rows)) if len(rows) <= 3 else [tuple(rows)]
+                best = None
+                for order in orders:
+                    got, total = {}, 0.0
+                    for i in order:
+                        if not got:
+                            got[i] = alone[i]
+                        else:
+                            sib = np.vstack([got[k][4] for k in got])
+                            got[i] = run(i, val_at[p], used_extra.get(i),
+                                         (cKDTree(sib[:, :2]), sib[:, 2]) if len(sib) else None)
+                        total += got[i][3]
+                        if best is not None and total >= best[0]:
+                            break
+                    else:
+                        if best is None or total < best[0]:
+                            best = (total, got)
             for i, t in best[1].items():
                 tracks[i] = t
                 val_at[i] = float(t[0][-1])
