@@ -56,7 +56,7 @@ from scipy.spatial import cKDTree
 
 from .biplane_graph import ViewGraph, ViewTree
 from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius, _place_single, _resample,
-                            _resample_rows, _Track)
+                            _Track)
 
 __all__ = ["GuidedOptions", "MaskLines", "Reading", "choose_reading", "consistency", "guided_reading",
            "mask_lines", "project", "track_in_mask"]
@@ -84,6 +84,7 @@ class GuidedOptions:
     explain_tol_mm: float = 0.3      #: a skeleton point within its radius + this of the tree is explained
     hidden_min_mm: float = 1.5       #: unexplained stretches of the other view at least this long ...
     hidden_fraction: float = 0.5     #: ... and this fraction of their branch are added as one-view branches
+    behind_min_mm: float = 1.5       #: a branch on another's position for this long is hidden behind it there
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
     subtree: bool = True             #: a branch's end is costed by the best reading of everything below it
@@ -92,7 +93,7 @@ class GuidedOptions:
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
     single_weight: float = 1.0       #: weight of the one-view fraction in the self-consistency score
     feature_weight: float = 0.0      #: ... and of the forks and tips not confirmed in the views (recorded only)
-    choose: bool = False             #: also read guided by each view and keep the most consistent reading
+    choose: bool = True              #: also read guided by each view and keep the most consistent reading
     switch_margin: float = 0.02      #: a guided reading replaces the matched one only if this much better
 
 
@@ -174,8 +175,9 @@ class MaskLines:
         hi = self.run_hi[ridx].astype(float)
         rp = r[step] / self.px                          # guide radius in pixels
         inner = (hi - lo) - 2.0 * rp                    # room for the centre inside the run
-        n_in = np.where(inner > 1.0, np.minimum(opt.max_interior,
-                                                np.ceil(inner / np.maximum(opt.interior_step * rp, 1.0)) + 1), 0)
+        # (thresholds a hair off the pixel grid: pixel-quantized widths must not flip with float noise)
+        n_in = np.where(inner > 1.0 + 1e-6, np.minimum(
+            opt.max_interior, np.ceil(inner / np.maximum(opt.interior_step * rp, 1.0) - 1e-6) + 1), 0)
         n_in = n_in.astype(np.int64)
         # the run's centre, then n_in positions from lo + rp to hi - rp
         reps = 1 + n_in
@@ -573,6 +575,20 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             for i, t in best[1].items():
                 tracks[i] = t
                 val_at[i] = float(t[0][-1])
+    # stretches where a branch lies within another's duct in the other view (no edge of its own there): the
+    # other view shows one duct, this one is hidden behind it - seen in one view only
+    behind: dict[int, np.ndarray] = {}
+    for i, t in tracks.items():
+        u_o, st = t[0], t[1]
+        R, S, d_o = samp[i][1], samp[i][2], samp[i][3]
+        others = [tracks[k][4] for k in tracks if k != i]
+        op = np.vstack(others) if others else np.zeros((0, 3))
+        if not len(op) or opt.behind_min_mm <= 0:
+            behind[i] = np.zeros(len(S), dtype=bool)
+            continue
+        dist, idx = cKDTree(op[:, :2]).query(np.column_stack([u_o, d_o]), k=1)
+        same = (st == 1) & (S > opt.used_after_mm) & (dist <= op[idx, 2] - 0.75 * R)
+        behind[i] = _long_runs(same, S, opt.behind_min_mm)
     total_cost = held_mm = inside_mm = length_mm = 0.0
     for i in range(1, guide.n):
         p = int(guide.parent[i])
@@ -593,7 +609,15 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             run = run + ds[k] if st[k] == 0 else 0.0
             since[k] = run
         prev = end_at[p]
-        for r in _resample_rows(S, mopt.node_spacing_mm, [])[1:]:
+        hid = behind[i]
+        for r in _node_rows(S, mopt.node_spacing_mm)[1:]:
+            if hid[r]:
+                gu, ou = (float(P[r, 0]), float(P[r, 1])), (float(u_o[r]), float(d_o[r]))
+                # within another duct's projection: hidden behind it, or not in that view at all
+                prev = acc.add(point(P[r, 0], P[r, 1], u_o[r], d_o[r]), float(R[r]), prev, single=True,
+                               view=guide_kind, sigma=mopt.track_behind_sigma_mm,
+                               cc=gu if g_cc else ou, lat=ou if g_cc else gu)
+                continue
             seen = st[r] == 1
             r_other = e[r] if seen and 0.6 * R[r] <= e[r] <= 1.6 * R[r] else R[r]
             rr = float(_combine_radius(np.array([R[r]]), np.array([r_other]))[0])
@@ -613,6 +637,31 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     return Reading(name=f"guided_by_{guide_kind}", built=b, info=info)
 
 
+def _long_runs(flag: np.ndarray, s: np.ndarray, min_len: float) -> np.ndarray:
+    """``flag`` kept only on runs at least ``min_len`` long (arc lengths ``s``)."""
+    out = np.zeros(len(flag), dtype=bool)
+    if not flag.any():
+        return out
+    f = np.concatenate([[False], flag, [False]]).astype(np.int8)
+    starts = np.flatnonzero(np.diff(f) == 1)
+    ends = np.flatnonzero(np.diff(f) == -1) - 1
+    for a, b in zip(starts, ends):
+        if s[b] - s[a] >= min_len:
+            out[a:b + 1] = True
+    return out
+
+
+def _node_rows(S: np.ndarray, step: float) -> list[int]:
+    """Sample indices about ``step`` mm apart along arc lengths ``S`` (first and last kept). The nearest
+    sample to each target, a fixed fraction off the half-way point so float noise cannot flip the choice."""
+    K = len(S)
+    n = max(1, int(round(float(S[-1] - S[0]) / step + 1e-6)))
+    idx = np.interp(np.linspace(S[0], S[-1], n + 1), S, np.arange(K, dtype=float))
+    rows = np.clip(np.floor(idx + 0.5 - 0.1234567), 0, K - 1).astype(int)
+    rows[0], rows[-1] = 0, K - 1
+    return [int(r) for k, r in enumerate(rows) if k == 0 or r != rows[k - 1]]
+
+
 def _explained(other_tree: ViewTree, coords: np.ndarray, radius: np.ndarray, tol: float,
                step: float = 0.1) -> list[np.ndarray]:
     """Per node of the other view's tree: which samples of its incoming centreline the tree explains."""
@@ -626,7 +675,7 @@ def _explained(other_tree: ViewTree, coords: np.ndarray, radius: np.ndarray, tol
             out.append(np.zeros(len(e), dtype=bool))
             continue
         dist, idx = kd.query(e, k=1)
-        out.append(dist <= np.maximum(other_tree.edge_r[n], rad[idx]) + tol)
+        out.append(dist <= np.maximum(other_tree.edge_r[n], rad[idx]) + tol + 1.234e-4)
     return out
 
 

@@ -75,7 +75,10 @@ def test_side_by_side_ducts_are_split_by_the_clean_view():
         # and they stay on their own duct where the ducts part
         far = rows[(b.pos[rows, 1] >= 27.0) & (b.pos[rows, 1] <= (34.0 if sign > 0 else 29.5))]
         assert np.abs(b.pos[far, 0] - _x_at(truth, b.pos[far, 1])).max() < 0.2
-    assert not b.single_view.any()
+    # near the fork the two are one duct in the CC: flagged as seen in one view there (either may hide behind
+    # the other), nowhere else
+    flagged = b.single_view
+    assert np.all(b.pos[flagged, 1] < 16.0) and np.all(b.sigma[flagged] >= 1.0)
 
 
 def test_a_crossing_is_passed_straight_through():
