@@ -1,10 +1,15 @@
 """Candidate findings of a ductogram: filling defects and abrupt cut-offs, per view, placed in 3D.
 
 What radiologists report on a galactogram (DOMAIN §3): a filling defect (a
-hole, a gap or a sharp narrowing of the contrast column) and an abrupt
-cut-off (a duct ending wide instead of tapering). Each view's candidates are
-found on its 2D tree (``u``, depth mm), placed on the 3D tree (BF mm) and
-merged across views.
+hole, a gap or a sharp narrowing of the contrast column, the column split in
+two thin streams around a lesion, a bite out of its wall, flecks of contrast
+in the film around a lesion) and an abrupt cut-off (a duct ending wide
+instead of tapering). Each view's candidates are found on its 2D tree (``u``,
+depth mm) and its mask; a CC and a lateral candidate at the same depth are
+one lesion, triangulated from the two 2D sites; the rest are placed on the
+3D tree (BF mm). A subtle sign seen in one view only is not reported unless
+a second, different sign agrees there: as a radiologist checks a subtle
+defect on the orthogonal projection.
 """
 
 from __future__ import annotations
@@ -283,6 +288,9 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
                 cover = float(np.ptp(along[comp]))
                 if cover < max(0.6, 0.4 * length):
                     continue
+                edge = comp & (d_line > 2.0 * Rp - 1.0)
+                if edge.any() and float(np.ptp(along[edge])) > 0.5 * cover:
+                    continue            # it runs out of the duct's former width: a duct diverging, not a rim
                 if best is None or cover > best[0]:
                     best = (cover, comp)
             if best is None:
