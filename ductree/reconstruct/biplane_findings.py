@@ -35,16 +35,26 @@ PLACE_MAX_MM = 3.0
 PAIR_TREE_MM = 4.0
 
 
+#: a defect hole narrower than this fraction of its column's width is a sliver (a subtle sign)
+SLIVER_FRACTION = 1.0 / 6.0
+
+
 # --------------------------------------------------------------------------- findings
 
 def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict]:
-    """Candidate lesion sites seen in one view: holes, gaps, narrowings, wide ends ((u, d) mm)."""
+    """Candidate lesion sites seen in one view ((u, d) mm), each with its ``evidence``: hole, sliver, gap,
+    narrowing, lucency, split end, split column, flecks, wide end."""
     opt = opt or BiplaneOptions()
     out = []
     for h in t.holes:
         if h["defect"]:
-            out.append({"kind": "filling_defect", "evidence": "hole", "ud": h["ud"], "size_mm": h["length_mm"],
-                        "detail": f"a {h['length_mm']:.1f} x {h['width_mm']:.1f} mm hole in a "
+            # a hairline lucency (under a sixth of the column's width) is as often the crotch between two ducts
+            # overlapping at a fork: a subtle sign, not a hole to report from one view
+            sliver = h["width_mm"] < SLIVER_FRACTION * h["duct_width_mm"]
+            out.append({"kind": "filling_defect", "evidence": "sliver" if sliver else "hole", "ud": h["ud"],
+                        "size_mm": h["length_mm"],
+                        "detail": f"a {h['length_mm']:.1f} x {h['width_mm']:.1f} mm "
+                                  f"{'hairline lucency' if sliver else 'hole'} in a "
                                   f"{h['duct_width_mm']:.1f} mm contrast column"})
     for gp in t.gaps:
         out.append({"kind": "filling_defect", "evidence": "gap", "ud": gp["ud"], "size_mm": gp["length_mm"],
@@ -634,8 +644,35 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             else:               # the segment's, shifted by the 2D offset
                 p[1] += d - at[1]
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
+            if c["evidence"] == "hole" and _ducts_overlap(b, coords, np.asarray(c["ud"], dtype=float),
+                                                          2 if key == "cc" else 0):
+                continue        # a lucency where two ducts cross in this view: the space between them
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
+
+
+def _ducts_overlap(b: Built, coords: np.ndarray, ud: np.ndarray, beam: int) -> bool:
+    """Whether two ducts of the 3D tree lie over each other in a view at ``ud`` (u, d mm): segments whose
+    projections (``coords``) pass over the site, apart along the beam (BF axis ``beam``: ``z`` for the
+    CC, ``x`` for the lateral) by more than their radii and 0.5 mm (seen apart in the other view)."""
+    kids = np.flatnonzero(b.parent >= 0)
+    par = b.parent[kids]
+    ok = np.all(np.isfinite(coords[kids]), axis=1) & np.all(np.isfinite(coords[par]), axis=1)
+    kids, par = kids[ok], par[ok]
+    if len(kids) < 2:
+        return False
+    a, e = coords[par], coords[kids]
+    ab = e - a
+    den = np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-12)
+    t = np.clip(np.einsum("ij,ij->i", ud - a, ab) / den, 0.0, 1.0)
+    r = b.radius[par] + t * (b.radius[kids] - b.radius[par])
+    over = np.linalg.norm(a + t[:, None] * ab - ud, axis=1) <= r + 0.2
+    if over.sum() < 2:
+        return False
+    w = (b.pos[par, beam] + t * (b.pos[kids, beam] - b.pos[par, beam]))[over]
+    r = r[over]
+    gap = np.abs(w[:, None] - w[None, :]) - (r[:, None] + r[None, :])
+    return bool(gap.max() > 0.5)
 
 
 def _place_on_segments(b: Built, coords: np.ndarray, ud: np.ndarray,

@@ -105,3 +105,36 @@ def test_a_subtle_sign_in_one_view_alone_is_not_reported_but_a_hole_is():
     found = tree.graph["candidate_findings"]
     assert len(found) == 1 and found[0]["views"] == ["cc"], found
     assert abs(found[0]["point_bf"][1] - LESION_D) < 0.6 and abs(found[0]["point_bf"][0]) < 0.3, found
+
+
+def test_a_hairline_lucency_in_one_view_is_not_reported_a_hole_is():
+    """A 0.12 mm wide, 1.7 mm long lucency near one wall of a 1.2 mm column (under a sixth of its width: as
+    often the crotch between two ducts overlapping at a fork) is a subtle sign: not reported from the CC
+    alone. The same lucency 0.16 mm wide (over a sixth) is a hole and is."""
+    sliver = [((0.3, LESION_D - 0.8), (0.3, LESION_D + 0.8), 0.06, 0.06)]
+    t, cands = _candidates(_view("cc", sliver))
+    assert [c["evidence"] for c in cands if c["evidence"] in ("hole", "sliver")] == ["sliver"], cands
+    tree = _build(_view("cc", sliver), _view("lateral"))
+    assert tree.graph["candidate_findings"] == []
+    hole = [((0.3, LESION_D - 0.8), (0.3, LESION_D + 0.8), 0.08, 0.08)]
+    tree = _build(_view("cc", hole), _view("lateral"))
+    found = tree.graph["candidate_findings"]
+    assert len(found) == 1 and abs(found[0]["point_bf"][1] - LESION_D) < 0.5, found
+
+
+def test_ducts_over_each_other_in_a_view_are_told_from_a_fork():
+    """Two ducts crossing in the CC projection 3 mm apart along the beam (z) lie over each other there;
+    a parent and its child at a fork do not."""
+    from types import SimpleNamespace
+
+    from ductree.reconstruct.biplane_findings import _ducts_overlap
+
+    # rows: 0 root; 1-2 a duct along depth at z = 0; 3 a duct from row 1 running across x at z = 3
+    pos = np.array([[0.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 20.0, 0.0], [-5.0, 15.0, 3.0], [5.0, 15.0, 3.0]])
+    parent = np.array([-1, 0, 1, 1, 3])
+    b = SimpleNamespace(pos=pos, parent=parent, radius=np.full(5, 0.4))
+    cc = pos[:, [0, 1]]
+    assert _ducts_overlap(b, cc, np.array([0.0, 15.0]), beam=2)
+    assert not _ducts_overlap(b, cc, np.array([0.0, 12.0]), beam=2)       # one duct only
+    fork = SimpleNamespace(pos=pos * np.array([1.0, 1.0, 0.0]), parent=parent, radius=np.full(5, 0.4))
+    assert not _ducts_overlap(fork, cc, np.array([0.0, 15.0]), beam=2)   # same z: joined, not over each other
