@@ -416,18 +416,22 @@ class ViewGraph:
 
 def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndarray, list[dict]]:
     """Fill the holes that are filling defects (see the module docs); return the mask and their records."""
-    filled = ndi.binary_fill_holes(m)
-    hole_mask = filled & ~m
-    if not hole_mask.any():
+    # holes: background not connected (4-connected, as binary_fill_holes) to the image border
+    hl, nh = ndi.label(~m)
+    border = np.unique(np.concatenate([hl[0], hl[-1], hl[:, 0], hl[:, -1]]))
+    drop = np.zeros(nh + 1, dtype=bool)
+    drop[border] = True
+    drop[0] = True
+    hl[drop[hl]] = 0
+    if not hl.any():
         return m, []
-    hl, nh = ndi.label(hole_mask)
     out = m.copy()
-    sizes = np.bincount(hl.ravel())
-    pin = np.flatnonzero(sizes < max(2, opt.min_hole_mm2 / (px * px)))
-    pin = pin[pin > 0]
-    if len(pin):
-        out |= np.isin(hl, pin)
-        hl[np.isin(hl, pin)] = 0
+    sizes = np.bincount(hl.ravel(), minlength=nh + 1)
+    pin = (sizes < max(2, opt.min_hole_mm2 / (px * px))) & ~drop
+    if pin.any():
+        is_pin = pin[hl]
+        out |= is_pin
+        hl[is_pin] = 0
     objs = ndi.find_objects(hl)
     records = []
     for k, sl in enumerate(objs, start=1):
@@ -435,11 +439,13 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
             continue
         h_rows = sl[0].stop - sl[0].start
         h_cols = sl[1].stop - sl[1].start
+        if max(h_rows, h_cols) * px > opt.defect_max_mm:
+            continue       # too long for a lucency inside one duct: the gap between ducts that cross or touch
         e_h = ndi.distance_transform_edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
         # the hole's own width (twice its inscribed radius: a long lucency lying across the image axes has
         # a large bounding box but is still narrow)
-        if max(h_rows, h_cols) * px > opt.defect_max_mm or 2.0 * float(e_h.max()) * px > opt.defect_max_width_mm:
-            continue       # too big for a lucency inside one duct: the gap between ducts that cross or touch
+        if 2.0 * float(e_h.max()) * px > opt.defect_max_width_mm:
+            continue       # too wide for a lucency inside one duct
         pad = int(math.ceil(opt.defect_max_width_mm / px)) + 6
         rs = slice(max(sl[0].start - pad, 0), min(sl[0].stop + pad, m.shape[0]))
         cs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, m.shape[1]))

@@ -252,41 +252,41 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cands: list, ds: np.ndarray, free: 
     vals, back = [V], []
     n = len(cands)
     a0, curve, sh, hold = opt.jump0_mm, opt.curve, opt.slope_held, opt.hold_cost
+    ar = np.arange(max([len(c[0]) for c in cands[1:] if c[0] is not None] + [1]))
     for k in range(1, n):
         cu, cf = cands[k]
         dk = float(ds[k - 1])
         h = int(C.argmin())
+        last = len(V) - 1
         v_h, g_h = float(V[h]), float(G[h])
-        hh = held if (has_hold and h == len(V) - 1) else 0.0
+        hh = held if (has_hold and h == last) else 0.0
         c_hold = float(C[h]) + hold * dk + (hold_final if k == n - 1 else 0.0)
         m = len(cu)
         if m:
-            base = free[k] / (a0 + curve * dk)
-            z = (cu[None, :] - (V + G * dk)[:, None]) * base
+            step = a0 + curve * dk
+            z = cu - (V + G * dk)[:, None]
             if has_hold:
-                z[-1] *= (a0 + curve * dk) / (a0 + curve * dk + sh * held)
+                z[-1] *= step / (step + sh * held)
             tot = z * z
+            tot *= (free[k] / step) ** 2
             tot += C[:, None]
             arg = tot.argmin(axis=0)
-            nC = np.empty(m + 1)
-            nC[:m] = tot.min(axis=0) + dk * cf
-            if k == n - 1 and final_extra is not None:
-                nC[:m] += final_extra
-            nC[m] = c_hold
-            nG = np.empty(m + 1)
-            dv = np.full(len(V), dk)
+            va = V[arg]
+            ng = (cu - va) / dk
             if has_hold:
-                dv[-1] += held
-            nG[:m] = 0.5 * G[arg] + 0.5 * (cu - V[arg]) / dv[arg]
-            nG[m] = g_h
-            nV = np.empty(m + 1)
-            nV[:m] = cu
-            nV[m] = v_h
-            b = np.empty(m + 1, dtype=np.int64)
-            b[:m] = arg
-            b[m] = h
-            V, G, C = nV, nG, nC
-            back.append(b)
+                from_hold = arg == last
+                if from_hold.any():
+                    ng[from_hold] = (cu[from_hold] - va[from_hold]) / (dk + held)
+            ng += G[arg]
+            ng *= 0.5
+            nc = tot[arg, ar[:m]]
+            nc += dk * cf
+            if k == n - 1 and final_extra is not None:
+                nc += final_extra
+            V = np.concatenate((cu, (v_h,)))
+            G = np.concatenate((ng, (g_h,)))
+            C = np.concatenate((nc, (c_hold,)))
+            back.append(np.concatenate((arg, (h,))))
         else:
             V, G, C = np.array([v_h]), np.array([g_h]), np.array([c_hold])
             back.append(np.array([h]))
@@ -333,27 +333,28 @@ def _backtrack(vals, back, c_e, bounds, K: int, v0: float, j: int):
     u = np.full(K, float(v0))
     state = np.ones(K, dtype=np.int8)
     e_out = np.full(K, np.nan)
+    path = np.full(K, -1, dtype=np.int64)          # the candidate taken at each step (-1: held / the start)
     for k in range(K - 1, 0, -1):
         u[k] = vals[k][j]
         n_c = bounds[k + 1] - bounds[k]
         if j < n_c:
             e_out[k] = c_e[bounds[k] + j]
+            path[k] = bounds[k] + j
         else:
             state[k] = 0
         j = int(back[k - 1][j])
-    return u, state, e_out
+    return u, state, e_out, path
 
 
 def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
              final_extra: np.ndarray | None = None, hold_final: float = 0.0):
     """One branch from a fixed start ``v0``: positions, states (1 on contrast, 0 held), distance to
-    background, total cost and the index of the last step's chosen candidate (-1 for hold)."""
+    background, total cost and the candidate taken at each step (-1 where held)."""
     K = len(s)
     vals, back, C = _forward_all(c_u, c_e, fit, bounds, s, v0, opt, final_extra, hold_final)
     j = int(np.argmin(C))
-    u, state, e_out = _backtrack(vals, back, c_e, bounds, K, v0, j)
-    n_last = bounds[K] - bounds[K - 1]
-    return u, state, e_out, float(C[j]), (j if j < n_last else -1)
+    u, state, e_out, path = _backtrack(vals, back, c_e, bounds, K, v0, j)
+    return u, state, e_out, float(C[j]), path
 
 
 def _backward(c_u, fit, bounds, s: np.ndarray, starts: np.ndarray, opt: GuidedOptions,
@@ -514,10 +515,10 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt)
         if extra.any():
             fit = _with_use(fit, extra, opt)
-        u_o, st, e, cost, _ = _forward(c_u, c_e, fit, bounds, S, v0, opt, feat_end[i] + msg[i],
-                                       hold_feat[i] + msg_hold[i])
+        u_o, st, e, cost, path = _forward(c_u, c_e, fit, bounds, S, v0, opt, feat_end[i] + msg[i],
+                                          hold_feat[i] + msg_hold[i])
         keep = st == 1
-        return (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]))
+        return (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]), path)
 
     import itertools
 
@@ -543,13 +544,12 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                     P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
                     used_extra[i] = opt.used_cost * _near(c_u, c_step, d_o, R, S, kd_u, allp[:, 2], opt)
             # a group whose start and surroundings did not change since the last sweep keeps its tracks
-            sig = (val_at[p], {i: used_extra.get(i) for i in rows})
+            # (exactly: other positions only got dearer, those on its tracks did not change)
             last = seen.get(p)
-            if last is not None and last[0] == sig[0] and all(
-                    (a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
-                    for a, b in ((last[1][i], sig[1][i]) for i in rows)):
+            if last is not None and last[0] == val_at[p] and all(
+                    _still_best(last[1][i], used_extra.get(i), tracks[i][5], len(samp[i][4])) for i in rows):
                 continue
-            seen[p] = sig
+            seen[p] = (val_at[p], {i: used_extra.get(i) for i in rows})
             # siblings one after the other, each avoiding the ducts of those before it; the cheapest order
             alone = {i: run(i, val_at[p], used_extra.get(i), None) for i in rows}
             if len(rows) == 1 or not _overlapping([alone[i][4] for i in rows], opt):
@@ -596,7 +596,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             end_at[i] = end_at[p]
             continue
         P, R, S, d_o = samp[i][:4]
-        u_o, st, e, cost, _ = tracks[i]
+        u_o, st, e, cost = tracks[i][:4]
         total_cost += cost
         ds = np.diff(S, prepend=S[0])
         held_mm += float(ds[st == 0].sum())
@@ -635,6 +635,15 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             "held_mm": round(held_mm, 2), "inside_blob_mm": round(inside_mm, 2),
             "hidden_branches": len(hidden), "hidden_mm": round(sum(h for h in hidden), 2)}
     return Reading(name=f"guided_by_{guide_kind}", built=b, info=info)
+
+
+def _still_best(old: np.ndarray | None, new: np.ndarray | None, path: np.ndarray, n: int) -> bool:
+    """Is a track still the cheapest when the per-candidate extra cost changed from ``old`` to ``new``?
+    Yes if nothing got cheaper and nothing on the track (``path``, candidate indices) changed."""
+    o = np.zeros(n) if old is None else old
+    w = np.zeros(n) if new is None else new
+    on = path[path >= 0]
+    return bool(np.all(w >= o - 1e-12) and np.array_equal(w[on], o[on]))
 
 
 def _long_runs(flag: np.ndarray, s: np.ndarray, min_len: float) -> np.ndarray:

@@ -63,7 +63,7 @@ class MatchOptions:
     max_offset_mm: float = 10.0          #: |b| at most this
     map_candidates: int = 6              #: depth maps (vote peaks) tried with the full matching
     crossing_margin: float = 0.8         #: crossings whose runner-up reading scored within this are re-decided
-    crossing_tries: int = 3              #: ... at most this many per view and round
+    crossing_tries: int = 2              #: ... at most this many per view and round
     crossing_rounds: int = 2
     crossing_gain: float = 1.0           #: a reading must lower the matching cost by this to be kept
     agreement_weight: float = 2.0        #: each fork/end matched at equal depth lowers a map's cost by this
@@ -391,20 +391,24 @@ class _Matcher:
         return out
 
     def end_cost(self, i: int, j: int) -> float:
+        E = self.__dict__.get("_end")
+        if E is None:
+            E = self._end = self._end_costs()
+        return float(E[i, j])
+
+    def _end_costs(self) -> np.ndarray:
+        """:meth:`end_cost` of every pair of nodes at once (vectorized)."""
         opt = self.opt
-        tips = self.ka[i] == 3 and self.kb[j] == 3
-        sig = (opt.tip_sigma_mm if tips else opt.sigma_mm) + 0.5 * (self.ta.r[i] + self.tb.r[j])
-        delta = self.da[i] - self.db[j]
-        if self.ka[i] == 2 and self.kb[j] == 2 and opt.use_slack:
-            # a fork seen at a small angle is seen too deep: excuse that much, in that view only
-            slack = self.slack_a[i] if delta > 0 else self.slack_b[j]
-            excess = max(0.0, abs(delta) - slack)
-            c = (excess / sig) ** 2 + opt.slack_weight * abs(delta) / sig
-        else:
-            c = (delta / sig) ** 2
-        wa, wb = self.wa[i], self.wb[j]
-        c += opt.width_weight * (math.log(max(wa, 1e-3) / max(wb, 1e-3)) / 0.35) ** 2
-        return c
+        ka, kb = self.ka[:, None], self.kb[None, :]
+        tips = (ka == 3) & (kb == 3)
+        sig = np.where(tips, opt.tip_sigma_mm, opt.sigma_mm) + 0.5 * (self.ta.r[:, None] + self.tb.r[None, :])
+        delta = self.da[:, None] - self.db[None, :]
+        slack = np.where(delta > 0, np.asarray(self.slack_a, float)[:, None], np.asarray(self.slack_b, float)[None, :])
+        excess = np.maximum(0.0, np.abs(delta) - slack)
+        forks = (ka == 2) & (kb == 2) & opt.use_slack
+        c = np.where(forks, (excess / sig) ** 2 + opt.slack_weight * np.abs(delta) / sig, (delta / sig) ** 2)
+        lw = np.log(np.maximum(self.wa, 1e-3))[:, None] - np.log(np.maximum(self.wb, 1e-3))[None, :]
+        return c + opt.width_weight * (lw / 0.35) ** 2
 
     def cost(self, i: int, j: int) -> tuple[float, tuple]:
         key = (i, j)
