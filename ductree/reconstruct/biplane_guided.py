@@ -88,6 +88,7 @@ class GuidedOptions:
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
     subtree: bool = True             #: a branch's end is costed by the best reading of everything below it
+    overlap_min_mm: float = 1.0      #: siblings sharing a duct this long are tracked one after the other
     overlap_cost: float = 8.0        #: a sibling on a duct of the other view another sibling follows, per mm
     passes: int = 2                  #: sweeps over the branches (from the second on, every other branch is "used")
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
@@ -309,7 +310,7 @@ def _overlapping(tracks: list[np.ndarray], opt: GuidedOptions) -> bool:
             if not len(ta) or not len(tb):
                 continue
             dist, idx = cKDTree(tb[:, :2]).query(ta[:, :2], k=1)
-            if np.any(dist < 0.7 * (ta[:, 2] + tb[idx, 2])):
+            if np.count_nonzero(dist < 0.7 * (ta[:, 2] + tb[idx, 2])) * opt.sample_mm >= opt.overlap_min_mm:
                 return True
     return False
 
