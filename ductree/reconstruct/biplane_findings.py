@@ -219,6 +219,12 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         poly, rad = t.edge_ud[i], t.edge_r[i]
         if t.bridge[i] or len(poly) < 6:
             continue
+        # cheap bound first: no sample narrower than the fraction of the widest duct around (this edge, the
+        # junctions above it) means no narrow run
+        a1 = t.parent[i]
+        wide = max(float(rad.max()), float(t.r[a1]), float(t.r[t.parent[a1]]) if a1 > 0 else 0.0)
+        if float(rad.min()) >= opt.narrowing_fraction * wide:
+            continue
         up_p, up_r = _upstream(t, i, 5.0)
         s_e, _ = _profile(poly, rad)
         r_s = median_filter(rad, size=5, mode="nearest")
