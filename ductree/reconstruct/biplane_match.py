@@ -63,7 +63,7 @@ class MatchOptions:
     max_offset_mm: float = 10.0          #: |b| at most this
     map_candidates: int = 6              #: depth maps (vote peaks) tried with the full matching
     crossing_margin: float = 0.8         #: crossings whose runner-up reading scored within this are re-decided
-    crossing_tries: int = 2              #: ... at most this many per view and round
+    crossing_tries: int = 3              #: ... at most this many per view and round
     crossing_rounds: int = 2
     crossing_gain: float = 1.0           #: a reading must lower the matching cost by this to be kept
     agreement_weight: float = 2.0        #: each fork/end matched at equal depth lowers a map's cost by this
