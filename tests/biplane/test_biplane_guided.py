@@ -143,3 +143,30 @@ def test_tree_from_views_records_the_reading(choose):
     assert rec["chosen"] in rec["candidates"]
     assert len(rec["candidates"]) == (3 if choose else 1)
     assert tree.graph["biplane"]["single_view_nodes"] == sum(bool(tree.nodes[n]["single_view"]) for n in tree.nodes)
+
+
+def test_views_of_different_ducts_stay_refused_or_flagged_with_guided_readings():
+    """A CC of one duct system and a lateral of another: with the guided readings tried, still an
+    InputError or a low-confidence result (the readings never make it confident)."""
+    import copy
+
+    from ductree.errors import InputError
+    from ductree.phantom import generate_tree, insert_lesions
+    from ductree.phantom.ductogram_sim import simulate_ductogram
+    from ductree.reconstruct.biplane import tree_from_views
+
+    sims = []
+    for seed, branches in ((21, 14), (8, 16)):
+        t = generate_tree(seed=seed, systems=2, branches=branches, laterality="R", breast_depth_mm=70)
+        sims.append(simulate_ductogram(t, insert_lesions(t, 1, seed=seed), seed=seed))
+    cc, lat = copy.copy(sims[0].cc.view), copy.copy(sims[1].lateral.view)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tree = tree_from_views(cc, lat, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=lat.nipple_px,
+                                   guided=GuidedOptions(choose=True))
+        except InputError as exc:
+            assert "do not seem to show the same ducts" in str(exc)
+            return
+    assert tree.graph["biplane"]["confidence"] == "low"
+    assert tree.graph["biplane"]["reading"]["chosen"] in tree.graph["biplane"]["reading"]["candidates"]
