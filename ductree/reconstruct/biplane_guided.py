@@ -246,7 +246,9 @@ def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, op
     if not len(c_u):
         return np.zeros(0)
     r_c = radius[c_step]
-    dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1)
+    # nothing farther than the widest radius can count: the search stops there (same answer, faster)
+    reach = max(float(r_c.max()), float(used_r.max()) if len(used_r) else 0.0)
+    dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1, distance_upper_bound=reach * (1 + 1e-9))
     near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
     return near * np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
 
@@ -257,66 +259,93 @@ def _with_use(fit: np.ndarray, extra: np.ndarray, opt: GuidedOptions) -> np.ndar
     return np.minimum(fit + extra, np.maximum(fit, opt.hold_cost - 0.5))
 
 
-def _viterbi(V0: np.ndarray, C0: np.ndarray, cands: list, ds: np.ndarray, free: np.ndarray, opt: GuidedOptions,
-             final_extra: np.ndarray | None = None, hold_final: float = 0.0):
-    """Viterbi over positions: step 0 states ``V0`` (costs ``C0``, no hold); step k >= 1 states
-    ``cands[k] = (u, cost per mm)`` plus one hold state (the best predecessor's value, ``hold_cost`` per mm).
+def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob: np.ndarray, ds: np.ndarray,
+             free: np.ndarray, opt: GuidedOptions, final_extra: np.ndarray | None = None, hold_final: float = 0.0):
+    """Viterbi over positions: step 0 states ``V0`` (costs ``C0``, no hold); step k >= 1 states its
+    candidates ``cu[ob[k]:ob[k + 1]]`` (cost per mm ``cf[...]``) plus one hold state (the best predecessor's
+    value, ``hold_cost`` per mm).
 
     Moving costs ``((u - (v + g ds)) / scale)**2`` with each state's own slope ``g`` (momentum) and
     ``scale = (jump0 + curve ds + slope_held * held) / free[k]``. ``final_extra`` (per candidate of the last
-    step) and ``hold_final`` are added at the last step. Returns per-step values, back-pointers and the
-    last step's costs (candidates, then hold).
+    step) and ``hold_final`` are added at the last step.
+
+    Returns the states of steps 1.. as flat arrays ``(Vf, Bf, off)``: step ``k`` has ``m_k`` candidates then
+    the hold state at ``Vf[off[k]:off[k] + m_k + 1]`` (values) and ``Bf[...]`` (back-pointers into the
+    previous step), and the last step's costs (candidates, then hold). Everything that does not depend on
+    the previous step (the candidates' values, step costs and scales) is laid out before the loop; a step
+    is a few numpy operations on its ``(m_{k-1} + 1, m_k)`` block.
     """
+    n = len(ob) - 1
     V = np.asarray(V0, dtype=float)
     C = np.asarray(C0, dtype=float)
+    if n <= 1:
+        return np.zeros(0), np.zeros(0, dtype=np.int64), [0], C
+    dsa = np.asarray(ds[:n - 1], dtype=float)
+    cnt = np.diff(ob)
+    nc_all = len(cu)
+    stepk = np.repeat(np.arange(n), cnt)            # the step of each candidate (>= 1)
+    cfd = cf * dsa[stepk - 1]                        # its cost over the step
+    size = nc_all + n - 1
+    Vf = np.empty(size)
+    Gf = np.empty(size)
+    Cf = np.empty(size)
+    Bf = np.empty(size, dtype=np.int64)
+    Vf[np.arange(nc_all) + stepk - 1] = cu
+    step = opt.jump0_mm + opt.curve * dsa            # per transition k-1 -> k
+    fac = ((np.asarray(free[1:n], dtype=float) / step) ** 2).tolist()
+    sh = opt.slope_held
+    c_hold = (opt.hold_cost * dsa).tolist()
+    # the slope of a state is (its position - the previous) / the arc between: per state, the arc of the
+    # transition out of it (a hold state's also counts the arc held before it, set in the loop)
+    Df = np.empty(size)
+    Df[np.arange(nc_all) + stepk - 1] = np.concatenate([dsa, [1.0]])[stepk]
+    obl = ob.tolist()
+    off = [0] * n
+    ar = np.arange(max(int(cnt.max()), 1))
     G = np.zeros(len(V))
+    D = None
     held = 0.0                       # arc held without contrast before the hold state (the last state)
     has_hold = False
-    vals, back = [V], []
-    n = len(cands)
-    a0, curve, sh, hold = opt.jump0_mm, opt.curve, opt.slope_held, opt.hold_cost
-    ar = np.arange(max([len(c[0]) for c in cands[1:] if c[0] is not None] + [1]))
-    for k in range(1, n):
-        cu, cf = cands[k]
-        dk = float(ds[k - 1])
+    for k, dk, st, fk, ch in zip(range(1, n), dsa.tolist(), step.tolist(), fac, c_hold):
+        a = obl[k]
+        m = obl[k + 1] - a
+        o = a + k - 1
+        off[k] = o
+        hk = o + m
         h = int(C.argmin())
         last = len(V) - 1
-        v_h, g_h = float(V[h]), float(G[h])
-        hh = held if (has_hold and h == last) else 0.0
-        c_hold = float(C[h]) + hold * dk + (hold_final if k == n - 1 else 0.0)
-        m = len(cu)
+        final = k == n - 1
         if m:
-            step = a0 + curve * dk
-            z = cu - (V + G * dk)[:, None]
+            cuk = cu[a:a + m]
+            z = cuk - (V + G * dk)[:, None]
             if has_hold:
-                z[-1] *= step / (step + sh * held)
-            tot = z * z
-            tot *= (free[k] / step) ** 2
-            tot += C[:, None]
-            arg = tot.argmin(axis=0)
-            va = V[arg]
-            ng = (cu - va) / dk
+                z[last] *= st / (st + sh * held)
+            np.multiply(z, z, out=z)
+            z *= fk
+            z += C[:, None]
+            arg = Bf[o:hk]
+            np.argmin(z, axis=0, out=arg)
+            ng = Gf[o:hk]
             if has_hold:
-                from_hold = arg == last
-                if from_hold.any():
-                    ng[from_hold] = (cu[from_hold] - va[from_hold]) / (dk + held)
+                np.divide(cuk - V[arg], D[arg], out=ng)
+            else:
+                np.divide(cuk - V[arg], dk, out=ng)
             ng += G[arg]
             ng *= 0.5
-            nc = tot[arg, ar[:m]]
-            nc += dk * cf
-            if k == n - 1 and final_extra is not None:
+            nc = Cf[o:hk]
+            np.add(z[arg, ar[:m]], cfd[a:a + m], out=nc)
+            if final and final_extra is not None:
                 nc += final_extra
-            V = np.concatenate((cu, (v_h,)))
-            G = np.concatenate((ng, (g_h,)))
-            C = np.concatenate((nc, (c_hold,)))
-            back.append(np.concatenate((arg, (h,))))
-        else:
-            V, G, C = np.array([v_h]), np.array([g_h]), np.array([c_hold])
-            back.append(np.array([h]))
-        held = hh + dk
+        Vf[hk] = V[h]
+        Gf[hk] = G[h]
+        Cf[hk] = float(C[h]) + ch + (hold_final if final else 0.0)
+        Bf[hk] = h
+        held = (held if (has_hold and h == last) else 0.0) + dk
         has_hold = True
-        vals.append(V)
-    return vals, back, C
+        if not final:
+            Df[hk] = dsa[k] + held
+        V, G, C, D = Vf[o:hk + 1], Gf[o:hk + 1], Cf[o:hk + 1], Df[o:hk + 1]
+    return Vf, Bf, off, C
 
 
 def _overlapping(tracks: list[np.ndarray], opt: GuidedOptions) -> bool:
@@ -344,28 +373,32 @@ def _free(s: np.ndarray, opt: GuidedOptions) -> np.ndarray:
 
 def _forward_all(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions,
                  final_extra: np.ndarray | None = None, hold_final: float = 0.0):
-    """One branch from a fixed start ``v0``: the Viterbi tables (values, back-pointers, last step's costs)."""
+    """One branch from a fixed start ``v0``: the Viterbi tables (see :func:`_viterbi`; step k = sample k)."""
     K = len(s)
     ds = np.maximum(np.diff(s), 1e-3)
-    cands = [(None, None)] + [(c_u[bounds[k]:bounds[k + 1]], fit[bounds[k]:bounds[k + 1]]) for k in range(1, K)]
-    return _viterbi(np.array([v0]), np.array([0.0]), cands, ds, _free(s, opt), opt, final_extra, hold_final)
+    b1 = int(bounds[1]) if K > 1 else 0
+    ob = np.concatenate([[0], np.asarray(bounds[1:K + 1]) - b1])
+    return _viterbi(np.array([v0]), np.array([0.0]), c_u[b1:bounds[K]], fit[b1:bounds[K]], ob, ds, _free(s, opt),
+                    opt, final_extra, hold_final)
 
 
-def _backtrack(vals, back, c_e, bounds, K: int, v0: float, j: int):
+def _backtrack(Vf, Bf, off, c_e, bounds, K: int, v0: float, j: int):
     """The track ending in last-step state ``j``: positions, states (1 on contrast, 0 held), distances."""
     u = np.full(K, float(v0))
     state = np.ones(K, dtype=np.int8)
     e_out = np.full(K, np.nan)
     path = np.full(K, -1, dtype=np.int64)          # the candidate taken at each step (-1: held / the start)
+    bl = bounds.tolist() if hasattr(bounds, "tolist") else list(bounds)
     for k in range(K - 1, 0, -1):
-        u[k] = vals[k][j]
-        n_c = bounds[k + 1] - bounds[k]
+        o = off[k]
+        u[k] = Vf[o + j]
+        n_c = bl[k + 1] - bl[k]
         if j < n_c:
-            e_out[k] = c_e[bounds[k] + j]
-            path[k] = bounds[k] + j
+            e_out[k] = c_e[bl[k] + j]
+            path[k] = bl[k] + j
         else:
             state[k] = 0
-        j = int(back[k - 1][j])
+        j = int(Bf[o + j])
     return u, state, e_out, path
 
 
@@ -374,9 +407,9 @@ def _forward(c_u, c_e, fit, bounds, s: np.ndarray, v0: float, opt: GuidedOptions
     """One branch from a fixed start ``v0``: positions, states (1 on contrast, 0 held), distance to
     background, total cost and the candidate taken at each step (-1 where held)."""
     K = len(s)
-    vals, back, C = _forward_all(c_u, c_e, fit, bounds, s, v0, opt, final_extra, hold_final)
+    Vf, Bf, off, C = _forward_all(c_u, c_e, fit, bounds, s, v0, opt, final_extra, hold_final)
     j = int(np.argmin(C))
-    u, state, e_out, path = _backtrack(vals, back, c_e, bounds, K, v0, j)
+    u, state, e_out, path = _backtrack(Vf, Bf, off, c_e, bounds, K, v0, j)
     return u, state, e_out, float(C[j]), path
 
 
@@ -394,14 +427,21 @@ def _backward(c_u, fit, bounds, s: np.ndarray, starts: np.ndarray, opt: GuidedOp
         V0 = np.array([float(np.mean(starts))]) if len(starts) else np.zeros(1)
         C0 = np.array([hold_final + opt.hold_cost * ds[-1]])
     free = _free(s, opt)
-    # reversed: step k' = K-1-k; the last step is the fork, whose states are the start positions (no cost)
-    cands = [(None, None)]
-    for k in range(K - 2, 0, -1):
-        cands.append((c_u[bounds[k]:bounds[k + 1]], fit[bounds[k]:bounds[k + 1]]))
-    cands.append((np.asarray(starts, dtype=float), np.zeros(len(starts))))
+    # reversed: step k' = K-1-k (samples K-2 .. 1, each's candidates in their own order); the last step is
+    # the fork, whose states are the start positions (no cost)
+    starts = np.asarray(starts, dtype=float)
+    bnd = np.asarray(bounds[:K], dtype=np.int64)
+    lo, cnt = bnd[K - 2:0:-1], (bnd[K - 1:1:-1] - bnd[K - 2:0:-1]) if K > 2 else np.zeros(0, dtype=np.int64)
+    if K <= 2:
+        lo = np.zeros(0, dtype=np.int64)
+    tot = int(cnt.sum())
+    idx = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(tot)
+    cu = np.concatenate([c_u[idx], starts])
+    cf = np.concatenate([fit[idx], np.zeros(len(starts))])
+    ob = np.concatenate([[0, 0], np.cumsum(cnt), [tot + len(starts)]])
     ds_r = ds[::-1]
     free_r = np.concatenate([[1.0], free[::-1][:-1]])
-    _, _, C = _viterbi(V0, C0, cands, ds_r, free_r, opt)
+    C = _viterbi(V0, C0, cu, cf, ob, ds_r, free_r, opt)[3]
     return C[:len(starts)]
 
 
@@ -529,6 +569,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     val_at = {0: uo0}
     tracks: dict[int, tuple] = {}
 
+    memo: dict[int, list] = {}
+
     def run(i: int, v0: float, used_extra: np.ndarray | None, sib_pts: tuple | None) -> tuple:
         """Track branch ``i`` from ``v0``; positions of other branches cost ``used_extra`` (per candidate),
         of its siblings ``overlap_cost`` per mm."""
@@ -536,12 +578,18 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         extra = np.zeros(len(c_u)) if used_extra is None else used_extra
         if sib_pts is not None:
             extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt)
+        # an earlier run from the same start whose track stays the cheapest under these costs is this run
+        for v_prev, ex_prev, res in memo.get(i, ()):
+            if v_prev == v0 and _still_best(ex_prev, extra, res[5], len(c_u)):
+                return res
         if extra.any():
             fit = _with_use(fit, extra, opt)
         u_o, st, e, cost, path = _forward(c_u, c_e, fit, bounds, S, v0, opt, feat_end[i] + msg[i],
                                           hold_feat[i] + msg_hold[i])
         keep = st == 1
-        return (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]), path)
+        res = (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]), path)
+        memo.setdefault(i, []).append((v0, extra, res))
+        return res
 
     import itertools
 
