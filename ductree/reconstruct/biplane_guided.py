@@ -106,6 +106,7 @@ class GuidedOptions:
     explain_tol_mm: float = 0.3      #: a skeleton point within its radius + this of the tree is explained
     hidden_min_mm: float = 1.5       #: unexplained stretches of the other view at least this long ...
     hidden_fraction: float = 0.5     #: ... and this fraction of their branch are added as one-view branches
+    hidden_tip_min_mm: float = 0.5   #: ... as is the unexplained end of a terminal duct at least this long
     behind_min_mm: float = 1.5       #: a branch on another's position for this long is hidden behind it there
     inside_sigma_mm: float = 0.3     #: uncertainty of a coordinate inside a blob (not seen on its own)
     hold_sigma_per_mm: float = 0.5   #: uncertainty growth per mm held without contrast
@@ -776,7 +777,10 @@ def _add_hidden(acc: _Acc, guide: ViewTree, other_tree: ViewTree, f: DepthMap, g
         un = ~expl[k]
         L = float(w.sum())
         lost = float(w[un].sum())
-        if lost >= opt.hidden_min_mm and lost >= opt.hidden_fraction * L:
+        # a stretch the guide does not show; or the end of a duct of the other view that the tree stops short
+        # of (a duct ending where the guide view shows none: a cut-off is read at that end)
+        tip = not other_tree.children[k] and un[-1] and lost >= opt.hidden_tip_min_mm
+        if (lost >= opt.hidden_min_mm and lost >= opt.hidden_fraction * L) or tip:
             hidden[k] = True
             first = int(np.argmax(un))
             start[k] = max(first - 1, 0)

@@ -170,3 +170,31 @@ def test_views_of_different_ducts_stay_refused_or_flagged_with_guided_readings()
             return
     assert tree.graph["biplane"]["confidence"] == "low"
     assert tree.graph["biplane"]["reading"]["chosen"] in tree.graph["biplane"]["reading"]["candidates"]
+
+
+def test_a_short_duct_end_seen_in_the_other_view_only_is_added():
+    """A short wide stub leaves the trunk sideways in x only: the lateral shows it over the trunk (no
+    branch of its own), the CC shows it ending 1.3 mm off the trunk. Read along the lateral, the tree must
+    still reach the stub's end in the CC (a one-view branch; a cut-off is read at such an end), though its
+    unexplained part is shorter than ``hidden_min_mm``."""
+    rt, rs = 0.5, 0.45
+    trunk = [(0.0, 0.0, 0.0), (0.0, 22.0, 0.0)]
+    end = (1.3, 15.6, 0.0)
+    stub = [(0.0, 14.6, 0.0), end]
+    ga, gb = _views([(trunk, [rt, rt]), (stub, [rs, rs])])
+    ta, tb = ga.tree(), gb.tree()
+    assert any(not ta.children[n] and abs(ta.ud[n, 0] - end[0]) < 0.4 for n in range(1, ta.n)), "CC shows the stub"
+    f = DepthMap()
+
+    def gap(opt):
+        b = guided_reading(tb, ga, ta, f, "lateral", opt=opt).built
+        leaf = np.ones(len(b.parent), dtype=bool)
+        leaf[b.parent[b.parent >= 0]] = False
+        return float(np.min(np.linalg.norm(b.cc_ud[leaf] - np.array([end[0], end[1]]), axis=1))), b
+
+    with_tip, b = gap(GuidedOptions())
+    without, _ = gap(GuidedOptions(hidden_tip_min_mm=1e9))
+    assert with_tip < 0.6
+    assert without > 0.9
+    near = np.linalg.norm(b.cc_ud - np.array([end[0], end[1]]), axis=1) < 0.6
+    assert b.single_view[near].all()
