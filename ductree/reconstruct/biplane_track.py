@@ -55,51 +55,67 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
     behind = np.zeros(K, dtype=bool)
     if K <= 1:
         return vals, tracked, behind
+    # every step's candidates at once (the loop only does what depends on the previous step): the other
+    # view's samples within the band of each depth, of agreeing width, and what each costs over its step
+    ds_all = np.maximum(np.diff(np.asarray(s, dtype=float)), 1e-3)
+    r_all = np.maximum(np.asarray(radius[1:], dtype=float), 1e-3)
+    dep = np.asarray(depth_cc[1:], dtype=float)
+    lo = np.searchsorted(track.d, dep - band_mm)
+    cnt = np.searchsorted(track.d, dep + band_mm) - lo
+    idx = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+    step_of = np.repeat(np.arange(K - 1), cnt)
+    cu_all, cr_all, cused_all = track.u[idx], track.r[idx], track.used[idx]
+    rs = r_all[step_of]
+    ok = (cr_all > 0.4 * rs) & (cr_all < 2.5 * rs + 0.05)
+    cu_all, cr_all, cused_all, step_of, rs = cu_all[ok], cr_all[ok], cused_all[ok], step_of[ok], rs[ok]
+    emit_all = ds_all[step_of] * (used_cost * cused_all
+                                  + width_weight * (np.log(np.maximum(cr_all, 1e-3) / rs) / 0.35) ** 2)
+    cnt = np.bincount(step_of, minlength=K - 1)
+    start = (np.cumsum(cnt) - cnt).tolist()
+    cnt = cnt.tolist()
+    scales = (jump0_mm + slope * ds_all).tolist()
+    if start_sigma_mm > 0:
+        scales[0] = max(scales[0], start_sigma_mm)    # the attachment's value is itself uncertain
+    hold = (hold_cost * ds_all).tolist()
+    ar = np.arange(max(cnt + [1]))
     # states per step: the candidates, plus one "hold" state carrying the best predecessor's value
     V = np.array([float(v0)])
     C = np.array([0.0])
-    first = True
     back: list[np.ndarray] = []
     states_v: list[np.ndarray] = [V]
     states_used: list[np.ndarray] = [np.zeros(1, dtype=bool)]
-    states_cand: list[np.ndarray] = [np.zeros(1, dtype=bool)]
+    n_cand = [0]
     for k in range(1, K):
-        ds = max(float(s[k] - s[k - 1]), 1e-3)
-        cu, cr, cused = track.near(float(depth_cc[k]), band_mm)
-        if len(cu):
-            r = max(float(radius[k]), 1e-3)
-            ok = (cr > 0.4 * r) & (cr < 2.5 * r + 0.05)
-            cu, cr, cused = cu[ok], cr[ok], cused[ok]
-        if len(cu) > max_candidates:
+        a, m = start[k - 1], cnt[k - 1]
+        cu, cused, emit = cu_all[a:a + m], cused_all[a:a + m], emit_all[a:a + m]
+        if m > max_candidates:
             # keep the nearest to the current cheapest state (a duct across the depth axis gives many)
             ref = V[int(np.argmin(C))]
             keep = np.argsort(np.abs(cu - ref))[:max_candidates]
-            cu, cr, cused = cu[keep], cr[keep], cused[keep]
-        scale = jump0_mm + slope * ds
-        if first and start_sigma_mm > 0:
-            scale = max(scale, start_sigma_mm)    # the attachment's value is itself uncertain
-        first = False
-        if len(cu):
-            trans = ((cu[None, :] - V[:, None]) / scale) ** 2
-            tot = C[:, None] + trans
-            arg = np.argmin(tot, axis=0)
-            emit = ds * (used_cost * cused + width_weight * (np.log(np.maximum(cr, 1e-3) / r) / 0.35) ** 2)
-            newC = tot[arg, np.arange(len(cu))] + emit
-        else:
-            arg = np.zeros(0, dtype=np.int64)
-            newC = np.zeros(0)
+            cu, cused, emit = cu[keep], cused[keep], emit[keep]
+            m = max_candidates
         h = int(np.argmin(C))
-        V = np.concatenate([cu, [V[h]]])
-        C = np.concatenate([newC, [C[h] + hold_cost * ds]])
+        if m:
+            tot = ((cu[None, :] - V[:, None]) / scales[k - 1]) ** 2
+            tot += C[:, None]
+            arg = np.argmin(tot, axis=0)
+            newC = tot[arg, ar[:m]] + emit
+            V = np.append(cu, V[h])
+            C = np.append(newC, C[h] + hold[k - 1])
+            back.append(np.append(arg, h))
+            states_used.append(np.append(cused, False))
+        else:
+            V = V[h:h + 1].copy()
+            C = np.array([C[h] + hold[k - 1]])
+            back.append(np.array([h], dtype=np.int64))
+            states_used.append(np.zeros(1, dtype=bool))
         C -= C.min()
-        back.append(np.concatenate([arg, [h]]).astype(np.int64))
         states_v.append(V)
-        states_used.append(np.concatenate([cused, [False]]))
-        states_cand.append(np.concatenate([np.ones(len(cu), dtype=bool), [False]]))
+        n_cand.append(m)
     j = int(np.argmin(C))
     for k in range(K - 1, 0, -1):
         vals[k] = states_v[k][j]
-        tracked[k] = states_cand[k][j]
+        tracked[k] = j < n_cand[k]
         behind[k] = states_used[k][j]
         j = int(back[k - 1][j])
     return vals, tracked, behind
