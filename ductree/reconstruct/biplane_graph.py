@@ -126,6 +126,27 @@ class ViewTree:
         return out
 
 
+def _edt(m: np.ndarray) -> np.ndarray:
+    """Euclidean distance (pixels, float64) of each pixel of ``m`` to the nearest background pixel: the
+    values of ``scipy.ndimage.distance_transform_edt``, computed by the ``edt`` package when installed (about
+    10x faster on a 2000 px view). Its float32 distances are squared back to their exact integer squared
+    pixel distances and their float64 square roots taken, the very values scipy returns."""
+    try:
+        import edt as _edt_pkg
+    except ImportError:                  # pragma: no cover - optional speed-up
+        return ndi.distance_transform_edt(m)
+    b = np.ascontiguousarray(m, dtype=bool)
+    if b.ndim != 2 or b.all() or not b.any():
+        return ndi.distance_transform_edt(m)
+    e = _edt_pkg.edt(b, black_border=False, parallel=1)
+    if float(e.max()) > 1000.0:         # beyond float32's exact integer squares: scipy
+        return ndi.distance_transform_edt(m)
+    e = e.astype(np.float64)
+    np.multiply(e, e, out=e)
+    np.rint(e, out=e)
+    return np.sqrt(e, out=e)
+
+
 def _polyline_length(p: np.ndarray) -> float:
     return float(np.linalg.norm(np.diff(p, axis=0), axis=1).sum()) if len(p) > 1 else 0.0
 
@@ -311,7 +332,7 @@ def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
     from .skelgraph import skeleton_chains
 
     sk = skeletonize(m)
-    edt = ndi.distance_transform_edt(m)
+    edt = _edt(m)
     pix = np.argwhere(sk)
     ch = skeleton_chains(np.column_stack([np.zeros(len(pix), dtype=np.int64), pix]))
     g = _G()
@@ -441,7 +462,7 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
         h_cols = sl[1].stop - sl[1].start
         if max(h_rows, h_cols) * px > opt.defect_max_mm:
             continue       # too long for a lucency inside one duct: the gap between ducts that cross or touch
-        e_h = ndi.distance_transform_edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
+        e_h = _edt(np.pad(hl[sl] == k, 1))   # inside the hole: distance to its edge
         # the hole's own width (twice its inscribed radius: a long lucency lying across the image axes has
         # a large bounding box but is still narrow)
         if 2.0 * float(e_h.max()) * px > opt.defect_max_width_mm:
@@ -451,7 +472,7 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
         cs = slice(max(sl[1].start - pad, 0), min(sl[1].stop + pad, m.shape[1]))
         hole = hl[rs, cs] == k
         local = m[rs, cs]
-        e_f = ndi.distance_transform_edt(np.pad(local | hole, 1))[1:-1, 1:-1]
+        e_f = _edt(np.pad(local | hole, 1))[1:-1, 1:-1]
         r_fill = float(e_f[hole].max())
         h_half = float(e_h.max())                       # half-width of the hole
         # wall thickness: from the hole's edge across the contrast to the outer background
@@ -459,11 +480,11 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
         t_wall = float(np.median(e_f[edge]))
         # the duct just beyond the hole: a defect sits inside one duct that is wider than either wall;
         # a gap between two touching ducts is walled by whole ducts, as wide as the ducts around it
-        d_to_hole = ndi.distance_transform_edt(~hole)
+        d_to_hole = _edt(~hole)
         ring = local & (d_to_hole >= r_fill) & (d_to_hole <= 2.5 * r_fill + 2.0)
         if not ring.any():
             continue
-        e_o = ndi.distance_transform_edt(np.pad(local, 1))[1:-1, 1:-1]
+        e_o = _edt(np.pad(local, 1))[1:-1, 1:-1]
         r_out = float(np.percentile(e_o[ring], 95))
         ratio = (r_out - t_wall) / max(h_half, 1e-9)
         area_mm2 = float(hole.sum()) * px * px
