@@ -326,6 +326,21 @@ def _check_quality(q: dict, opt: BiplaneOptions) -> None:
 
 # --------------------------------------------------------------------------- reporting
 
+_READING_NAMES = {"matched": "matched", "guided_by_cc": "guided by the CC", "guided_by_lateral": "guided by the lateral"}
+
+
+def _reading_line(rd: dict) -> str:
+    """One line: the reading kept and why (self-consistency scores, lower is better)."""
+    sc = {k: v["score"] for k, v in rd["candidates"].items()}
+    chosen = rd["chosen"]
+    name = _READING_NAMES.get(chosen, chosen)
+    if chosen != "matched":
+        return f"reading: {name} (score {sc[chosen]:.2f} vs matched {sc['matched']:.2f})"
+    others = ", ".join(f"{_READING_NAMES.get(k, k)} {v:.2f}" for k, v in sc.items() if k != "matched")
+    return (f"reading: matched (score {sc['matched']:.2f}; {others}: none better by "
+            f"{rd.get('switch_margin', 0.0):g})")
+
+
 def report_lines(tree: DuctTree) -> list[str]:
     """Human-readable lines: match quality, branches seen in one view only, candidate findings."""
     lines = []
@@ -347,6 +362,10 @@ def report_lines(tree: DuctTree) -> list[str]:
                      f"{q['depth_residual_median_mm']:.2f} mm; crossings cut CC {q['crossings']['cc']}, lateral "
                      f"{q['crossings']['lateral']} ({q['crossings_decided_by_other_view']} decided by the other "
                      f"view); confidence {q['confidence']}" + (f" ({'; '.join(q['reasons'])})" if q["reasons"] else ""))
+        rd = q.get("reading") or {}
+        cands = rd.get("candidates") or {}
+        if len(cands) > 1:
+            lines.append(_reading_line(rd))
         for key in ("cc", "lateral"):
             sv = q["single_view"][key]
             if sv:

@@ -214,3 +214,23 @@ def test_fast_distance_transform_gives_scipys_values():
     m[150:160, 250:300] = False
     for a in (m, ~m, np.pad(m[:50, :60], 1)):
         assert np.array_equal(_edt(a), ndi.distance_transform_edt(a))
+
+
+@pytest.mark.parametrize("choose", [False, True])
+def test_report_names_the_reading_when_guided_readings_were_tried(choose):
+    from ductree.reconstruct.biplane import report_lines, tree_from_views
+
+    segs = [s for pts, rad in ((TRUNK, [R, R]), (SIDE_A, [R, R, R]), (SIDE_B, [R, R, R])) for s in polyline(pts, rad)]
+    cc, lat = draw("cc", segs), draw("lateral", segs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = tree_from_views(cc, lat, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=lat.nipple_px,
+                               guided=GuidedOptions(choose=choose))
+    got = [ln for ln in report_lines(tree) if ln.startswith("reading:")]
+    if not choose:
+        assert got == []
+        return
+    rec = tree.graph["biplane"]["reading"]
+    assert len(got) == 1
+    name = {"matched": "matched", "guided_by_cc": "guided by the CC", "guided_by_lateral": "guided by the lateral"}
+    assert got[0].startswith(f"reading: {name[rec['chosen']]} (score {rec['candidates'][rec['chosen']]['score']:.2f}")
