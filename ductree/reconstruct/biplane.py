@@ -162,12 +162,16 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
         quality = _quality(ta, tb, f, m, built, decided, opt)
         _check_quality(quality, opt)
         # the matched reading, or one of each view read along the other's tree, whichever explains the masks
+        matched = built
         built, quality["reading"] = choose_reading(built, ta, tb, ga, gb, f, opt.match, guided)
         quality["single_view_nodes"] = int(np.sum(built.single_view))
+        if built is not matched:
+            quality["single_view"] = _single_view_runs(built)
         tree = _to_tree(built, laterality)
         tree.graph["biplane"] = quality
         views = [ta, tb]
-        tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt, f)
+        tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt, f,
+                                                           support=None if matched is built else [matched])
     if "candidate_findings" not in tree.graph:
         t = views[0]
         tree.graph["candidate_findings"] = _planar_findings(tree, t, opt)
@@ -309,6 +313,35 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
         "confidence": "low" if reasons else "high",
         "reasons": reasons,
     }
+
+
+def _single_view_runs(b: Built) -> dict:
+    """The stretches of a built tree seen in one view only, per view: each a connected run of one-view
+    nodes (branches = its ends, length along it, where it starts: depth and the seen coordinate, mm)."""
+    out: dict[str, list] = {"cc": [], "lateral": []}
+    par = b.parent
+    one = np.asarray(b.single_view, dtype=bool)
+    kids = np.bincount(par[par >= 0], minlength=len(par))
+    seg = np.zeros(len(par))
+    has = par >= 0
+    seg[has] = np.linalg.norm(b.pos[has] - b.pos[par[has]], axis=1)
+    top = np.flatnonzero(one & ((par < 0) | ~one[np.maximum(par, 0)]))
+    run_of = np.full(len(par), -1)
+    run_of[top] = np.arange(len(top))
+    for i in range(len(par)):                      # rows are parents first
+        if one[i] and run_of[i] < 0 and par[i] >= 0:
+            run_of[i] = run_of[par[i]]
+    for k, t in enumerate(top):
+        rows = np.flatnonzero(run_of == k)
+        key = "cc" if b.view[t] == "cc" else "lateral"
+        coords = b.cc_ud if key == "cc" else b.lat_ud
+        start = coords[t] if np.all(np.isfinite(coords[t])) else np.array([np.nan, b.pos[t, 1]])
+        out[key].append({"branches": int(np.sum(kids[rows] == 0)) or 1,
+                         "length_mm": round(float(seg[rows].sum()), 2),
+                         "start_depth_mm": round(float(start[1]), 2), "start_u_mm": round(float(start[0]), 2)})
+    for key in out:
+        out[key].sort(key=lambda r: -r["length_mm"])
+    return out
 
 
 def _check_quality(q: dict, opt: BiplaneOptions) -> None:

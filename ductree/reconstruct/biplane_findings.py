@@ -597,7 +597,7 @@ def _narrowings(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
 
 
 def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: BiplaneOptions | None = None,
-                    f: DepthMap | None = None) -> list[dict]:
+                    f: DepthMap | None = None, support: list[Built] | None = None) -> list[dict]:
     """Candidate findings of both views, placed in 3D and merged across views.
 
     A candidate of the CC and one of the lateral at the same depth (within
@@ -605,7 +605,10 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     is triangulated from the two 2D sites (``x`` from the CC, ``z`` from the
     lateral, the mean depth), which does not depend on the branch matching; the
     pair is accepted when that point lies within ``PAIR_TREE_MM`` of the 3D tree
-    (two sites at equal depth on unrelated ducts triangulate to empty space).
+    (two sites at equal depth on unrelated ducts triangulate to empty space),
+    or of any ``support`` reading (the other readings of the same views: where
+    the chosen reading followed the wrong duct at the lesion, the sites still
+    lie on a duct another reading placed there).
     A candidate seen in one view keeps its own 2D site (``u``; its depth made
     common with the depth map) and takes the unknown coordinate from the 3D
     tree where it lies on it in that view.
@@ -623,7 +626,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
                 if dd > opt.pair_depth_mm:
                     continue
                 p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
-                far = float(np.min(np.linalg.norm(b.pos - p, axis=1)))
+                far = min(float(np.min(np.linalg.norm(r.pos - p, axis=1)))
+                          for r in [b, *(support or [])] if len(r.pos))
                 if far <= PAIR_TREE_MM:
                     # equally consistent pairings: the more specific signs first (a fleck is the least)
                     vague = 0.5 * ((ca["evidence"] == "flecks") + (cb["evidence"] == "flecks"))

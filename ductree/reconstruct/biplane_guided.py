@@ -122,7 +122,7 @@ class GuidedOptions:
     feature_tol_mm: float = 0.7      #: a fork / tip agrees with a skeleton junction / end this close (+ radius)
     single_weight: float = 1.0       #: weight of the one-view fraction in the self-consistency score
     feature_weight: float = 0.0      #: ... and of the forks and tips not confirmed in the views (recorded only)
-    choose: bool = False             #: also read guided by each view and keep the most consistent reading
+    choose: bool = True              #: also read guided by each view and keep the most consistent reading
     switch_margin: float = 0.02      #: a guided reading replaces the matched one only if this much better
 
 
