@@ -23,8 +23,7 @@ class BiplaneOptions:
     concavity_area: float = 1.5            #: a lucency open to one side: at least this x r^2 (mm^2) ...
     concavity_depth: float = 0.4           #: ... and this x r deep
     merge_mm: float = 3.0                  #: candidates this close (3D) are one finding
-    pair_depth_mm: float = 1.5             #: a CC and a lateral candidate this close in depth are one lesion ...
-    pair_max_mm: float = 8.0               #: ... if their placements on the tree are no further apart than this
+    pair_depth_mm: float = 1.5             #: a CC and a lateral candidate this close in depth are one lesion
     min_matched_fraction: float = 0.6      #: below this (in either view) the match is low-confidence
     min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
     unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
