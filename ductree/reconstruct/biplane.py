@@ -335,10 +335,11 @@ def _single_view_runs(b: Built) -> dict:
         rows = np.flatnonzero(run_of == k)
         key = "cc" if b.view[t] == "cc" else "lateral"
         coords = b.cc_ud if key == "cc" else b.lat_ud
-        start = coords[t] if np.all(np.isfinite(coords[t])) else np.array([np.nan, b.pos[t, 1]])
+        seen = bool(np.all(np.isfinite(coords[t])))
         out[key].append({"branches": int(np.sum(kids[rows] == 0)) or 1,
                          "length_mm": round(float(seg[rows].sum()), 2),
-                         "start_depth_mm": round(float(start[1]), 2), "start_u_mm": round(float(start[0]), 2)})
+                         "start_depth_mm": round(float(coords[t, 1] if seen else b.pos[t, 1]), 2),
+                         "start_u_mm": round(float(coords[t, 0]), 2) if seen else None})
     for key in out:
         out[key].sort(key=lambda r: -r["length_mm"])
     return out
