@@ -589,12 +589,16 @@ class Renderer:
         self._text(text, box, font, "#000000", bold=True)
         return (x0 - 4, box[1] - 4, x1 + 4, y + 4)
 
-    def _legend_size(self, entries) -> tuple[float, float]:
+    def _legend_layout(self, entries) -> tuple[int, list, float, float, float]:
+        """Font, text sizes, row height and box width and height of the legend (pixels)."""
         k = self.size[1] / REF_HEIGHT
         font = int(round(13 * k))
         sizes = [_text_size(e.text, font) for e in entries]
         row_h = max(s[1] for s in sizes) + 6 * k
-        return max(s[0] for s in sizes) + 38 * k, row_h * len(entries) + 12 * k
+        return font, sizes, row_h, max(s[0] for s in sizes) + 38 * k, row_h * len(entries) + 12 * k
+
+    def _legend_size(self, entries) -> tuple[float, float]:
+        return self._legend_layout(entries)[3:]
 
     def _legend_box(self, bw: float, bh: float, right: bool, top: bool) -> tuple[float, float, float, float]:
         w, h = self.size
@@ -606,11 +610,9 @@ class Renderer:
 
     def _legend(self, entries, *, right: bool, top: bool) -> tuple[float, float, float, float]:
         k = self.size[1] / REF_HEIGHT
-        font = int(round(13 * k))
-        sizes = [_text_size(e.text, font) for e in entries]
-        row_h = max(s[1] for s in sizes) + 6 * k
+        font, sizes, row_h, bw, bh = self._legend_layout(entries)
         sw = 16 * k
-        x0, y0, x1, y1 = self._legend_box(*self._legend_size(entries), right, top)
+        x0, y0, x1, y1 = self._legend_box(bw, bh, right, top)
         self._rect((x0, y0, x1, y1), "#FFFFFF", 0.85, edge="#999999", width=1.0 * k)
         for i, (e, (tw, th)) in enumerate(zip(entries, sizes)):
             ry = y0 + 6 * k + i * row_h

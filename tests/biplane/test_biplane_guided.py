@@ -129,8 +129,8 @@ def test_track_in_mask_holds_without_contrast_and_flags_it():
     assert cost > 0
 
 
-@pytest.mark.parametrize("choose", [False, True])
-def test_tree_from_views_records_the_reading(choose):
+def _y_tree(choose: bool):
+    """The trunk with its two side branches, drawn in both views and rebuilt (guided readings on or off)."""
     from ductree.reconstruct.biplane import tree_from_views
 
     segs = [s for pts, rad in ((TRUNK, [R, R]), (SIDE_A, [R, R, R]), (SIDE_B, [R, R, R])) for s in polyline(pts, rad)]
@@ -139,6 +139,13 @@ def test_tree_from_views_records_the_reading(choose):
         warnings.simplefilter("ignore")
         tree = tree_from_views(cc, lat, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=lat.nipple_px,
                                guided=GuidedOptions(choose=choose))
+    return tree
+
+
+@pytest.mark.parametrize("choose", [False, True])
+def test_tree_from_views_records_the_reading(choose):
+
+    tree = _y_tree(choose)
     rec = tree.graph["biplane"]["reading"]
     assert rec["chosen"] in rec["candidates"]
     assert len(rec["candidates"]) == (3 if choose else 1)
@@ -218,14 +225,9 @@ def test_fast_distance_transform_gives_scipys_values():
 
 @pytest.mark.parametrize("choose", [False, True])
 def test_report_names_the_reading_when_guided_readings_were_tried(choose):
-    from ductree.reconstruct.biplane import report_lines, tree_from_views
+    from ductree.reconstruct.biplane import report_lines
 
-    segs = [s for pts, rad in ((TRUNK, [R, R]), (SIDE_A, [R, R, R]), (SIDE_B, [R, R, R])) for s in polyline(pts, rad)]
-    cc, lat = draw("cc", segs), draw("lateral", segs)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tree = tree_from_views(cc, lat, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=lat.nipple_px,
-                               guided=GuidedOptions(choose=choose))
+    tree = _y_tree(choose)
     got = [ln for ln in report_lines(tree) if ln.startswith("reading:")]
     if not choose:
         assert got == []
