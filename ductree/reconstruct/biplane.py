@@ -32,7 +32,17 @@ nipple's), every node is flagged ``single_view`` with a growing
 Match quality is in ``tree.graph["biplane"]``: the depth map, matched forks,
 the fraction of each view's centreline length that was matched, the branches
 seen in one view only, the crossings cut and how many the other view
-decided, and a ``confidence`` (``"high"``/``"low"``, with reasons). A low
+decided, the reading kept, how much of the tree is uncertain
+(``uncertain``: length and fraction with ``pos_sigma_mm`` of at least
+``uncertain_sigma_mm``) and a ``confidence`` (``"high"``/``"low"``, with
+reasons; more than ``max_uncertain_fraction`` of the tree uncertain is one).
+
+Every node's ``pos_sigma_mm`` (1 SD, mm) combines the triangulation's own
+uncertainty (one-view branches), how far the readings not kept put the node
+(``readings_spread_mm`` x ``spread_sigma``) and a floor
+(``sigma_floor_mm``). On the 20 benchmark seeds 88% of nodes lie within
+2 sigma of the true centreline (86% on 20 held-out seeds); before the spread
+was counted, 19%. A low
 confidence is also a :class:`~ductree.errors.DuctreeWarning`. Views that
 cannot be matched at all (a different duct opacified in each) are an
 :class:`~ductree.errors.InputError`, never a confident wrong tree.
@@ -58,7 +68,7 @@ from ..tree import DuctTree
 from .biplane_findings import (add_findings_to_case, find_candidates, findings_as_lesion_specs,
                                _planar_findings, view_candidates)
 from .biplane_graph import ViewTree, _polyline_length, view_graph
-from .biplane_guided import GuidedOptions, choose_reading
+from .biplane_guided import GuidedOptions, choose_reading, readings_spread
 from .biplane_match import Built, DepthMap, Matching, build_3d, match_views
 from .biplane_options import BiplaneOptions
 
@@ -163,11 +173,18 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
         _check_quality(quality, opt)
         # the matched reading, or one of each view read along the other's tree, whichever explains the masks
         matched = built
-        built, quality["reading"] = choose_reading(built, ta, tb, ga, gb, f, opt.match, guided)
+        built, quality["reading"], others = choose_reading(built, ta, tb, ga, gb, f, opt.match, guided)
         quality["single_view_nodes"] = int(np.sum(built.single_view))
         if built is not matched:
             quality["single_view"] = _single_view_runs(built)
-        tree = _to_tree(built, laterality)
+        tree = _to_tree(built, laterality, readings_spread(built, others), opt.spread_sigma, opt.sigma_floor_mm)
+        quality["uncertain"] = _uncertain_summary(tree, opt)
+        if quality["uncertain"]["fraction"] > opt.max_uncertain_fraction:
+            quality["reasons"].append(f"{100 * quality['uncertain']['fraction']:.0f}% of the tree is uncertain by "
+                                      f"{opt.uncertain_sigma_mm:g} mm or more (the readings disagree there, or it "
+                                      "is seen in one view only)")
+            quality["confidence"] = "low"
+        _warn_low_confidence(quality)
         tree.graph["biplane"] = quality
         views = [ta, tb]
         tree.graph["candidate_findings"] = find_candidates(tree, built, ta, tb, opt, f,
@@ -195,15 +212,37 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
 
 # --------------------------------------------------------------------------- building the tree
 
-def _to_tree(b: Built, laterality: str) -> DuctTree:
+def _to_tree(b: Built, laterality: str, spread: np.ndarray | None = None, spread_sigma: float = 0.0,
+             sigma_floor_mm: float = 0.0) -> DuctTree:
+    """The rows as a DuctTree. With ``spread`` (mm, how far the other readings put each node), every node
+    also carries ``readings_spread_mm`` and its ``pos_sigma_mm`` grows to ``hypot(sigma, spread_sigma *
+    spread)``, at least ``sigma_floor_mm``: the readings' disagreement is an uncertainty the triangulation
+    alone does not see."""
     tree = DuctTree.from_arrays(b.pos, b.radius, b.parent, laterality=laterality)
+    sigma = b.sigma if spread is None else np.maximum(np.hypot(b.sigma, spread_sigma * spread), sigma_floor_mm)
     for i, n in enumerate(tree.node_ids):
         d = tree.nodes[n]
         d["single_view"] = bool(b.single_view[n])
         d["view"] = b.view[n]
-        d["pos_sigma_mm"] = round(float(b.sigma[n]), 4)
+        d["pos_sigma_mm"] = round(float(sigma[n]), 4)
+        if spread is not None:
+            d["readings_spread_mm"] = round(float(spread[n]), 3)
     tree.touch()
     return tree
+
+
+def _uncertain_summary(tree: DuctTree, opt: BiplaneOptions) -> dict:
+    """How much of the tree is uncertain: the length (mm) and fraction of duct whose nodes have
+    ``pos_sigma_mm >= opt.uncertain_sigma_mm`` (each segment counted by its deeper node)."""
+    par = tree.parent_index
+    has = par >= 0
+    seg = np.zeros(len(par))
+    seg[has] = np.linalg.norm(tree.positions[has] - tree.positions[par[has]], axis=1)
+    sigma = np.array([tree.nodes[n].get("pos_sigma_mm", 0.0) for n in tree.node_ids])
+    unsure = sigma >= opt.uncertain_sigma_mm
+    total = float(seg.sum())
+    return {"sigma_mm": opt.uncertain_sigma_mm, "length_mm": round(float(seg[unsure].sum()), 2),
+            "fraction": round(float(seg[unsure].sum() / total), 4) if total > 0 else 0.0}
 
 
 def _planar_tree(t: ViewTree, which: str, laterality: str, opt: BiplaneOptions) -> DuctTree:
@@ -354,6 +393,9 @@ def _check_quality(q: dict, opt: BiplaneOptions) -> None:
                          f"and {100 * fa:.0f}% (CC) / {100 * fb:.0f}% (lateral) of the centrelines matched; check "
                          "the files (one duct system, same breast), or build from one view (planar)",
                          key="--lateral")
+
+
+def _warn_low_confidence(q: dict) -> None:
     if q["confidence"] == "low":
         warnings.warn("low-confidence match: " + "; ".join(q["reasons"]), DuctreeWarning, stacklevel=3)
 
@@ -400,6 +442,11 @@ def report_lines(tree: DuctTree) -> list[str]:
         cands = rd.get("candidates") or {}
         if len(cands) > 1:
             lines.append(_reading_line(rd))
+        un = q.get("uncertain")
+        if un:
+            lines.append(f"uncertain: {100 * un['fraction']:.0f}% of the tree ({un['length_mm']:.0f} mm) is placed no "
+                         f"better than +-{un['sigma_mm']:g} mm (1 SD): the readings disagree there, or it is seen "
+                         "in one view only (node pos_sigma_mm, readings_spread_mm)")
         for key in ("cc", "lateral"):
             sv = q["single_view"][key]
             if sv:

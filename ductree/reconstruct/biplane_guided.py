@@ -63,11 +63,14 @@ miss_lateral + out_cc + out_lateral + single`` (fork/tip agreement with the
 skeletons is recorded, weight 0). :func:`choose_reading` keeps the matched
 reading unless a guided one scores ``switch_margin`` lower; every candidate's
 scores and the reason are recorded (``tree.graph["biplane"]["reading"]``).
-Guided readings are tried only with ``GuidedOptions(choose=True)`` (off by
-default: on the 2000 px pair they add about 0.35 s CPU, and at lesions a
-guided reading can follow the wrong duct of the other view, so a lesion seen
-in both views no longer pairs against the tree: defects found on the 20 bench
-seeds 17 -> 15 of 20).
+Guided readings are tried with ``GuidedOptions(choose=True)`` (the default;
+on the 2000 px pair they add about 0.35 s CPU).
+
+**Spread between readings** (:func:`readings_spread`). Where the readings
+agree, the kept one is usually right; where they put a duct in different
+places, any of them may be wrong. Each kept row's distance to the farthest
+other reading (``readings_spread_mm``) widens its position uncertainty
+(:func:`ductree.reconstruct.biplane.tree_from_views`).
 
 Coordinates: view ``(u, d)`` mm from the nipple as in
 :mod:`ductree.reconstruct.biplane_graph`; 3D BF mm.
@@ -86,7 +89,7 @@ from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius
                             _Track)
 
 __all__ = ["GuidedOptions", "MaskLines", "Reading", "choose_reading", "consistency", "guided_reading",
-           "mask_lines", "project", "track_in_mask"]
+           "mask_lines", "project", "readings_spread", "track_in_mask"]
 
 
 @dataclass(frozen=True)
@@ -905,10 +908,11 @@ def consistency(b: Built, vga: ViewGraph, vgb: ViewGraph, f: DepthMap, opt: Guid
 
 
 def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, vgb: ViewGraph, f: DepthMap,
-                   mopt: MatchOptions | None = None, opt: GuidedOptions | None = None) -> tuple[Built, dict]:
+                   mopt: MatchOptions | None = None, opt: GuidedOptions | None = None
+                   ) -> tuple[Built, dict, list[Built]]:
     """The reading to keep and why: the matched one, or (``opt.choose``) a guided one that explains the
-    masks better by ``opt.switch_margin`` (:func:`consistency`, masks only). Returns the rows and a
-    JSON-ready record (every candidate's scores, the one chosen, the reason)."""
+    masks better by ``opt.switch_margin`` (:func:`consistency`, masks only). Returns the rows, a
+    JSON-ready record (every candidate's scores, the one chosen, the reason) and the readings not kept."""
     opt = opt or GuidedOptions()
     cands = [Reading("matched", matched, {})]
     if opt.choose:
@@ -929,4 +933,23 @@ def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, v
                f"{scores['matched']['score']:.3f}, margin {opt.switch_margin})")
     record = {"chosen": best.name, "why": why, "switch_margin": opt.switch_margin,
               "candidates": {r.name: {**scores[r.name], **r.info} for r in cands}}
-    return best.built, record
+    return best.built, record, [r.built for r in cands if r is not best]
+
+
+def readings_spread(kept: Built, others: list[Built], step_mm: float = 0.25) -> np.ndarray:
+    """How far apart the readings put each row of ``kept`` (mm, BF): the distance from the row to the
+    nearest centreline point of each other reading (segments sampled every ``step_mm``), the largest over
+    the other readings; zeros when there are none."""
+    spread = np.zeros(len(kept.pos))
+    for b in others:
+        kids = np.flatnonzero(b.parent >= 0)
+        if not len(kids):
+            continue
+        a, z = b.pos[b.parent[kids]], b.pos[kids]
+        n = np.maximum(np.ceil(np.linalg.norm(z - a, axis=1) / step_mm).astype(np.int64), 1)
+        seg = np.repeat(np.arange(len(kids)), n + 1)
+        start = np.repeat(np.cumsum(n + 1) - (n + 1), n + 1)
+        t = (np.arange(len(seg)) - start) / n[seg]
+        pts = a[seg] + t[:, None] * (z[seg] - a[seg])
+        spread = np.maximum(spread, cKDTree(pts).query(kept.pos)[0])
+    return spread

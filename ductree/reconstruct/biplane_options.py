@@ -28,3 +28,7 @@ class BiplaneOptions:
     min_agreement: float = 0.35            #: fewer forks/ends agreeing in depth than this: low-confidence
     unmatchable_fraction: float = 0.3      #: below this the views are taken not to show the same ducts
     planar_sigma_per_mm: float = 0.5       #: uncertainty growth of the unknown coordinate of a planar tree
+    sigma_floor_mm: float = 0.2            #: least pos_sigma_mm of a node read from two views
+    spread_sigma: float = 0.5              #: pos_sigma_mm grows by this x how far the other readings put a node
+    uncertain_sigma_mm: float = 1.0        #: nodes this uncertain (1 SD) count as uncertain in the summary ...
+    max_uncertain_fraction: float = 0.35   #: ... and more than this fraction of the tree's length makes it low-confidence
