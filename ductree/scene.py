@@ -87,6 +87,11 @@ GUIDE_COLOR = "#222222"
 CLOCK_COLOR = "#333333"
 INCISION_COLOR = "#7B2CBF"
 NIPPLE_COLOR = "#3B3B3B"
+UNCERTAIN_COLOR = "#8E8AC4"        # the halo round ducts whose position is uncertain (not a duct colour)
+#: Ducts whose nodes carry ``pos_sigma_mm`` of at least this (1 SD, mm) get the uncertainty halo.
+UNCERTAIN_SIGMA_MM = 1.0
+HALO_SMOOTH_NODES = 5              # the halo follows the mean sigma over this many nodes of a branch
+HALO_SPACING_MM = 0.4              # grid of the halo's skin
 
 
 # --------------------------------------------------------------------------- options
@@ -134,6 +139,11 @@ class SceneOptions:
     #: interactive viewers turn it on.
     breast_outline: bool = False
     breast_outline_opacity: float = 0.1
+    #: Draw a translucent halo, radius + 1 SD, round ducts placed no better than ``UNCERTAIN_SIGMA_MM``
+    #: (``pos_sigma_mm``: ductogram branches the readings disagree on or seen in one view, dead-reckoned
+    #: scope paths). Trees without position uncertainties draw none.
+    uncertainty: bool = True
+    uncertainty_opacity: float = 0.22
 
     def check(self) -> "SceneOptions":
         if self.color_by not in COLOR_BY:
@@ -610,6 +620,56 @@ def _tube_meshes(tree: "DuctTree", *, sides: int = 10) -> list[tuple[str, "pv.Po
     return out
 
 
+def uncertainty_halo(tree: "DuctTree", *, min_sigma_mm: float = UNCERTAIN_SIGMA_MM) -> "pv.PolyData | None":
+    """A translucent skin of radius ``radius + pos_sigma_mm`` round every run of nodes with
+    ``pos_sigma_mm >= min_sigma_mm`` (BF mm; point array ``row`` as in :func:`scene_meshes`), or ``None``
+    when no node is that uncertain (or the tree carries no uncertainties).
+
+    Each run starts at the last certain node before it; the halo is one smooth skin
+    (:func:`envelope_mesh`) round capsules of radius ``radius + sigma``."""
+    from .measures import branches
+
+    sigma = np.array([float(tree.nodes[n].get("pos_sigma_mm") or 0.0) for n in tree.node_ids])
+    if not (sigma >= min_sigma_mm).any():
+        return None
+    from scipy.ndimage import binary_closing, binary_opening, uniform_filter1d
+
+    runs = []
+    for br in branches(tree):
+        rows = np.asarray(br.rows)
+        if len(rows) < 2:
+            continue
+        # node sigmas flicker about the threshold; the halo follows their mean over ~2 mm of duct and
+        # ignores runs and gaps of a node or two (a halo bead would read as a mass)
+        sm = uniform_filter1d(sigma[rows], size=HALO_SMOOTH_NODES, mode="nearest")
+        flag = np.zeros(len(rows) + 2, dtype=bool)
+        flag[1:-1] = sm >= min_sigma_mm
+        flag = binary_opening(binary_closing(flag, np.ones(3, bool)), np.ones(3, bool))[1:-1]
+        flag[0] = False                                   # the junction belongs to the parent branch
+        k = 1
+        while k < len(rows):
+            if not flag[k]:
+                k += 1
+                continue
+            j = k
+            while j < len(rows) and flag[j]:
+                j += 1
+            runs.append((rows[k - 1:j], sm[k - 1:j]))     # from the node before the run
+            k = j
+    if not runs:
+        return None
+    # one smooth skin round capsules of radius + sigma (a tube filter folds where the halo is wider
+    # than the duct's bend)
+    pos, rad = tree.positions, tree.radii
+    caps = [(pos[i], pos[j], float(max(rad[i] + si, rad[j] + sj)))
+            for run, sm in runs for i, j, si, sj in zip(run[:-1], run[1:], sm[:-1], sm[1:])]
+    mesh = envelope_mesh([], caps, spacing_mm=HALO_SPACING_MM)
+    if mesh is None:
+        return None
+    mesh.point_data["row"] = vertex_rows(tree, np.asarray(mesh.points, dtype=float))
+    return mesh
+
+
 # --------------------------------------------------------------------------- lesions and plan
 
 def lesion_info(located: "LocatedLesion") -> dict | None:
@@ -877,6 +937,12 @@ def _add_tree(scene: Scene, tree: "DuctTree", parts: dict, meshes) -> None:
                                       opacity=opacity, layer=1 if part == "involved" else 0))
     for text, color in legend:
         scene.legend.append(LegendEntry(text, color))
+    halo = uncertainty_halo(tree) if opt.uncertainty else None
+    if halo is not None:
+        scene.actors.append(Actor("tree:uncertainty", halo, _BREAST, "uncertainty", color=UNCERTAIN_COLOR,
+                                  opacity=opt.uncertainty_opacity))
+        scene.legend.append(LegendEntry(f"position uncertain by {UNCERTAIN_SIGMA_MM:g} mm or more "
+                                        "(halo: +1 SD)", UNCERTAIN_COLOR, _BREAST))
     if have_plan and opt.color_by != "involvement":
         scene.legend.append(LegendEntry("ducts spared by the excision (faded)", rgb_to_hex(
             hex_to_rgb("#808080") + (255 - hex_to_rgb("#808080")) * opt.fade), _BREAST))

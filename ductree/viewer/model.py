@@ -52,7 +52,7 @@ TOGGLES = {
 SNAP_LIMIT_MM = 6.0
 
 _ROLE_GROUP = {
-    "tree": "tree", "tree-involved": "tree", "tree-spared": "tree",
+    "tree": "tree", "tree-involved": "tree", "tree-spared": "tree", "uncertainty": "tree",
     "lesion": "lesion", "lesion-alt": "lesion",
     "envelope": "envelope", "zone": "envelope", "incision": "envelope",
     "guide": "context", "clock": "context", "context": "context", "orifice": "context", "ruler": "context",
