@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..tree import DuctTree
-from .biplane_graph import ViewTree, _polyline_length
+from .biplane_graph import ViewTree, _edt, _polyline_length
 from .biplane_match import Built, DepthMap
 from .biplane_options import BiplaneOptions
 
@@ -100,7 +100,9 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     lab, n = ndi.label(mask)
     if n < 2:
         return []
-    sizes = np.bincount(lab.ravel())
+    on = np.flatnonzero(mask)               # the mask's pixels (flat indices in the crop) and their labels
+    lab_on = lab.ravel()[on]
+    sizes = np.bincount(lab_on, minlength=n + 1)        # sizes[0] (background) is 0: label 0 is never a fleck
     line_ud = np.vstack(lines)
     q = np.rint(view.to_px(line_ud) - o).astype(int)
     ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < mask.shape[0]) & (q[:, 1] < mask.shape[1])
@@ -110,9 +112,17 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     small = small[small > 0]
     if not len(small):
         return []
-    boxes = ndi.find_objects(lab)          # a fleck is a few pixels: its box centre is its centre
-    centres = np.array([[0.5 * (boxes[k - 1][0].start + boxes[k - 1][0].stop - 1),
-                         0.5 * (boxes[k - 1][1].start + boxes[k - 1][1].stop - 1)] for k in small]) + o
+    # a fleck is a few pixels: its box centre is its centre (the box from its own pixels, in label order)
+    is_small = np.zeros(n + 1, dtype=bool)
+    is_small[small] = True
+    pick = is_small[lab_on]
+    lab_s = lab_on[pick]
+    order = np.argsort(lab_s, kind="stable")
+    lab_s = lab_s[order]
+    yy, xx = np.divmod(on[pick][order], mask.shape[1])
+    first = np.flatnonzero(np.r_[True, lab_s[1:] != lab_s[:-1]])
+    centres = np.column_stack([0.5 * (np.minimum.reduceat(yy, first) + np.maximum.reduceat(yy, first)),
+                               0.5 * (np.minimum.reduceat(xx, first) + np.maximum.reduceat(xx, first))]) + o
     c_ud = view.to_mm(centres)
     near = cKDTree(line_ud).query(c_ud)[0] <= FLECK_REACH_MM
     c_ud, area = c_ud[near], sizes[small[near]] * px * px
@@ -139,22 +149,45 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     return out
 
 
-def _upstream(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarray]:
+def _to_px(view):
+    """``view.to_px`` with the inverse of the view's axes computed once (the same operations, the same
+    values)."""
+    if view.nipple_px is None:
+        return view.to_px                    # (raises the view's own error)
+    inv_t = np.linalg.inv(view.axes).T
+    nip = np.asarray(view.nipple_px, dtype=float)
+
+    def to_px(ud: np.ndarray) -> np.ndarray:
+        return np.asarray(ud, dtype=float).reshape(-1, 2) @ inv_t + nip
+    return to_px
+
+
+def _upstream(t: ViewTree, i: int, want_mm: float,
+              cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Centreline and radii of the ducts above edge ``i`` (its ancestors), about ``want_mm`` long, ending
     where edge ``i`` starts; the samples within a junction's radius of each junction are left out (the
-    inscribed circle is wider there)."""
+    inscribed circle is wider there). ``cache`` (a dict kept over calls on the same tree) keeps each
+    edge's kept samples and length."""
     polys, rads = [], []
     node, got = i, 0.0
     while got < want_mm and t.parent[node] > 0:
         node = int(t.parent[node])
-        up, ur = t.edge_ud[node], t.edge_r[node]
-        if len(up) < 2:
+        hit = cache.get(node) if cache is not None else None
+        if hit is None:
+            up, ur = t.edge_ud[node], t.edge_r[node]
+            if len(up) < 2:
+                hit = (None, None, 0.0)
+            else:
+                far = (np.linalg.norm(up - up[-1], axis=1) > 1.2 * t.r[node]) & \
+                      (np.linalg.norm(up - up[0], axis=1) > 1.2 * t.r[t.parent[node]])
+                hit = (up[far], ur[far], _polyline_length(up))
+            if cache is not None:
+                cache[node] = hit
+        if hit[0] is None:
             break
-        far = (np.linalg.norm(up - up[-1], axis=1) > 1.2 * t.r[node]) & \
-              (np.linalg.norm(up - up[0], axis=1) > 1.2 * t.r[t.parent[node]])
-        polys.insert(0, up[far])
-        rads.insert(0, ur[far])
-        got += _polyline_length(up)
+        polys.insert(0, hit[0])
+        rads.insert(0, hit[1])
+        got += hit[2]
     if not polys:
         return np.zeros((0, 2)), np.zeros(0)
     return np.vstack(polys), np.concatenate(rads)
@@ -214,7 +247,9 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     view = t.view
     px = view.pixel_mm
     full = view.mask
+    to_px = _to_px(view)
     out = []
+    up_cache: dict = {}
     for i in range(1, t.n):
         poly, rad = t.edge_ud[i], t.edge_r[i]
         if t.bridge[i] or len(poly) < 6:
@@ -225,19 +260,19 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         wide = max(float(rad.max()), float(t.r[a1]), float(t.r[t.parent[a1]]) if a1 > 0 else 0.0)
         if float(rad.min()) >= opt.narrowing_fraction * wide:
             continue
-        up_p, up_r = _upstream(t, i, 5.0)
         s_e, _ = _profile(poly, rad)
-        r_s = median_filter(rad, size=5, mode="nearest")
-        s_up = (_profile(up_p, up_r)[0] - _polyline_length(up_p) - float(np.linalg.norm(poly[0] - up_p[-1]))) \
-            if len(up_p) else np.zeros(0)
-        s_all = np.concatenate([s_up, s_e])
-        r_all = np.concatenate([up_r, rad])
         margin0 = 1.2 * t.r[t.parent[i]] if t.parent[i] > 0 else 0.0
         ends_here = not t.children[i]
         margin1 = 0.0 if ends_here else 1.2 * t.r[i]
         low = (s_e > margin0) & (s_e < s_e[-1] - margin1)
         if not low.any():
             continue
+        up_p, up_r = _upstream(t, i, 5.0, up_cache)
+        r_s = median_filter(rad, size=5, mode="nearest")
+        s_up = (_profile(up_p, up_r)[0] - _polyline_length(up_p) - float(np.linalg.norm(poly[0] - up_p[-1]))) \
+            if len(up_p) else np.zeros(0)
+        s_all = np.concatenate([s_up, s_e])
+        r_all = np.concatenate([up_r, rad])
         # reference: the duct's width 1.5-4 mm before each sample (upstream only, junction samples out)
         keep = ~((s_all >= 0) & (s_all <= margin0))
         s_ref, r_ref = s_all[keep], r_all[keep]
@@ -249,69 +284,98 @@ def _split_columns(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         ks, a, z = ks[ok], a[ok], z[ok]
         if not len(ks):
             continue
+        # a running median is one of its samples: no reference is wider than the widest sample
+        top = float(r_ref.max())
+        if top < opt.narrowing_min_radius_mm or not (r_s[ks] < opt.narrowing_fraction * top).any():
+            continue
         # a running median over the window's length (samples about evenly spaced along a chain), read at
         # each window's middle
-        step = max(float(np.median(np.diff(s_ref))) if len(s_ref) > 1 else 1.0, 1e-6)
+        step = max(float(_median(np.diff(s_ref))) if len(s_ref) > 1 else 1.0, 1e-6)
         med = median_filter(r_ref, size=max(3, int(round(2.5 / step)) | 1), mode="nearest")
         mid = np.clip(np.searchsorted(s_ref, s_e[ks] - 2.75), 0, len(s_ref) - 1)
         ref[ks] = med[mid]
-        low &= np.isfinite(ref) & (r_s < opt.narrowing_fraction * np.nan_to_num(ref, nan=0.0))
-        low &= np.nan_to_num(ref, nan=0.0) >= opt.narrowing_min_radius_mm
+        ref0 = np.nan_to_num(ref, nan=0.0)
+        low &= np.isfinite(ref) & (r_s < opt.narrowing_fraction * ref0)
+        low &= ref0 >= opt.narrowing_min_radius_mm
         if not low.any():
             continue
-        for run in _runs_below(r_s, np.nan_to_num(ref, nan=0.0), low, opt.narrowing_fraction,
-                               s_e < s_e[-1] - margin1):
+        for run in _runs_below(r_s, ref0, low, opt.narrowing_fraction, s_e < s_e[-1] - margin1):
             length = float(s_e[run[-1]] - s_e[run[0]])
             if length < 0.8:
                 continue
             R = float(ref[run[0]])
             Rp = R / px
-            pts = view.to_px(poly[run])
+            pts = to_px(poly[run])
             rim = float(np.max(r_s[run])) / px
             if not _contrast_beside(full, pts, rim + 2.0, 2.0 * Rp):
                 continue            # nothing beside the thin stretch (a duct that tapers, or a thin branch)
             lo = np.maximum(np.floor(pts.min(axis=0) - 2.5 * Rp - 3).astype(int), 0)
             hi = np.minimum(np.ceil(pts.max(axis=0) + 2.5 * Rp + 3).astype(int), np.array(full.shape) - 1)
             crop = full[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1]
-            line = np.zeros(crop.shape, dtype=bool)
             q = np.rint(pts - lo).astype(int)
-            line[q[:, 0], q[:, 1]] = True
+            # distance to the line and its nearest pixel, on the band of pixels near enough to matter (the
+            # line's box grown by that distance: the same values as over the whole crop)
+            band = int(np.ceil(2.0 * Rp + 1.0)) + 1
+            g0 = np.maximum(q.min(axis=0) - band, 0)
+            g1 = np.minimum(q.max(axis=0) + band + 1, crop.shape)
+            line = np.zeros((g1[0] - g0[0], g1[1] - g0[1]), dtype=bool)
+            line[q[:, 0] - g0[0], q[:, 1] - g0[1]] = True
             d_line, (ii, jj) = ndi.distance_transform_edt(~line, return_indices=True)
-            near = (d_line > rim + 1.5) & (d_line <= 2.0 * Rp + 1.0)
+            # the column's pixels at a second rim's distance from the line (the tests below are made at
+            # these pixels only)
+            yy, xx = np.nonzero(crop[g0[0]:g1[0], g0[1]:g1[1]] & (d_line > rim + 1.5) & (d_line <= 2.0 * Rp + 1.0))
             # position of each pixel along the rim: the run sample its nearest line pixel belongs to
-            order = np.full(crop.shape, -1, dtype=np.int64)
-            order[q[:, 0], q[:, 1]] = np.arange(len(run))
-            along = s_e[run][np.maximum(order[ii, jj], 0)]
+            order = np.full(line.shape, -1, dtype=np.int64)
+            order[q[:, 0] - g0[0], q[:, 1] - g0[1]] = np.arange(len(run))
+            along = s_e[run][np.maximum(order[ii[yy, xx], jj[yy, xx]], 0)]
+            far_px = d_line[yy, xx] > 2.0 * Rp - 1.0
+            yy, xx = yy + g0[0], xx + g0[1]
             # where the rim leaves the column and (if it goes on) rejoins it, the column itself is beside
             # it: pixels level with or behind those ends, and the crotch around them, are not a second rim
-            yy, xx = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
             tail = ends_here and run[-1] >= len(s_e) - 3
-            near &= along > s_e[run[min(2, len(run) - 1)]]
+            near = along > s_e[run[min(2, len(run) - 1)]]
             near &= np.hypot(yy - q[0][0], xx - q[0][1]) > 1.2 * Rp + 1.0
             if not tail:
                 near &= along < s_e[run[max(len(run) - 3, 0)]]
                 near &= np.hypot(yy - q[-1][0], xx - q[-1][1]) > 1.2 * Rp + 1.0
-            other = crop & near
-            if other.sum() * px * px < 0.02:
+            yy, xx, along, far_px = yy[near], xx[near], along[near], far_px[near]
+            if len(yy) * px * px < 0.02:
                 continue
-            thick = ndi.distance_transform_edt(np.pad(crop, 1))[1:-1, 1:-1]
+            other = np.zeros(line.shape, dtype=bool)
+            other[yy - g0[0], xx - g0[1]] = True
             comps, n = ndi.label(other)
-            best = None
+            comp_of = comps[yy - g0[0], xx - g0[1]]
+            passed = []
             for c in range(1, n + 1):
-                comp = comps == c
-                if float(thick[comp].max()) > opt.narrowing_fraction * Rp:
-                    continue            # wider than a stream beside a lesion: a duct running beside it
+                comp = comp_of == c
                 cover = float(np.ptp(along[comp]))
                 if cover < max(0.6, 0.4 * length):
                     continue
-                edge = comp & (d_line > 2.0 * Rp - 1.0)
+                edge = comp & far_px
                 if edge.any() and float(np.ptp(along[edge])) > 0.5 * cover:
                     continue            # it runs out of the duct's former width: a duct diverging, not a rim
+                passed.append((cover, comp))
+            if not passed:
+                continue
+            # wider than a stream beside a lesion (a duct running beside it): a pixel farther than the
+            # fraction of the duct's radius from the background (the crop's distance transform, on a window
+            # around these pixels that holds every background pixel that near, or the crop's edge)
+            sel = np.logical_or.reduce([comp for _, comp in passed])
+            m = int(np.ceil(opt.narrowing_fraction * Rp)) + 1
+            w0, w1 = max(int(yy[sel].min()) - m, 0), min(int(yy[sel].max()) + m + 1, crop.shape[0])
+            v0, v1 = max(int(xx[sel].min()) - m, 0), min(int(xx[sel].max()) + m + 1, crop.shape[1])
+            wide_px = np.zeros(len(yy), dtype=bool)
+            wide_px[sel] = ~_within(np.pad(crop[w0:w1, v0:v1], 1), opt.narrowing_fraction * Rp)[1:-1, 1:-1][
+                yy[sel] - w0, xx[sel] - v0]
+            best = None
+            for cover, comp in passed:
+                if wide_px[comp].any():
+                    continue
                 if best is None or cover > best[0]:
                     best = (cover, comp)
             if best is None:
                 continue
-            ys, xs = np.nonzero(best[1])
+            ys, xs = yy[best[1]], xx[best[1]]
             rim_c = pts.mean(axis=0)
             oth_c = np.array([ys.mean(), xs.mean()]) + lo
             c_ud = view.to_mm(0.5 * (rim_c + oth_c))[0]
@@ -346,15 +410,19 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     o = np.array([max(int(rows[0]) - margin, 0), max(int(cols[0]) - margin, 0)])
     mask = full[o[0]:int(rows[-1]) + margin + 1, o[1]:int(cols[-1]) + margin + 1]
     H, W = mask.shape
-    polys = [view.to_px(e) - o if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
-    med_r = np.array([float(np.median(r)) / px if len(r) else 0.0 for r in t.edge_r])
+    to_px = _to_px(view)
+    polys = [to_px(e) - o if len(e) else np.zeros((0, 2)) for e in t.edge_ud]
+    med_r = np.array([float(_median(r)) / px if len(r) else 0.0 for r in t.edge_r])
     # every centreline rasterised with its edge's index: the nearest centreline of any pixel
     lab = np.zeros((H, W), dtype=np.int32)
+    drawn_px = []
     for j in range(1, t.n):
         q = np.rint(polys[j]).astype(int)
         ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < H) & (q[:, 1] < W)
         lab[q[ok, 0], q[ok, 1]] = j
-    if not lab.any():
+        drawn_px.append(q[ok])
+    drawn_px = np.vstack(drawn_px) if drawn_px else np.zeros((0, 2), dtype=int)
+    if not len(drawn_px):
         return []
     def near_map(sl, rp):
         """Distance to the nearest centreline and its edge index, over the crop ``sl`` (computed on the crop
@@ -372,6 +440,7 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
 
     out = []
     kind = t.kind
+    lines = None
     for i in range(1, t.n):
         e, r = t.edge_ud[i], t.edge_r[i]
         if len(e) < 6 or t.bridge[i]:
@@ -381,7 +450,7 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         body = (s > 1.0) & (s < L - (2.5 if kind[i] == 3 else 1.0))
         if body.sum() < 3 or L < 1.5:
             continue
-        R = float(np.median(r[body]))
+        R = float(_median(r[body]))
         if R < opt.narrowing_min_radius_mm:
             continue
         if kind[i] != 3 and float(np.min(r[body])) > 0.85 * R:
@@ -405,35 +474,62 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         crop = mask[sl]
         if crop.size == 0:
             continue
-        closed = _close_disk(crop, Rp)
-        added = closed & ~crop
+        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
+        # (each test is made only at the pixels the closing added, with the exact distances a distance
+        # transform would give: the square root of the least squared pixel distance); the closing is
+        # needed only within the box of pixels that near
+        own_px = np.argwhere(lab[sl] == i)
+        if not len(own_px):
+            continue
+        reach_own = int(np.ceil(1.2 * Rp))
+        b0 = np.maximum(own_px.min(axis=0) - reach_own, 0)
+        b1 = np.minimum(own_px.max(axis=0) + reach_own + 1, crop.shape)
+        box = (slice(b0[0], b1[0]), slice(b0[1], b1[1]))
+        closed = _close_disk(crop, Rp, (b0[0], b1[0], b0[1], b1[1]))
+        added = closed[box] & ~crop[box]         # (in the box: nothing outside it is kept below)
         if not added.any():
             continue
         # what follows only keeps parts of these pieces: skip the duct unless one is large enough already
         pieces, n_p = ndi.label(added)
         if np.bincount(pieces.ravel())[1:].max() * px * px < opt.concavity_area * R * R:
             continue
-        # only inside this duct's lumen: near its centreline, away from its forks and from other ducts
-        own_lines = lab[sl] == i
-        own = ndi.distance_transform_edt(~own_lines) <= 1.2 * Rp if own_lines.any() else np.zeros_like(crop)
-        dist_here, nb = near_map(sl, Rp)
-        keep_out = (nb != i) & (dist_here <= 1.5 * np.maximum(Rp, med_r[nb]))
-        yy, xx = np.mgrid[sl]
-        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
-            keep_out |= np.hypot(yy - end[0], xx - end[1]) <= how_far * Rp
-        cand = added & own & ~keep_out
-        if not cand.any():
+        cy, cx = np.nonzero(added)
+        cy, cx = cy + b0[0], cx + b0[1]          # crop pixels
+        d2 = _nearest_d2(own_px, cy, cx, 1.2 * Rp + 1.0)
+        own = np.sqrt(d2) <= 1.2 * Rp
+        cy, cx = cy[own], cx[own]
+        if not len(cy):
             continue
+        yy, xx = cy + sl[0].start, cx + sl[1].start
+        out_here = np.zeros(len(cy), dtype=bool)
+        for end, how_far in ((P[0], 2.0), (P[-1], 2.0 if kind[i] != 3 else 1.5)):
+            out_here |= np.hypot(yy - end[0], xx - end[1]) <= how_far * Rp
+        if out_here.all():
+            continue
+        cy, cx, yy, xx = cy[~out_here], cx[~out_here], yy[~out_here], xx[~out_here]
+        if lines is None:
+            lines = _LinePixels(lab, drawn_px)
+        beside = lines.other_duct_near(yy, xx, i, Rp, med_r)
+        if beside is None:          # the nearest centreline is a tie between ducts that decide differently
+            dist_here, nb = near_map(sl, Rp)
+            dist_here, nb = dist_here[cy, cx], nb[cy, cx]
+            beside = (nb != i) & (dist_here <= 1.5 * np.maximum(Rp, med_r[nb]))
+        if beside.all():
+            continue
+        cand = np.zeros(added.shape, dtype=bool)
+        cand[cy[~beside] - b0[0], cx[~beside] - b0[1]] = True
         comps, n = ndi.label(cand)
+        areas = np.bincount(comps.ravel(), minlength=n + 1)
         for k in range(1, n + 1):
-            comp = comps == k
-            area = comp.sum() * px * px
+            area = areas[k] * px * px
             if area < opt.concavity_area * R * R:
                 continue
-            depth = float(ndi.distance_transform_edt(np.pad(comp, 1)).max()) * px
+            comp = comps == k
+            depth = float(_edt(np.pad(comp, 1)).max()) * px
             if depth < opt.concavity_depth * R:
                 continue
             ys, xs = np.nonzero(comp)
+            ys, xs = ys + b0[0], xs + b0[1]      # crop pixels
             c = np.array([ys.mean() + lo[0], xs.mean() + lo[1]]) + o
             ext = max(np.ptp(ys), np.ptp(xs)) * px
             out.append({"kind": "filling_defect", "evidence": "lucency", "ud": view.to_mm(c)[0].tolist(),
@@ -442,27 +538,118 @@ def _concavities(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     return out
 
 
-def _close_disk(crop: np.ndarray, rp: float) -> np.ndarray:
-    """Morphological closing of ``crop`` with a disk of radius ``rp`` pixels (by distance transforms).
+def _within(m: np.ndarray, r: float) -> np.ndarray:
+    """``_edt(m) <= r`` (each pixel's distance to the nearest background pixel of ``m`` at most ``r``
+    pixels), from the exact integer squared distances: the same booleans without the square roots."""
+    try:
+        import edt as _edt_pkg
+    except ImportError:                  # pragma: no cover - optional speed-up
+        return _edt(m) <= r
+    b = np.ascontiguousarray(m, dtype=bool)
+    if b.ndim != 2 or b.all() or not b.any():
+        return _edt(m) <= r
+    sq = _edt_pkg.edtsq(b, black_border=False, parallel=1)
+    if float(sq.max()) > 1.0e6:          # far below float32's exact integers (2^24): else the plain way
+        return _edt(m) <= r
+    n = int(np.floor(r * r))             # the largest integer whose square root is at most r
+    while np.sqrt(float(n + 1)) <= r:
+        n += 1
+    while n >= 0 and np.sqrt(float(n)) > r:
+        n -= 1
+    return sq <= n
+
+
+def _nearest_d2(pts: np.ndarray, y: np.ndarray, x: np.ndarray, bound: float) -> np.ndarray:
+    """Least squared distance (pixels^2, exact integers as float64) from each pixel (``y``, ``x``) to the
+    pixels ``pts`` (n x 2, row col); inf where none is nearer than ``bound`` pixels."""
+    from scipy.spatial import cKDTree
+
+    if not len(y):
+        return np.zeros(0)
+    k = cKDTree(pts).query(np.column_stack([y, x]), distance_upper_bound=bound)[1]
+    found = k < len(pts)
+    k = np.where(found, k, 0)
+    d2 = ((pts[k, 0] - y) ** 2 + (pts[k, 1] - x) ** 2).astype(np.float64)
+    d2[~found] = np.inf
+    return d2
+
+
+class _LinePixels:
+    """The rasterised centrelines of a view (``lab``: edge index per pixel, 0 elsewhere; ``drawn``: the pixels
+    drawn), for nearest-centreline queries at a few pixels (instead of a feature transform over a crop)."""
+
+    #: neighbours looked at per pixel: more pixels than this tied at the least distance -> undecided
+    K = 4
+
+    def __init__(self, lab: np.ndarray, drawn: np.ndarray):
+        from scipy.spatial import cKDTree
+
+        w = int(lab.shape[1])
+        self.px = np.column_stack(np.divmod(np.unique(drawn[:, 0] * w + drawn[:, 1]), w))   # each pixel once
+        self.edge = lab[self.px[:, 0], self.px[:, 1]]
+        self.tree = cKDTree(self.px)
+
+    def other_duct_near(self, y: np.ndarray, x: np.ndarray, i: int, rp: float,
+                        med_r: np.ndarray) -> np.ndarray | None:
+        """Per pixel: whether its nearest centreline pixel belongs to a duct other than ``i`` and lies
+        within 1.5 x the larger of ``rp`` and that duct's median radius (pixels), the nearest as
+        ``scipy.ndimage.distance_transform_edt`` picks it (of equally near pixels, the one with the least
+        column, then the least row); None when more than :attr:`K` pixels are equally near."""
+        bound = 1.5 * max(float(med_r.max()), rp) + 1.0     # farther, no duct is near enough
+        _, k = self.tree.query(np.column_stack([y, x]), k=self.K, distance_upper_bound=bound)
+        found = k < len(self.px)
+        kk = np.where(found, k, 0)
+        d2 = np.where(found, (self.px[kk, 0] - y[:, None]) ** 2 + (self.px[kk, 1] - x[:, None]) ** 2, -1)
+        d2min = d2[:, 0]
+        tied = found & (d2 == d2min[:, None])
+        if tied[:, -1].any():
+            return None
+        # of the tied pixels (the first few of each row), the least (column, row)
+        big = np.iinfo(np.int64).max
+        key = np.where(tied, self.px[kk, 1].astype(np.int64) * (int(self.px[:, 0].max()) + 1) + self.px[kk, 0], big)
+        pick = kk[np.arange(len(kk)), np.argmin(key, axis=1)]
+        dist = np.sqrt(np.maximum(d2min, 0).astype(np.float64))
+        j = self.edge[pick]
+        return found[:, 0] & (j != i) & (dist <= 1.5 * np.maximum(rp, med_r[j]))
+
+
+def _close_disk(crop: np.ndarray, rp: float, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Morphological closing of ``crop`` with a disk of radius ``rp`` pixels (by distance transforms), the
+    crop's outside taken as background.
 
     A wide disk is applied on the mask averaged over k x k blocks (k up to a sixth of the radius, so
     what it fills -- pieces at least 0.4 radii deep -- keeps several pixels), then brought back to
-    full resolution: the cost falls with k^2."""
-    from scipy import ndimage as ndi
-
+    full resolution: the cost falls with k^2. With ``box`` (row0, row1, col0, col1; crop pixels) the
+    closing is exact only within that box (the distance transforms run on the box grown by what they
+    can reach); outside it the result is undefined."""
+    H, W = crop.shape
+    if box is None:
+        box = (0, H, 0, W)
     k = max(1, int(rp // 6))
     if k > 1:
-        H, W = crop.shape
         Hp, Wp = -(-H // k) * k, -(-W // k) * k
-        big = np.zeros((Hp, Wp), dtype=np.float32)
+        big = np.zeros((Hp, Wp), dtype=np.uint8)
         big[:H, :W] = crop
-        small = big.reshape(Hp // k, k, Wp // k, k).mean(axis=(1, 3)) >= 0.5
-        closed = _close_disk(small, rp / k)
+        # a block's mean is at least one half (its count exact, so the same test as on float means)
+        small = 2 * big.reshape(Hp // k, k, Wp // k, k).sum(axis=(1, 3), dtype=np.int64) >= k * k
+        closed = _close_disk(small, rp / k, (box[0] // k, -(-box[1] // k), box[2] // k, -(-box[3] // k)))
         return np.repeat(np.repeat(closed, k, axis=0), k, axis=1)[:H, :W] | crop
     pad = int(np.ceil(rp)) + 2
     cp = np.pad(crop, pad)
-    dilated = ndi.distance_transform_edt(~cp) <= rp
-    return (ndi.distance_transform_edt(dilated) > rp)[pad:-pad, pad:-pad]
+    Hq, Wq = cp.shape
+    reach = int(np.ceil(rp)) + 1
+    # the erosion's window: every pixel within rp of the box; the dilation's: every pixel within rp of that
+    e0, e1 = max(box[0] + pad - reach, 0), min(box[1] + pad + reach, Hq)
+    e2, e3 = max(box[2] + pad - reach, 0), min(box[3] + pad + reach, Wq)
+    d0, d1, d2, d3 = max(e0 - reach, 0), min(e1 + reach, Hq), max(e2 - reach, 0), min(e3 + reach, Wq)
+    sub = cp[d0:d1, d2:d3]
+    dilated = _within(~sub, rp) if sub.any() else np.zeros(sub.shape, dtype=bool)
+    dilated = dilated[e0 - d0:e1 - d0, e2 - d2:e3 - d2]
+    eroded = np.ones(dilated.shape, dtype=bool) if dilated.all() else ~_within(dilated, rp)
+    out = np.zeros((H, W), dtype=bool)
+    out[box[0]:box[1], box[2]:box[3]] = eroded[box[0] + pad - e0:box[1] + pad - e0,
+                                               box[2] + pad - e2:box[3] + pad - e2]
+    return out
 
 
 def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
@@ -482,11 +669,11 @@ def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         body = s < s[-1] - 1.0 - t.r[i]
         if body.sum() < 2:
             continue
-        R = float(np.median(rad[body]))
+        R = float(_median(rad[body]))
         if R < opt.narrowing_min_radius_mm:
             continue
         lens = [_polyline_length(t.edge_ud[c]) for c in kids]
-        widths = [float(np.median(t.edge_r[c])) for c in kids]
+        widths = [float(_median(t.edge_r[c])) for c in kids]
         ends = [t.edge_ud[c][-1] for c in kids]
         if max(lens) > opt.split_max_mm or max(widths) > opt.split_prong_fraction * R:
             continue
@@ -499,8 +686,22 @@ def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
 
 
 def _profile(poly: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    seg = np.linalg.norm(np.diff(poly, axis=0), axis=1)
+    d = np.diff(poly, axis=0)
+    seg = np.sqrt(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1])      # np.linalg.norm(d, axis=1), bit for bit
     return np.concatenate([[0.0], np.cumsum(seg)]), rad
+
+
+def _median(a: np.ndarray) -> np.floating:
+    """``np.median`` of a 1D array, the same value (the middle sample, or the mean of the two middle ones)
+    without its overhead (a few microseconds, called for every duct)."""
+    n = len(a)
+    if n == 0:
+        return np.median(a)
+    srt = np.sort(a)
+    if srt[-1] != srt[-1]:              # a NaN (sorted last): numpy's own answer
+        return np.median(a)
+    h = n // 2
+    return srt[h] if n % 2 else (srt[h - 1] + srt[h]) / 2.0
 
 
 def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
@@ -522,11 +723,11 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         ref = (s >= 2.0) & (s <= 4.0)
         if not ref.any():
             continue
-        r_ref = float(np.median(r[ref]))
+        r_ref = float(_median(r[ref]))
         near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
         if not near.any() or r_ref < opt.cutoff_min_radius_mm:
             continue
-        r_end = float(np.median(r[near]))
+        r_end = float(_median(r[near]))
         if r_end >= opt.cutoff_keep_fraction * r_ref:
             out.append({"kind": "cutoff", "evidence": "wide end", "ud": poly[-1].tolist(), "size_mm": 2.0 * r_end,
                         "detail": f"a {2 * r_end:.1f} mm wide duct ends abruptly (no tapering)"})
@@ -565,7 +766,7 @@ def _narrowings(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             continue
         s, r = _profile(poly, rad)
         L = s[-1]
-        r_med = float(np.median(r))
+        r_med = float(_median(r))
         if r_med < opt.narrowing_min_radius_mm or L < 3.0:
             continue
         from scipy.ndimage import median_filter
