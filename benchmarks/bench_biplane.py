@@ -21,6 +21,9 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
 - **where the error is lost** (diagnostics, not targets): the mean 3D error of the nodes matched in
   both views and of the one-view nodes, and the mean error when one view's 2D tree is replaced by
   the projected truth (the other view as read), i.e. how much each view's reading costs;
+- **honesty of the uncertainty**: the share of nodes within 2 ``pos_sigma_mm``
+  of the true centreline, and the share of cases over 0.7 mm error flagged
+  low-confidence (with the worst case left high-confidence);
 - **speed**: one 2000 x 2000 pixel pair (PNG files, 25 um pixels at the
   breast) from file to tree, in this process after a warm-up and as a fresh
   ``ductree build`` process (imports included).
@@ -254,7 +257,16 @@ def _score(tree, sim) -> dict:
               if any(np.linalg.norm(np.array(f["point_bf"]) - np.array(d["point_bf"])) <= 2.0 for f in found))
     false = sum(1 for f in found if not any(np.linalg.norm(np.array(f["point_bf"]) - np.array(d["point_bf"])) <= 2.0
                                             for d in sim.defects))
-    return {"err": s.recon_to_truth_mean_mm, "cover": s.truth_to_recon_mean_mm, "recall": s.branch_recall,
+    from scipy.spatial import cKDTree
+
+    tp, par = sim.truth.positions, sim.truth.parent_index
+    kids = np.flatnonzero(par >= 0)
+    steps = np.linspace(0.0, 1.0, 21)
+    dense = tp[par[kids]][:, None, :] + steps[None, :, None] * (tp[kids] - tp[par[kids]])[:, None, :]
+    node_err = cKDTree(dense.reshape(-1, 3)).query(tree.positions)[0]
+    sigma = np.array([float(tree.nodes[n].get("pos_sigma_mm") or 0.0) for n in tree.node_ids])
+    return {"within_2sigma": int(np.sum(node_err <= 2.0 * sigma)), "nodes": len(sigma),
+            "err": s.recon_to_truth_mean_mm, "cover": s.truth_to_recon_mean_mm, "recall": s.branch_recall,
             "precision": s.branch_precision, "bif_right": right, "bif_total": total,
             "defects": len(sim.defects), "found": hit, "false": false,
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
@@ -367,6 +379,13 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "nodes flagged single-view", 100 * mean(ours, "single"), "%", "-", None, False, "", note),
         Row(BENCH, "cases flagged low-confidence", 100 * sum(r["confidence"] == "low" for r in ours) / max(n, 1),
             "%", "-", None, False, "", note),
+        Row(BENCH, "nodes within 2 pos_sigma_mm of the true centreline", 100 * frac(ours, "within_2sigma", "nodes"),
+            "%", "-", None, True, "", "calibration of the stated uncertainty (1 SD; about 86% for a 2D Gaussian)"),
+        Row(BENCH, "cases over 0.7 mm error flagged low-confidence",
+            100 * sum(r["confidence"] == "low" for r in ours if r["err"] > 0.7)
+            / max(sum(r["err"] > 0.7 for r in ours), 1), "%", "-", None, True, "",
+            f"{sum(r['err'] > 0.7 for r in ours)} such cases; worst case left high-confidence "
+            f"{max([r['err'] for r in ours if r['confidence'] != 'low'] or [0.0]):.2f} mm"),
         Row(BENCH, "reconstruction time per case (in process)", t_ours / max(n, 1), "s", PEER, t_base / max(n, 1),
             False, "", "masks of 1000-2000 px a side"),
     ]
