@@ -33,6 +33,8 @@ PLACE_MAX_MM = 3.0
 #: a CC and a lateral candidate at equal depth are one lesion when their triangulated point is this close
 #: (mm) to the 3D tree (the tree may be off by a few mm where a lesion disturbs the column)
 PAIR_TREE_MM = 4.0
+#: a duct ending wide in one view: the other view's duct end within this depth difference (mm)
+END_DEPTH_MM = 1.0
 
 
 #: a defect hole narrower than this fraction of its column's width is a sliver (a subtle sign)
@@ -812,7 +814,9 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     lie on a duct another reading placed there).
     A candidate seen in one view keeps its own 2D site (``u``; its depth made
     common with the depth map) and takes the unknown coordinate from the 3D
-    tree where it lies on it in that view.
+    tree where it lies on it in that view; a duct ending wide takes it from
+    the other view's duct end at the same depth when there is one
+    (:func:`_end_in_other_view`).
     """
     opt = opt or BiplaneOptions()
     per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
@@ -855,11 +859,30 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             else:               # the segment's, shifted by the 2D offset
                 p[1] += d - at[1]
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
+            if c["evidence"] == "wide end" and f is not None:
+                _end_in_other_view(p, d, key, tb if key == "cc" else ta, f)
             if c["evidence"] == "hole" and _ducts_overlap(b, coords, np.asarray(c["ud"], dtype=float),
                                                           2 if key == "cc" else 0):
                 continue        # a lucency where two ducts cross in this view: the space between them
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
+
+
+def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: DepthMap) -> None:
+    """A duct ending wide in one view ends in the other too, at the same depth: take the unknown
+    coordinate of ``p`` (BF mm, in place) from the other view's duct end within ``END_DEPTH_MM`` of that
+    depth nearest to the tree's guess (the tree may have paired the duct with the wrong one there)."""
+    tips = other.ud[other.kind == 3]
+    if not len(tips):
+        return
+    # the other view's ends at this view's depth (the map takes lateral depths to CC depths)
+    d_other = np.asarray(f(tips[:, 1]) if key == "cc" else f.inverse(tips[:, 1]), dtype=float)
+    near = np.abs(d_other - d) <= END_DEPTH_MM
+    if not near.any():
+        return
+    axis = 2 if key == "cc" else 0
+    u = tips[near, 0]
+    p[axis] = float(u[np.argmin(np.abs(u - p[axis]))])
 
 
 def _ducts_overlap(b: Built, coords: np.ndarray, ud: np.ndarray, beam: int) -> bool:
