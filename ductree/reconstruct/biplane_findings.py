@@ -45,7 +45,7 @@ SLIVER_FRACTION = 1.0 / 6.0
 
 def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict]:
     """Candidate lesion sites seen in one view ((u, d) mm), each with its ``evidence``: hole, sliver, gap,
-    narrowing, lucency, split end, split column, flecks, wide end."""
+    narrowing, lucency, split end, split column, flecks, wide end, stub."""
     opt = opt or BiplaneOptions()
     out = []
     for h in t.holes:
@@ -67,6 +67,23 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
     out.extend(_split_columns(t, opt))
     out.extend(_flecks(t, opt))
     out.extend(_wide_ends(t, opt))
+    out.extend(_stubs(t, opt))
+    return out
+
+
+def _stubs(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
+    """Branches cut off at their origin: a spur pruned from the skeleton (too short to be a duct of its
+    own) that is nearly as wide as the duct it leaves (``stub_keep_fraction``), at least
+    ``cutoff_min_radius_mm`` wide and ``stub_min_length_mm`` long. Bumps of the wall, where ducts touch
+    or a soft edge wavers, are much thinner than the duct."""
+    out = []
+    for st in t.stubs:
+        r, base, length = st["radius_mm"], st["base_radius_mm"], st["length_mm"]
+        if r < opt.cutoff_min_radius_mm or r < opt.stub_keep_fraction * base or length < opt.stub_min_length_mm:
+            continue
+        out.append({"kind": "cutoff", "evidence": "stub", "ud": list(st["ud"]), "size_mm": 2.0 * r,
+                    "detail": f"a {2 * r:.1f} mm wide branch stops {length:.1f} mm from its origin (a stub "
+                              f"off a {2 * base:.1f} mm duct)"})
     return out
 
 
@@ -943,7 +960,7 @@ def _leaves(parent: np.ndarray) -> np.ndarray:
 
 
 #: evidence a radiologist reports from one view: a closed lucency, a gap in the column, a duct ending wide
-STRONG_EVIDENCE = frozenset({"hole", "gap", "wide end"})
+STRONG_EVIDENCE = frozenset({"hole", "gap", "wide end", "stub"})
 #: signs that are one observation, not two (thin streams of contrast: along a duct or at its end)
 _SAME_SIGN = {"split end": "split column"}
 
@@ -973,8 +990,8 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
     for g in groups:
         kinds = {c["kind"] for c in g}
         kind = "filling_defect" if "filling_defect" in kinds else "cutoff"
-        if kind == "cutoff" and not any(is_leaf[c["row"]] for c in g):
-            continue
+        if kind == "cutoff" and not any(is_leaf[c["row"]] or c["evidence"] == "stub" for c in g):
+            continue        # a duct ending wide lies at an end of the tree (a stub was pruned from it)
         views = sorted({c["view"] for c in g})
         evidence = {_SAME_SIGN.get(c["evidence"], c["evidence"]) for c in g}
         if confirm and len(views) < 2 and not (evidence & STRONG_EVIDENCE) and len(evidence) < 2:

@@ -17,7 +17,9 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    a pixel.
 4. **Spurs.** Terminal chains shorter than ``spur_factor`` times the radius at
    their junction (plus ``spur_px`` pixels) are boundary noise: pruned,
-   repeatedly.
+   repeatedly. Each is recorded (``stubs``: its end, the radius there and at
+   its junction, its length): a branch occluded at its origin leaves a short
+   stub as wide as a duct, which the findings report as a cut-off.
 5. **Root.** The nipple pixel, when given, picks the duct end nearest to it;
    otherwise the root is the most anterior end of the largest piece (the
    cannulated orifice is where the contrast column starts, at the nipple
@@ -101,6 +103,7 @@ class ViewTree:
     specks: int = 0
     skeleton_px: int = 0
     fork_slack: np.ndarray | None = None                   #: per node: how far (mm) a fork may be seen too deep
+    stubs: list[dict] = field(default_factory=list)        #: spurs pruned (their ends: candidate cut-offs)
 
     @property
     def n(self) -> int:
@@ -350,7 +353,7 @@ def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
             continue
         g.add_edge(node_ids[a], node_ids[b], pts, rr)
     # nodes' radius: the inscribed radius at the node itself, not the largest of a junction cluster
-    _prune_spurs(g, px, opt)
+    stubs = _prune_spurs(g, px, opt)
     for n in list(g.nodes):
         if n in g.nodes and g.deg(n) == 2:
             g.merge_degree_two(n)
@@ -379,12 +382,15 @@ def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
         view.nipple_px = tuple(float(v) for v in (g.nodes[root]["rc"] + off))
     else:
         view.nipple_px = (float(nipple_px[0]), float(nipple_px[1]))
-    for rec in holes + gaps:
+    for st in stubs:
+        st["rc"] = (np.asarray(st["rc"]) + off).tolist()
+    for rec in holes + gaps + stubs:
         rec["ud"] = view.to_mm(np.asarray(rec["rc"]))[0].tolist()
     for fr in fragments:
         fr["ud"] = view.to_mm(np.asarray(fr["centre_px"]))[0].tolist()
     vg = ViewGraph(view=view, g=g, root=root, off=off, px=px, opt=opt, holes=holes, gaps=gaps,
-                   fragments=fragments, specks=specks, skeleton_px=int(len(pix)), mask=m, edt_px=edt)
+                   fragments=fragments, specks=specks, skeleton_px=int(len(pix)), mask=m, edt_px=edt,
+                   stubs=stubs)
     return vg
 
 
@@ -415,6 +421,7 @@ class ViewGraph:
     skeleton_px: int
     mask: np.ndarray | None = None       #: the mask as read (crop at ``off``; specks dropped, defect holes filled)
     edt_px: np.ndarray | None = None     #: its distance to the background (pixels)
+    stubs: list[dict] = field(default_factory=list)   #: the spurs pruned (see :func:`_prune_spurs`)
 
     def tree(self, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
         """Cut the cycles (never with a cut in ``banned``, preferring those in ``forced``) and root the tree."""
@@ -432,6 +439,7 @@ class ViewGraph:
         tree.holes, tree.gaps, tree.crossings, tree.fragments = self.holes, self.gaps, crossings, self.fragments
         tree.specks = self.specks
         tree.skeleton_px = self.skeleton_px
+        tree.stubs = self.stubs
         return tree
 
 
@@ -506,7 +514,10 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
     return out, records
 
 
-def _prune_spurs(g: _G, px: float, opt: ViewOptions) -> None:
+def _prune_spurs(g: _G, px: float, opt: ViewOptions) -> list[dict]:
+    """Prune the spurs (step 4 of the module docs); return one record per spur pruned: its end ``rc``
+    (pixels, crop frame), ``radius_mm`` there, ``base_radius_mm`` at its junction, ``length_mm``."""
+    pruned = []
     changed = True
     while changed:
         changed = False
@@ -525,13 +536,17 @@ def _prune_spurs(g: _G, px: float, opt: ViewOptions) -> None:
             else:
                 continue
             limit = opt.spur_factor * g.nodes[j]["r"] + opt.spur_px * px
-            if g.length_px(e) * px < limit:
+            length = g.length_px(e) * px
+            if length < limit:
+                pruned.append({"rc": g.nodes[tip]["rc"].tolist(), "radius_mm": float(g.nodes[tip]["r"]),
+                               "base_radius_mm": float(g.nodes[j]["r"]), "length_mm": float(length)})
                 g.remove_edge(e)
                 del g.adj[tip]
                 del g.nodes[tip]
                 if g.deg(j) == 2:
                     g.merge_degree_two(j)
                 changed = True
+    return pruned
 
 
 def _ends(g: _G) -> list[int]:
