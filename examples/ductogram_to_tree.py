@@ -15,8 +15,9 @@ Usage::
    pixel of each view as a user would mark it.
 3. Prints the match quality, the branches seen in one view only and the
    candidate findings (as ``ductree build`` does), the scores against the
-   truth (:func:`ductree.metrics.compare_trees`), the inserted defect beside
-   the nearest finding, and writes ``tree.json``.
+   truth (:func:`ductree.metrics.compare_trees`), how many nodes lie within
+   two of their stated ``pos_sigma_mm`` of the truth, the inserted defect
+   beside the nearest finding, and writes ``tree.json``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,19 @@ def main(out: Path, seed: int = 5) -> None:
     print(f"against the truth: centreline error {s.recon_to_truth_mean_mm:.2f} mm (mean), branch recall "
           f"{100 * s.branch_recall:.0f}%, precision {100 * s.branch_precision:.0f}%, bifurcations within "
           f"tolerance {100 * s.bifurcations_within_tol:.0f}%")
+    # how honest the stated uncertainty is: each node's distance to the true centreline against its 1 SD
+    from scipy.spatial import cKDTree
+
+    tp, par = truth.positions, truth.parent_index
+    kids = np.flatnonzero(par >= 0)
+    t = np.linspace(0.0, 1.0, 21)
+    dense = (tp[par[kids]][:, None, :] + t[None, :, None] * (tp[kids] - tp[par[kids]])[:, None, :]).reshape(-1, 3)
+    err = cKDTree(dense).query(tree.positions)[0]
+    sigma = np.array([tree.nodes[n]["pos_sigma_mm"] for n in tree.node_ids])
+    off = err > 1.0
+    print(f"uncertainty: {100 * np.mean(err <= 2 * sigma):.0f}% of nodes within 2 pos_sigma_mm of the truth; "
+          f"{int(np.sum(off & (sigma >= 1.0)))} of the {int(off.sum())} nodes more than 1 mm off are flagged "
+          "uncertain (sigma >= 1 mm)")
     found = tree.graph["candidate_findings"]
     for d in sim["defects"]:
         p = np.array(d["point_bf"])

@@ -21,6 +21,9 @@ def test_example_ductogram_to_tree(tmp_path):
     assert re.search(r"^match: depth map lateral->CC scale [\d.]+, offset [-+][\d.]+ mm", r.stdout, flags=re.M)
     err = float(re.search(r"centreline error ([\d.]+) mm", r.stdout).group(1))
     assert err < 2.0
+    assert re.search(r"^uncertain: \d+% of the tree", r.stdout, flags=re.M)
+    within = float(re.search(r"^uncertainty: (\d+)% of nodes within 2 pos_sigma_mm", r.stdout, flags=re.M).group(1))
+    assert within >= 60
     m = re.search(r"inserted filling defect \(L1\) at depth [\d.]+ mm: nearest candidate ([\d.inf]+) mm away",
                   r.stdout)
     assert m is not None
