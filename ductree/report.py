@@ -82,7 +82,7 @@ def collect_warnings(case: "Case", tree: "DuctTree", located: Sequence[Any], pla
     unplaced); each plan's warnings and its central-excision shortfall;
     the tree's scope-log fusion (confidence, unmatched branches, unplaced
     findings) and scope ends that stopped short of a duct's end (cut off);
-    loops (anastomoses).
+    how much of a ductogram rebuild is uncertain; loops (anastomoses).
     """
     out: list[str] = []
 
@@ -135,6 +135,11 @@ def collect_warnings(case: "Case", tree: "DuctTree", located: Sequence[Any], pla
     stubs = sum(1 for _, d in tree.nodes(data=True) if d.get("unexplored"))
     if stubs:
         add(f"{stubs} lumen(s) seen by the scope were not explored: drawn as short stubs")
+    un = (g.get("biplane") or {}).get("uncertain")
+    if isinstance(un, dict) and un.get("fraction", 0) > 0:
+        add(f"Ductogram rebuild: {100 * un['fraction']:.0f}% of the tree ({un['length_mm']:.0f} mm) is placed no "
+            f"better than +-{un['sigma_mm']:g} mm (drawn with a halo): the readings of the two views disagree "
+            "there, or it is seen in one view only")
     loops = tree.anastomoses()
     if loops:
         add(f"{len(loops)} loop(s) (anastomoses) in the tree; the plan follows the primary tree")

@@ -130,6 +130,18 @@ def test_warnings_from_the_tree_flags():
     assert "1 loop(s) (anastomoses)" in w
 
 
+def test_warning_says_how_much_of_a_ductogram_rebuild_is_uncertain():
+    class _Case:
+        warnings: list = []
+
+    tree = hand_tree()
+    tree.graph["biplane"] = {"uncertain": {"sigma_mm": 1.0, "length_mm": 38.4, "fraction": 0.243}}
+    w = " | ".join(collect_warnings(_Case(), tree, [], []))
+    assert "Ductogram rebuild: 24% of the tree (38 mm) is placed no better than +-1 mm (drawn with a halo)" in w
+    tree.graph["biplane"] = {"uncertain": {"sigma_mm": 1.0, "length_mm": 0.0, "fraction": 0.0}}
+    assert not any("Ductogram rebuild" in x for x in collect_warnings(_Case(), tree, [], []))
+
+
 def test_report_without_lesions_says_so(tmp_path):
     from ductree.io import write_tree
 
