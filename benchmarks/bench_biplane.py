@@ -20,7 +20,8 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
   of the contrast column for an occlusion); false candidates per case;
 - **where the error is lost** (diagnostics, not targets): the mean 3D error of the nodes matched in
   both views and of the one-view nodes, and the mean error when one view's 2D tree is replaced by
-  the projected truth (the other view as read), i.e. how much each view's reading costs;
+  the projected truth (the other view as read), i.e. how much each view's reading costs; and the share
+  of the nodes more than 1 mm off whose projections both lie on the truth (wrong correspondences);
 - **honesty of the uncertainty**: the share of nodes within 2 ``pos_sigma_mm``
   of the true centreline, and the share of cases over 0.7 mm error flagged
   low-confidence (with the worst case left high-confidence);
@@ -265,13 +266,40 @@ def _score(tree, sim) -> dict:
     dense = tp[par[kids]][:, None, :] + steps[None, :, None] * (tp[kids] - tp[par[kids]])[:, None, :]
     node_err = cKDTree(dense.reshape(-1, 3)).query(tree.positions)[0]
     sigma = np.array([float(tree.nodes[n].get("pos_sigma_mm") or 0.0) for n in tree.node_ids])
-    return {"within_2sigma": int(np.sum(node_err <= 2.0 * sigma)), "nodes": len(sigma),
+    far, ghost = _wrong_correspondence(tree, sim, dense.reshape(-1, 3), node_err)
+    return {"within_2sigma": int(np.sum(node_err <= 2.0 * sigma)), "nodes": len(sigma), "far": far, "ghost": ghost,
             "err": s.recon_to_truth_mean_mm, "cover": s.truth_to_recon_mean_mm, "recall": s.branch_recall,
             "precision": s.branch_precision, "bif_right": right, "bif_total": total,
             "defects": len(sim.defects), "found": hit, "false": false,
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
             "confidence": (tree.graph.get("biplane") or {}).get("confidence"),
             "reading": ((tree.graph.get("biplane") or {}).get("reading") or {}).get("chosen", "matched")}
+
+
+def _wrong_correspondence(tree, sim, truth_pts: np.ndarray, node_err: np.ndarray) -> tuple[int, int]:
+    """(nodes more than 1 mm off, those of them seen on the truth in both views): each view's projection
+    of the node (through the rebuild's own depth map) lies within 0.3 mm of the truth's projection, so
+    the node pairs a CC point of one duct with a lateral point of another (a wrong correspondence)."""
+    from scipy.spatial import cKDTree
+
+    from ductree.reconstruct.biplane_guided import project
+    from ductree.reconstruct.biplane_match import DepthMap
+
+    dm = ((tree.graph.get("biplane") or {}).get("depth_map")) or {}
+    if not dm:
+        return 0, 0
+    f = DepthMap(dm["scale"], dm["offset_mm"], dm["knee_mm"])
+
+    class _Rows:   # project() reads the positions only
+        pos = tree.positions
+
+    pc, pl = project(_Rows, f)
+    t_cc = np.column_stack([truth_pts[:, 0], sim.cc.depth(truth_pts[:, 1])])
+    t_lat = np.column_stack([truth_pts[:, 2], sim.lateral.depth(truth_pts[:, 1])])
+    on_cc = cKDTree(t_cc).query(pc)[0] < 0.3
+    on_lat = cKDTree(t_lat).query(pl)[0] < 0.3
+    far = node_err > 1.0
+    return int(far.sum()), int(np.sum(far & on_cc & on_lat))
 
 
 def _speed_pair(folder: Path) -> tuple[Path, Path, dict]:
@@ -403,6 +431,9 @@ def run(quick: bool = False) -> list[Row]:
             False, "", f"{len(m_err)} nodes; nearest truth centreline"),
         Row(BENCH, "where lost (matched reading): 3D error of one-view nodes", float(np.mean(s_err)) if len(s_err) else float("nan"),
             "mm", "-", None, False, "", f"{len(s_err)} nodes, {100 * share:.0f}% of the summed error"),
+        Row(BENCH, "where lost: nodes > 1 mm off that lie on the truth in both views", 100 * frac(ours, "ghost", "far"),
+            "%", "-", None, False, "", f"{sum(r['far'] for r in ours)} nodes > 1 mm off: a CC point of one duct paired "
+                                       "with a lateral point of another (wrong correspondence), not a misread mask"),
         Row(BENCH, "where lost: mean 3D error with the CC's 2D tree perfect", mean(lost, "perfect_cc"), "mm", "-",
             None, False, "", "projected truth as the CC tree, the lateral as read"),
         Row(BENCH, "where lost: mean 3D error with the lateral's 2D tree perfect", mean(lost, "perfect_lateral"),
