@@ -312,8 +312,14 @@ def load_model(case_or_path: "Case | str | PathLike", *, mesher: str | None = No
         options = scene_options_for_viewer(case, mesher=mesher, color_by=color_by)
     except InputError as exc:
         raise InputError(exc.message, key=f"--{exc.key.replace('_', '-')}" if exc.key else None) from None
+    from ..report import collect_warnings
+
     scene = build_scene(case, located, plans, options)
+    # the report's warnings (placement, plans, fusion, cut-off scope ends, an uncertain ductogram rebuild),
+    # then what only the views add (a lesion not drawn)
+    warnings = collect_warnings(case, tree, located, plans)
+    warnings += [w for w in scene.warnings if w not in warnings]
     return ViewerModel(case_id=case.id, laterality=case.laterality, scene=scene, tree=tree, located=list(located),
                        plans=list(plans), breast_depth_mm=case.breast_depth_mm,
                        centreline=centreline_samples(tree, step_mm), case_path=case.path,
-                       warnings=list(scene.warnings))
+                       warnings=warnings)

@@ -127,3 +127,30 @@ def test_scene_context_is_optional_and_sized_from_the_case():
     nb = nipple.mesh.bounds
     assert nb[2] == pytest.approx(0.0, abs=1e-6)     # the nipple tip is the BF origin
     assert nb[1] == pytest.approx(18.0, abs=0.5)     # areola radius
+
+
+def test_viewer_lists_the_reports_warnings_for_an_uncertain_ductogram(tmp_path):
+    # A simulated ductogram case (seed 1012: the readings disagree over part of the tree): the viewer's
+    # warnings hold everything the report warns about, including how much of the rebuild is uncertain.
+    import subprocess
+    import sys
+
+    from ductree.case import load_case
+    from ductree.report import collect_warnings
+    from ductree.viewer.model import load_model
+
+    out = tmp_path / "d"
+    r = subprocess.run([sys.executable, "-m", "ductree", "phantom", "--out", str(out), "--seed", "1012",
+                        "--systems", "3", "--branches", "38", "--lesions", "1", "--breast-depth", "80",
+                        "--simulate", "biplane"], capture_output=True, text=True, encoding="utf-8")
+    assert r.returncode == 0, r.stderr
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")         # the rebuild's own warnings are what the viewer lists
+        m = load_model(out / "case_ductogram.toml")
+    case = load_case(out / "case_ductogram.toml")
+    report = collect_warnings(case, m.tree, m.located, m.plans)
+    assert any(w.startswith("Ductogram rebuild: ") and "drawn with a halo" in w for w in report)
+    assert all(w in m.warnings for w in report)
+    assert all(w in m.warnings for w in m.scene.warnings)
