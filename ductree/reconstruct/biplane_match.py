@@ -360,6 +360,16 @@ class Matching:
     matched_junctions: int
 
 
+def _edge_widths(t: ViewTree) -> np.ndarray:
+    """Median radius along each node's incoming edge (the node's own radius without one), remembered."""
+    got = t.__dict__.get("_edge_widths")
+    if got is not None and got[0] is t.edge_r:        # (a copy with its own edges recomputes)
+        return got[1]
+    w = np.array([float(np.median(r)) if len(r) else t.r[i] for i, r in enumerate(t.edge_r)])
+    t.__dict__["_edge_widths"] = (t.edge_r, w)
+    return w
+
+
 class _Matcher:
     def __init__(self, ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions) -> None:
         self.ta, self.tb, self.f, self.opt = ta, tb, f, opt
@@ -368,15 +378,20 @@ class _Matcher:
         self.ka, self.kb = ta.kind, tb.kind
         self.sa = self._single_costs(ta)
         self.sb = self._single_costs(tb)
-        self.wa = np.array([float(np.median(r)) if len(r) else ta.r[i] for i, r in enumerate(ta.edge_r)])
-        self.wb = np.array([float(np.median(r)) if len(r) else tb.r[i] for i, r in enumerate(tb.edge_r)])
+        self.wa = _edge_widths(ta)
+        self.wb = _edge_widths(tb)
         self.slack_a = ta.fork_slack if ta.fork_slack is not None else np.zeros(ta.n)
         self.slack_b = tb.fork_slack if tb.fork_slack is not None else np.zeros(tb.n)
         self.memo: dict[tuple[int, int], tuple[float, tuple]] = {}
         self.mmemo: dict[tuple[int, int], tuple[float, list]] = {}
 
     def _single_costs(self, t: ViewTree) -> np.ndarray:
-        """Cost of leaving each node's incoming edge and subtree seen in one view only."""
+        """Cost of leaving each node's incoming edge and subtree seen in one view only (remembered on the
+        tree: the crossing trials match one view's tree many times)."""
+        key = ("_single_costs", self.opt.single_edge_cost, self.opt.single_mm_cost)
+        got = t.__dict__.get(key[0])
+        if got is not None and got[0] == key and got[2] is t.edge_ud:
+            return got[1]
         from .biplane_graph import _polyline_length
 
         n = t.n
@@ -388,6 +403,7 @@ class _Matcher:
             p = t.parent[i]
             if p >= 0:
                 out[p] += out[i]
+        t.__dict__[key[0]] = (key, out, t.edge_ud)
         return out
 
     def end_cost(self, i: int, j: int) -> float:
@@ -471,15 +487,14 @@ class _Matcher:
             tot += sum(self.sa[x] for x in ca if x not in ua) + sum(self.sb[y] for y in cb if y not in ub)
             best = (tot, pairs)
         else:
-            from itertools import permutations
+            from itertools import product
 
-            slots = list(cb) + [None] * len(ca)
-            seen = set()
-            for perm in permutations(range(len(slots)), len(ca)):
-                assign = tuple(slots[p] for p in perm)
-                if assign in seen:
+            # every assignment of A's children to distinct B children or to none (seen in A only), in the
+            # order of the permutations of ``cb + [None] * len(ca)`` with repeats dropped (ties keep the first)
+            for assign in product(list(cb) + [None], repeat=len(ca)):
+                named = [y for y in assign if y is not None]
+                if len(named) != len(set(named)):
                     continue
-                seen.add(assign)
                 tot = 0.0
                 pairs = []
                 used = set()
@@ -997,6 +1012,16 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
             stack.append((ch, prev, val, y_last, since, base))
 
 
+def tree_with_cuts(vg, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
+    """``vg.tree(banned, forced)``, remembered on the view graph (the guided readings re-read the crossing
+    cuts that the matching tried)."""
+    memo = vg.__dict__.setdefault("_tree_memo", {})
+    key = (banned, forced)
+    if key not in memo:
+        memo[key] = vg.tree(banned, forced)
+    return memo[key]
+
+
 def match_views(vga, vgb, opt: MatchOptions | None = None):
     """Trees of both views, depth map and matching, with ambiguous crossings decided by the other view.
 
@@ -1011,7 +1036,7 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
     counts the crossings the other view overturned.
     """
     opt = opt or MatchOptions()
-    ta, tb = vga.tree(), vgb.tree()
+    ta, tb = tree_with_cuts(vga), tree_with_cuts(vgb)
     f, m = fit_and_match(ta, tb, opt)
     best = m.cost
     state = {"a": (frozenset(), frozenset()), "b": (frozenset(), frozenset())}
@@ -1031,7 +1056,7 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
             for gap, sig, alt in trials[: opt.crossing_tries]:
                 tried.add((which, sig, alt))
                 banned, forced = state[which]
-                t2 = vg.tree(banned | {sig}, forced | {alt})
+                t2 = tree_with_cuts(vg, banned | {sig}, forced | {alt})
                 m2 = match_trees(t2, tb, f, opt) if which == "a" else match_trees(ta, t2, f, opt)
                 if m2.cost < best - opt.crossing_gain:
                     state[which] = (banned | {sig}, forced | {alt})
@@ -1046,4 +1071,5 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
                     break
         if not improved:
             break
+    ta.cut_state, tb.cut_state = state["a"], state["b"]
     return ta, tb, f, m, decided
