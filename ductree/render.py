@@ -42,6 +42,7 @@ from .scene import (
     build_scene,
     check_views,
     hex_to_rgb,
+    outward_shift,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -253,6 +254,8 @@ def layout_labels(scene: Scene, view: str, size: tuple[int, int], *,
             continue
         if lab.avoid_mm <= 0:
             cx, cy = c[0] + lab.offset_px[0] * k, c[1] - lab.offset_px[1] * k
+            if lab.grow_from is not None:
+                cx += outward_shift(c, cam.project([lab.grow_from])[0], tw)
             box = _fixed_label_box(cx, cy, tw, th, w, h, boxes)
             # Small images: drop a guide label that would overprint one already placed.
             if lab.role in ("ruler", "guide", "zone") and any(_overlap(box, b) > 0 for b in fixed_boxes):

@@ -379,7 +379,11 @@ class Label:
     ``avoid_mm`` > 0 asks the renderer to place the text clear of a disc of
     that radius around the anchor (a lesion) and draw a leader line to it;
     otherwise the text is centred at the anchor moved by ``offset_px``
-    (x right, y up, pixels at 1024 px image height).
+    (x right, y up, pixels at 1024 px image height). With ``grow_from`` (a
+    point, mm) the text also moves sideways by half its width times the
+    sideways part of the direction from that point to the anchor: a label
+    outside a ring keeps its near end at the anchor instead of reaching back
+    over the ring (see :func:`outward_shift`).
     """
 
     text: str
@@ -392,6 +396,15 @@ class Label:
     offset_px: tuple[float, float] = (0.0, 0.0)
     bold: bool = False
     box: bool = False
+    grow_from: tuple[float, float, float] | None = None
+
+
+def outward_shift(anchor_px: Sequence[float], from_px: Sequence[float], width_px: float) -> float:
+    """Sideways shift (pixels, + right) of a label of ``width_px`` centred at ``anchor_px`` so that it
+    grows away from ``from_px``: half its width times the sideways part of the unit direction."""
+    d = np.asarray(anchor_px, dtype=float) - np.asarray(from_px, dtype=float)
+    n = float(np.hypot(d[0], d[1]))
+    return 0.0 if n < 1e-9 else 0.5 * width_px * float(d[0]) / n
 
 
 @dataclass
@@ -1189,7 +1202,7 @@ def _add_clock_face(scene: Scene, tree: "DuctTree", parts: dict, infos: list[dic
         text = f"{kind} incision {format_clock(c, half_hour=True)}"
         v = clock_to_direction(float(c))
         scene.labels.append(Label(text, tuple(v * (R + 17.0) + [0, y, 0]), ("front",), "incision",
-                                  color=INCISION_COLOR, size=0.8, bold=True))
+                                  color=INCISION_COLOR, size=0.8, bold=True, grow_from=(0.0, y, 0.0)))
     if parts["incisions"]:
         scene.legend.append(LegendEntry("incision (areolar border) and its sector", INCISION_COLOR, ("front",)))
 

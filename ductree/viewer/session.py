@@ -138,6 +138,7 @@ class ViewerSession:
         leader joins each to its anchor when they are apart.
         """
         from ..render import label_box_around
+        from ..scene import outward_shift
 
         ren = self.plotter.renderer
         w_px, h_px = (int(v) for v in self.plotter.window_size)
@@ -175,6 +176,8 @@ class ViewerSession:
                 continue
             x, y = display(lab.anchor)
             w, h = size(ta)
+            if lab.grow_from is not None:
+                x += outward_shift((x, y), display(lab.grow_from), w)
             cx = min(max(x + lab.offset_px[0] * k, w / 2 + 2), w_px - w / 2 - 2)
             cy = min(max(y + lab.offset_px[1] * k, h / 2 + 2), h_px - h / 2 - 2)
             box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)

@@ -163,7 +163,8 @@ def _labels(model: ViewerModel) -> list[dict]:
                     "views": [v for v in lab.views if v in VIEWER_VIEWS],
                     "group": _ROLE_GROUP.get(lab.role, "context"), "color": lab.color, "size": float(lab.size),
                     "bold": bool(lab.bold), "box": bool(lab.box), "avoid": float(lab.avoid_mm),
-                    "offset": [float(lab.offset_px[0]), float(lab.offset_px[1])]})
+                    "offset": [float(lab.offset_px[0]), float(lab.offset_px[1])],
+                    "grow": None if lab.grow_from is None else [round(float(v), 2) for v in lab.grow_from]})
     return out
 
 

@@ -242,3 +242,31 @@ def test_a_root_without_orifice_clock_says_so_in_words(hand_tree):
     texts = [e.text for e in scene.legend_in("cc")] + [lab.text for lab in scene.labels]
     assert "system 0, orifice clock not known" in texts
     assert not any("orifice -" in t for t in texts)
+
+
+@pytest.mark.parametrize("lat", ["R", "L"])
+def test_incision_label_grows_away_from_the_clock_numerals(hand_tree, lat):
+    # The 3 o'clock lesion's incision is labelled beside the 3 of the clock face: the label keeps its near
+    # end outside the ring instead of reaching back over the numeral (it read "periareolar incision 3:003").
+    tree = hand_tree(lat)
+    located, plans = planned(tree, lat)
+    scene = build_scene(tree, located, plans, SceneOptions(**TUBES), case_id="hand")
+    placed = layout_labels(scene, "front", (1024, 1024))
+    (inc,) = [p for p in placed if p.role == "incision"]
+    numerals = [p for p in placed if p.role == "clock"]
+    assert len(numerals) == 12
+    hit = [p.text for p in numerals if inc.box[0] < p.box[2] and inc.box[2] > p.box[0]
+           and inc.box[1] < p.box[3] and inc.box[3] > p.box[1]]
+    assert hit == []
+    three = next(p for p in numerals if p.text == "3")
+    # 3 o'clock is the patient's left: image right on both breasts; the label lies beyond the numeral
+    assert inc.box[0] > three.box[2]
+
+
+def test_outward_shift_by_hand():
+    from ductree.scene import outward_shift
+
+    assert outward_shift((300, 500), (500, 500), 100) == -50.0       # left of the centre: grows left
+    assert outward_shift((700, 500), (500, 500), 100) == 50.0
+    assert outward_shift((500, 200), (500, 500), 100) == 0.0          # straight above: stays centred
+    assert outward_shift((600, 600), (500, 500), 100) == pytest.approx(50.0 / np.sqrt(2))
