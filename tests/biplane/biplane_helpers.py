@@ -65,3 +65,26 @@ def polyline(points, radii):
     """Capsules along a 3D polyline with per-point radii."""
     pts = [np.asarray(p, float) for p in points]
     return [(pts[i], pts[i + 1], radii[i], radii[i + 1]) for i in range(len(pts) - 1)]
+
+
+def simulated_pair(seed: int, branches: int, lat: str):
+    """A seeded phantom (3 systems, 80 mm breast, one lesion) and its simulated ductogram (the truth)."""
+    from ductree.phantom import generate_tree, insert_lesions
+    from ductree.phantom.ductogram_sim import simulate_ductogram
+
+    tree = generate_tree(seed=seed, systems=3, branches=branches, laterality=lat, breast_depth_mm=80)
+    return simulate_ductogram(tree, insert_lesions(tree, 1, seed=seed), seed=seed)
+
+
+def rebuild(sim, lat: str, **kwargs):
+    """The 3D tree rebuilt from a simulated pair, with the nipple pixels marked (warnings silenced)."""
+    import copy
+    import warnings
+
+    from ductree.reconstruct.biplane import tree_from_views
+
+    cc, ml = copy.copy(sim.cc.view), copy.copy(sim.lateral.view)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return tree_from_views(cc, ml, laterality=lat, nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px,
+                               **kwargs)

@@ -3,17 +3,15 @@ unknown coordinate from that end, not from a tree that may have paired the duct 
 
 from __future__ import annotations
 
-import warnings
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from ductree.phantom import generate_tree, insert_lesions
-from ductree.phantom.ductogram_sim import simulate_ductogram
-from ductree.reconstruct.biplane import tree_from_views
 from ductree.reconstruct.biplane_findings import _end_in_other_view
 from ductree.reconstruct.biplane_match import DepthMap
+
+from biplane_helpers import rebuild, simulated_pair
 
 
 def _other(ends_ud):
@@ -53,12 +51,8 @@ def test_lateral_end_takes_x_from_the_cc_end_through_the_inverse_map():
 def test_cut_off_seen_in_one_view_is_placed_at_the_occlusion(seed, branches, lat):
     # Seeded phantoms whose occlusion shows as a wide end in the CC only; the tree kept pairs that CC duct
     # with another lateral duct there, which put the finding 4.3 mm (7000) and 9.6 mm (7005) away.
-    tree = generate_tree(seed=seed, systems=3, branches=branches, laterality=lat, breast_depth_mm=80)
-    sim = simulate_ductogram(tree, insert_lesions(tree, 1, seed=seed), seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rec = tree_from_views(sim.cc.view, sim.lateral.view, laterality=lat, nipple_cc=sim.cc.view.nipple_px,
-                              nipple_lateral=sim.lateral.view.nipple_px)
+    sim = simulated_pair(seed, branches, lat)
+    rec = rebuild(sim, lat)
     (defect,) = sim.defects
     assert defect["kind"] == "cutoff"
     d = [np.linalg.norm(np.array(f["point_bf"]) - np.array(defect["point_bf"]))

@@ -9,13 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from ductree.phantom import generate_tree, insert_lesions
-from ductree.phantom.ductogram_sim import simulate_ductogram
-from ductree.reconstruct.biplane import tree_from_views
 from ductree.reconstruct.biplane_findings import view_candidates
 from ductree.reconstruct.biplane_graph import view_graph
 
-from biplane_helpers import draw
+from biplane_helpers import draw, rebuild, simulated_pair
 
 # the main duct along depth in the CC plane (z = 0), radius 0.5 mm, from the nipple to 40 mm
 MAIN = [((0.0, 0.0, 0.0), (0.0, 40.0, 0.0), 0.5, 0.5)]
@@ -63,12 +60,8 @@ def test_occlusion_seen_only_as_a_stub_is_found(seed, branches, lat):
     # Seeded phantoms whose inserted occlusion cuts a branch just past its fork: one view shows a stub
     # off the parent duct, the other hides it inside the parent. Found within 2 mm; before the stub rule
     # no finding lay within 10 mm (1017) or at all (7008).
-    tree = generate_tree(seed=seed, systems=3, branches=branches, laterality=lat, breast_depth_mm=80)
-    sim = simulate_ductogram(tree, insert_lesions(tree, 1, seed=seed), seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rec = tree_from_views(sim.cc.view, sim.lateral.view, laterality=lat, nipple_cc=sim.cc.view.nipple_px,
-                              nipple_lateral=sim.lateral.view.nipple_px)
+    sim = simulated_pair(seed, branches, lat)
+    rec = rebuild(sim, lat)
     (defect,) = sim.defects
     assert defect["kind"] == "cutoff"
     hits = [f for f in rec.graph["candidate_findings"]

@@ -8,19 +8,17 @@ claim that the nodes marked uncertain are the ones placed worse.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from ductree.phantom import generate_tree, insert_lesions
-from ductree.phantom.ductogram_sim import simulate_ductogram
 from ductree.reconstruct.biplane import report_lines, tree_from_views
 from ductree.reconstruct.biplane_guided import readings_spread
 from ductree.reconstruct.biplane_match import Built
 from ductree.reconstruct.biplane_options import BiplaneOptions
+
+from biplane_helpers import rebuild, simulated_pair
 
 
 def _line(points) -> Built:
@@ -66,13 +64,8 @@ def test_spread_beyond_the_end_of_the_other_reading():
 def rebuilt():
     """Seed 1012 (right breast, 3 systems, 38 branches): both views read cleanly as points, but the
     readings disagree over which duct goes where in part of the tree."""
-    tree = generate_tree(seed=1012, systems=3, branches=38, laterality="R", breast_depth_mm=80)
-    sim = simulate_ductogram(tree, insert_lesions(tree, 1, seed=1012), seed=1012)
-    cc, ml = copy.copy(sim.cc.view), copy.copy(sim.lateral.view)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = tree_from_views(cc, ml, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px)
-    return out, sim
+    sim = simulated_pair(1012, 38, "R")
+    return rebuild(sim, "R"), sim
 
 
 def _truth_distance(t, sim) -> np.ndarray:
@@ -133,8 +126,5 @@ def test_an_uncertain_tree_is_low_confidence_and_says_why(rebuilt):
     assert q["confidence"] == "low"
     assert any("of the tree is uncertain" in r for r in q["reasons"])
     assert any("of the tree is uncertain" in str(w.message) for w in caught)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lenient = tree_from_views(copy.copy(sim.cc.view), copy.copy(sim.lateral.view),
-                                  options=BiplaneOptions(max_uncertain_fraction=1.0), **kw)
+    lenient = rebuild(sim, "R", options=BiplaneOptions(max_uncertain_fraction=1.0))
     assert not any("of the tree is uncertain" in r for r in lenient.graph["biplane"]["reasons"])
