@@ -44,6 +44,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -290,10 +291,7 @@ def _wrong_correspondence(tree, sim, truth_pts: np.ndarray, node_err: np.ndarray
         return 0, 0
     f = DepthMap(dm["scale"], dm["offset_mm"], dm["knee_mm"])
 
-    class _Rows:   # project() reads the positions only
-        pos = tree.positions
-
-    pc, pl = project(_Rows, f)
+    pc, pl = project(SimpleNamespace(pos=tree.positions), f)   # project() reads the rows' positions only
     t_cc = np.column_stack([truth_pts[:, 0], sim.cc.depth(truth_pts[:, 1])])
     t_lat = np.column_stack([truth_pts[:, 2], sim.lateral.depth(truth_pts[:, 1])])
     on_cc = cKDTree(t_cc).query(pc)[0] < 0.3
