@@ -53,7 +53,9 @@ def build(
         None, help="A segmentation volume (.nii/.nii.gz/.nrrd/.mha/.mhd/.npy or a DICOM folder) or a scope log "
                    "(.jsonl/.csv)."),
     out: Path = typer.Option(..., "--out", "-o", help="Tree file to write: .json, .swc, .graphml or .vtp."),
-    laterality: str = typer.Option(..., "--laterality", "-l", help="Breast side: L or R."),
+    laterality: Optional[str] = typer.Option(
+        None, "--laterality", "-l", help="Breast side: L or R (required for a volume; default for DICOM ductograms "
+                                         "their Image Laterality, for a scope log its header's)."),
     nipple: Optional[str] = typer.Option(None, "--nipple", help="Nipple position X,Y,Z in patient LPS mm."),
     nipple_voxel: Optional[str] = typer.Option(None, "--nipple-voxel", help="Nipple as a voxel index I,J,K."),
     label: Optional[int] = typer.Option(None, "--label", help="Use only this label value of a label volume."),
@@ -81,7 +83,7 @@ def build(
     from ..frame import parse_laterality
     from .common import warn
 
-    lat = parse_laterality(laterality, key="--laterality")
+    lat = parse_laterality(laterality, key="--laterality") if laterality is not None else None
     if nipple is not None and nipple_voxel is not None:
         raise InputError("give --nipple or --nipple-voxel, not both", key="--nipple")
     nip = _numbers(nipple, 3, "--nipple") if nipple is not None else None
@@ -120,6 +122,9 @@ def build(
                 raise InputError(f"cannot tell what {source.name!r} is: expected a volume "
                                  "(.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, .npy, a DICOM folder) "
                                  "or a scope log (.jsonl, .csv)", source=source)
+            if lat is None:                  # ductograms and scope logs may say; a volume does not
+                raise InputError("the breast side is required for a volume: give --laterality L or R",
+                                 key="--laterality")
             from ..reconstruct.volume import tree_from_volume
 
             tree = tree_from_volume(source, laterality=lat, label=label, nipple_lps=nip, nipple_voxel=nvox,

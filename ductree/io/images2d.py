@@ -370,7 +370,8 @@ def check_pair(cc: View2D | None, lateral: View2D | None, laterality: str | None
                          key="laterality")
     lat = laterality or next(iter(lats.values()), None)
     if lat is None:
-        raise InputError("laterality is required (L or R)", key="laterality")
+        raise InputError("the breast side is required (L or R): the views carry no Image Laterality; give it "
+                         "(--laterality)", key="laterality")
     return lat
 
 

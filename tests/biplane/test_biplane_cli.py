@@ -151,6 +151,25 @@ def test_bad_inputs_exit_2_without_output(case, tmp_path, capsys):
     assert not out.exists()
 
 
+def test_dicom_views_give_the_breast_side(case, tmp_path, capsys):
+    """Without --laterality, DICOM views give the side (their Image Laterality: R here); plain images and
+    volumes, which cannot, are a one-line error naming what to give."""
+    d, _, sim = case
+    out = tmp_path / "tree.json"
+    code, _, err = run(capsys, "build", "--cc", d / "cc.dcm", "--lateral", d / "ml.dcm", "--out", out)
+    assert code == 0, err
+    assert json.loads(out.read_text(encoding="utf-8"))["graph"]["laterality"] == "R"
+    out2 = tmp_path / "t2.json"
+    code, _, err = run(capsys, "build", "--cc", d / "cc_mask.png", "--lateral", d / "ml_mask.png", "--spacing", "0.06",
+                       "--out", out2)
+    one_line_error(code, err, "cc_mask.png", "laterality")
+    vol = tmp_path / "seg.npy"
+    np.save(vol, np.ones((4, 4, 4), dtype=np.uint8))
+    code, _, err = run(capsys, "build", vol, "--spacing", "0.5", "--out", out2)
+    one_line_error(code, err, "--laterality", "L or R")
+    assert not out2.exists()
+
+
 def test_views_of_different_ducts_are_refused_or_flagged(case, tmp_path, capsys):
     d, other, _ = case
     out = tmp_path / "t.json"

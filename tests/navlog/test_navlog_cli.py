@@ -112,3 +112,16 @@ def test_navlog_summary(tmp_path, capsys):
     assert code == 2 and err == f"ductree: error: {bad}:5: speed: unknown column 'speed'; columns are " \
         "t, depth_mm, tip, event, lumens, angles_deg, lumen, label, kind, size_mm, clock, extent_mm, note, " \
         "reason, method, result, text"
+
+
+def test_build_takes_the_side_from_the_log_header(tmp_path, capsys):
+    """``ductree build LOG`` without --laterality: the log's header says the breast (R for the hand log);
+    given and different, it is refused."""
+    p = write_jsonl(tmp_path / "hand.jsonl", HAND)
+    out = tmp_path / "t.json"
+    assert main(["build", str(p), "--out", str(out)]) == 0, capsys.readouterr().err
+    assert read_tree(out).laterality == "R"
+    out2 = tmp_path / "t2.json"
+    code = main(["build", str(p), "-l", "L", "--out", str(out2)])
+    err = capsys.readouterr().err
+    assert code == 2 and "the log is for the R breast but L was given" in err and not out2.exists()
