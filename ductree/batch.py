@@ -130,14 +130,20 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def case_folder_names(paths: Sequence[str | PathLike]) -> list[str]:
     """A unique, filesystem-safe output folder name per case, from its path (not its contents).
 
-    ``.../case-007/case.toml`` and ``.../case-007`` give ``case-007``;
-    ``.../foo.toml`` gives ``foo``; repeats get ``-2``, ``-3``, ... in order.
+    ``.../case-007/case.toml`` and ``.../case-007`` give ``case-007``; a variant beside it,
+    ``.../case-007/case_ductogram.toml`` (as ``ductree phantom --simulate`` writes), gives
+    ``case-007_ductogram``; ``.../foo.toml`` gives ``foo``; repeats get ``-2``, ``-3``, ... in order.
     """
     names: list[str] = []
     seen: dict[str, int] = {}
     for p in paths:
         p = Path(p)
-        base = p.parent.name if p.name == "case.toml" else (p.stem if p.suffix == ".toml" else p.name)
+        if p.name == "case.toml":
+            base = p.parent.name
+        elif p.suffix == ".toml" and p.stem.startswith("case_") and p.parent.name:
+            base = f"{p.parent.name}_{p.stem[len('case_'):]}"
+        else:
+            base = p.stem if p.suffix == ".toml" else p.name
         base = _SAFE.sub("_", base).strip("._") or "case"
         n = seen.get(base, 0) + 1
         seen[base] = n

@@ -170,6 +170,9 @@ def test_unreachable_scheduler_is_bad_input(cases, tmp_path):
 def test_folder_names_are_unique_and_safe():
     assert case_folder_names(["a/case-7/case.toml", "b/case-7", "x/foo bar.toml", "y/foo bar.toml"]) == \
         ["case-7", "case-7-2", "foo_bar", "foo_bar-2"]
+    # phantom folders: each holds case.toml and case_ductogram.toml; every case keeps its folder's name
+    assert case_folder_names(["p1/case.toml", "p1/case_ductogram.toml", "p2/case_ductogram.toml"]) == \
+        ["p1", "p1_ductogram", "p2_ductogram"]
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
