@@ -88,3 +88,15 @@ def rebuild(sim, lat: str, **kwargs):
         warnings.simplefilter("ignore")
         return tree_from_views(cc, ml, laterality=lat, nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px,
                                **kwargs)
+
+
+def rebuilt_cutoff(seed: int, branches: int, lat: str):
+    """A seeded phantom whose one inserted lesion is a cut-off, rebuilt: the tree and each candidate
+    finding paired with its distance (mm) to the inserted cut-off."""
+    sim = simulated_pair(seed, branches, lat)
+    rec = rebuild(sim, lat)
+    (defect,) = sim.defects
+    assert defect["kind"] == "cutoff"
+    target = np.array(defect["point_bf"])
+    return rec, [(f, float(np.linalg.norm(np.array(f["point_bf"]) - target)))
+                 for f in rec.graph["candidate_findings"]]
