@@ -268,9 +268,17 @@ def _fit_knee(a: float, b: float, da, ka, db, kb, opt: MatchOptions) -> DepthMap
     return DepthMap(a=a, b=b, knee_mm=k, matched=n, features=(len(da), len(db)), residual_mm=rms)
 
 
-def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -> tuple[DepthMap, "Matching"]:
+def same_map(f: DepthMap, g: DepthMap) -> bool:
+    """Two depth maps that are one for matching purposes."""
+    return abs(f.a - g.a) < 1e-3 and abs(f.b - g.b) < 0.05 and f.knee_mm == g.knee_mm
+
+
+def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None,
+                  tried: list | None = None) -> tuple[DepthMap, "Matching"]:
     """The depth map and matching together: each candidate map is matched, the cheapest matching wins,
-    and its matched bifurcations refine the map once more."""
+    and its matched bifurcations refine the map once more. ``tried``, a list, receives ``(cost, map)``
+    for every distinct candidate map matched (the matching cost with prior and agreement; lower is
+    better), so a caller can read the views with the runners-up too."""
     opt = opt or MatchOptions()
     cands = estimate_depth_map(ta, tb, opt)
     if not cands:
@@ -280,11 +288,13 @@ def fit_and_match(ta: ViewTree, tb: ViewTree, opt: MatchOptions | None = None) -
     sel = replace(opt, use_slack=False) if opt.strict_map_selection else opt
     seen: list[DepthMap] = []
     for f in cands:
-        if any(abs(f.a - g.a) < 1e-3 and abs(f.b - g.b) < 0.05 and f.knee_mm == g.knee_mm for g in seen):
+        if any(same_map(f, g) for g in seen):
             continue
         seen.append(f)
         m = match_trees(ta, tb, f, sel)
         c = m.cost + _map_prior(f, opt) - opt.agreement_weight * agreement(ta, tb, f, m)
+        if tried is not None:
+            tried.append((c, f))
         if best is None or c < best[0]:
             best = (c, f, m)
     _, f, m = best
@@ -1022,7 +1032,8 @@ def tree_with_cuts(vg, banned: frozenset = frozenset(), forced: frozenset = froz
     return memo[key]
 
 
-def match_views(vga, vgb, opt: MatchOptions | None = None):
+def match_views(vga, vgb, opt: MatchOptions | None = None, depth_map: DepthMap | None = None,
+                tried: list | None = None):
     """Trees of both views, depth map and matching, with ambiguous crossings decided by the other view.
 
     Each view's cycles are first cut by its own geometry (the straightest
@@ -1032,12 +1043,18 @@ def match_views(vga, vgb, opt: MatchOptions | None = None):
     view; the change is kept when the matching gets cheaper, i.e. when the
     other view agrees better with that reading of the crossing.
 
+    With ``depth_map`` that map is used as it is (no fit); otherwise the map is
+    fitted (:func:`fit_and_match`, ``tried`` receiving its candidates).
+
     Returns ``(tree_cc, tree_lateral, depth_map, matching, decided)``; ``decided``
     counts the crossings the other view overturned.
     """
     opt = opt or MatchOptions()
     ta, tb = tree_with_cuts(vga), tree_with_cuts(vgb)
-    f, m = fit_and_match(ta, tb, opt)
+    if depth_map is not None:
+        f, m = depth_map, match_trees(ta, tb, depth_map, opt)
+    else:
+        f, m = fit_and_match(ta, tb, opt, tried)
     best = m.cost
     state = {"a": (frozenset(), frozenset()), "b": (frozenset(), frozenset())}
     tried: set = set()

@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from ductree.cli import main
+from ductree.io import read_tree
 from ductree.io.images2d import write_mask_dicom
+from ductree.metrics import compare_trees
 from ductree.phantom import generate_tree, insert_lesions
 from ductree.phantom.simulate import simulate
 
@@ -58,9 +60,14 @@ def test_dicom_pair_end_to_end(case, tmp_path, capsys):
     data = json.loads(out.read_text(encoding="utf-8"))
     g = data["graph"]
     assert g["source"] == "ductogram" and g["laterality"] == "R" and g["nipple_from"]["cc"] == "given"
-    # the depth map found is the simulated relative compression (CC scale / lateral scale)
+    # the depth map found is near the simulated relative compression (CC scale / lateral scale): a
+    # magnification or pixel spacing misread in one view would put it off by 0.25 or more (1.5-2.0 vs 1);
+    # the map is chosen by how well its reading explains both masks, which allows a few percent
     want = sim["views"]["cc"]["depth_scale"] / sim["views"]["lateral"]["depth_scale"]
-    assert abs(g["biplane"]["depth_map"]["scale"] - want) < 0.05
+    assert abs(g["biplane"]["depth_map"]["scale"] - want) < 0.1
+    # and the tree read from the DICOM pair lies on the simulated ducts
+    s = compare_trees(read_tree(out), read_tree(d / "ductogram_truth.json"), min_branch_length_mm=3.0, tol_mm=0.5)
+    assert s.recon_to_truth_mean_mm < 0.5, s.recon_to_truth_mean_mm
     assert all("single_view" in n and "pos_sigma_mm" in n for n in data["nodes"])
 
 
