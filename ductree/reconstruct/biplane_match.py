@@ -394,6 +394,13 @@ class _Matcher:
         self.slack_b = tb.fork_slack if tb.fork_slack is not None else np.zeros(tb.n)
         self.memo: dict[tuple[int, int], tuple[float, tuple]] = {}
         self.mmemo: dict[tuple[int, int], tuple[float, list]] = {}
+        # plain-Python copies for the recursion's scalar look-ups (same values, no numpy scalar overhead)
+        self._sa, self._sb = self.sa.tolist(), self.sb.tolist()
+        self._da, self._db = np.asarray(self.da, dtype=float).tolist(), np.asarray(self.db, dtype=float).tolist()
+        self._ka, self._kb = np.asarray(self.ka).tolist(), np.asarray(self.kb).tolist()
+        self._E: list | None = None
+        # with no negative one-view cost, an assignment already dearer than the best stays dearer
+        self._nonneg = bool(np.all(self.sb >= 0)) if len(self.sb) else True
 
     def _single_costs(self, t: ViewTree) -> np.ndarray:
         """Cost of leaving each node's incoming edge and subtree seen in one view only (remembered on the
@@ -438,90 +445,136 @@ class _Matcher:
 
     def cost(self, i: int, j: int) -> tuple[float, tuple]:
         key = (i, j)
-        if key in self.memo:
-            return self.memo[key]
-        self.memo[key] = (math.inf, ("none",))   # guards against cycles (none expected)
+        memo = self.memo
+        got = memo.get(key)
+        if got is not None:
+            return got
+        memo[key] = (math.inf, ("none",))   # guards against cycles (none expected)
         opt = self.opt
         ta, tb = self.ta, self.tb
+        sa, sb = self._sa, self._sb
         best: tuple[float, tuple] = (math.inf, ("none",))
         # (1) the ends are one 3D point
-        c = self.end_cost(i, j)
-        ka, kb = self.ka[i], self.kb[j]
+        E = self._E
+        if E is None:
+            E = self.__dict__.get("_end")
+            if E is None:
+                E = self._end = self._end_costs()
+            E = self._E = E.tolist()
+        c = E[i][j]
+        ka, kb = self._ka[i], self._kb[j]
         if ka == 3 and kb == 3:
             best = (c, ("end", i, j))
         elif ka == 3 or kb == 3:
-            rest = sum(self.sb[x] for x in tb.children[j]) if ka == 3 else sum(self.sa[x] for x in ta.children[i])
+            rest = sum(sb[x] for x in tb.children[j]) if ka == 3 else sum(sa[x] for x in ta.children[i])
             best = (c + opt.type_cost + rest, ("end", i, j))
         else:
             mc, _ = self.match_children(i, j)
             best = (c + mc, ("end", i, j))
         tau = 2.0
+        dai, dbj = self._da[i], self._db[j]
         # (2) pass A's junction i (seen in A only)
-        if ka == 2 and self.da[i] < self.db[j] + tau:
+        if ka == 2 and dai < dbj + tau:
             kids = ta.children[i]
-            total_single = sum(self.sa[x] for x in kids)
+            total_single = sum(sa[x] for x in kids)
             for ch in kids:
-                sub, _ = self.cost(ch, j)
-                v = sub + opt.skip_cost + total_single - self.sa[ch]
+                sub = memo.get((ch, j))
+                sub = (sub if sub is not None else self.cost(ch, j))[0]
+                v = sub + opt.skip_cost + total_single - sa[ch]
                 if v < best[0]:
                     best = (v, ("skip_a", i, ch))
         # (3) pass B's junction j
-        if kb == 2 and self.db[j] < self.da[i] + tau:
+        if kb == 2 and dbj < dai + tau:
             kids = tb.children[j]
-            total_single = sum(self.sb[x] for x in kids)
+            total_single = sum(sb[x] for x in kids)
             for ch in kids:
-                sub, _ = self.cost(i, ch)
-                v = sub + opt.skip_cost + total_single - self.sb[ch]
+                sub = memo.get((i, ch))
+                sub = (sub if sub is not None else self.cost(i, ch))[0]
+                v = sub + opt.skip_cost + total_single - sb[ch]
                 if v < best[0]:
                     best = (v, ("skip_b", j, ch))
-        self.memo[key] = best
+        memo[key] = best
         return best
 
     def match_children(self, i: int, j: int) -> tuple[float, list]:
         key = (i, j)
-        if key in self.mmemo:
-            return self.mmemo[key]
+        got = self.mmemo.get(key)
+        if got is not None:
+            return got
         ca, cb = self.ta.children[i], self.tb.children[j]
+        sa, sb = self._sa, self._sb
         best = (math.inf, [])
         if len(ca) > 4 or len(cb) > 4:
             # rare many-way nodes: greedy by cost
             cands = sorted((self.cost(x, y)[0], x, y) for x in ca for y in cb)
             ua, ub, pairs, tot = set(), set(), [], 0.0
             for c, x, y in cands:
-                if x in ua or y in ub or c >= self.sa[x] + self.sb[y]:
+                if x in ua or y in ub or c >= sa[x] + sb[y]:
                     continue
                 ua.add(x)
                 ub.add(y)
                 pairs.append((x, y))
                 tot += c
-            tot += sum(self.sa[x] for x in ca if x not in ua) + sum(self.sb[y] for y in cb if y not in ub)
+            tot += sum(sa[x] for x in ca if x not in ua) + sum(sb[y] for y in cb if y not in ub)
             best = (tot, pairs)
         else:
-            from itertools import product
-
             # every assignment of A's children to distinct B children or to none (seen in A only), in the
             # order of the permutations of ``cb + [None] * len(ca)`` with repeats dropped (ties keep the first)
-            for assign in product(list(cb) + [None], repeat=len(ca)):
-                named = [y for y in assign if y is not None]
-                if len(named) != len(set(named)):
-                    continue
+            memo = self.memo
+            cost = self.cost
+            best0 = math.inf
+            nonneg = self._nonneg
+            for pat, unused in _assignments(len(cb), len(ca)):
                 tot = 0.0
                 pairs = []
-                used = set()
-                for x, y in zip(ca, assign):
-                    if y is None:
-                        tot += self.sa[x]
+                broke = False
+                for x, yi in zip(ca, pat):
+                    if yi < 0:
+                        tot += sa[x]
                     else:
-                        tot += self.cost(x, y)[0]
+                        y = cb[yi]
+                        got = memo.get((x, y))
+                        tot += (got if got is not None else cost(x, y))[0]
                         pairs.append((x, y))
-                        used.add(y)
-                    if tot >= best[0]:
+                    if tot >= best0:
+                        broke = True
                         break
-                tot += sum(self.sb[y] for y in cb if y not in used)
-                if tot < best[0]:
+                if broke:
+                    if nonneg:
+                        continue      # adding the (non-negative) unused costs cannot make it cheaper
+                    used = {y for _, y in pairs}
+                    tot += sum(sb[y] for y in cb if y not in used)
+                else:
+                    rest = 0
+                    for yi in unused:
+                        rest += sb[cb[yi]]
+                    tot += rest
+                if tot < best0:
                     best = (tot, pairs)
+                    best0 = tot
         self.mmemo[key] = best
         return best
+
+
+_ASSIGNMENTS: dict[tuple[int, int], list] = {}
+
+
+def _assignments(nb: int, na: int) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every assignment of ``na`` A children to distinct B children (indices ``0..nb-1``) or to none (-1), in
+    the order of ``itertools.product(range(nb) + [-1], repeat=na)`` with repeats dropped; each with the B
+    indices left unused, in order."""
+    got = _ASSIGNMENTS.get((nb, na))
+    if got is None:
+        from itertools import product
+
+        got = []
+        for assign in product(list(range(nb)) + [-1], repeat=na):
+            named = [y for y in assign if y >= 0]
+            if len(named) != len(set(named)):
+                continue
+            got.append((assign, tuple(y for y in range(nb) if y not in named)))
+        _ASSIGNMENTS[(nb, na)] = got
+    return got
 
 
 def match_trees(ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions | None = None) -> Matching:
