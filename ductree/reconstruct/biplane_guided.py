@@ -343,23 +343,25 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
         final = k == n - 1
         if m:
             cuk = cu[a:a + m]
-            z = cuk - (V + G * dk)[:, None]
+            # the (m_k, m_{k-1} + 1) block, one row per candidate (a row-wise argmin is the fast one; the
+            # values and the first-minimum ties are those of the column-wise layout)
+            z = cuk[:, None] - (V + G * dk)
             if has_hold:
-                z[last] *= st / (st + sh * held)
-            np.multiply(z, z, out=z)
+                z[:, last] *= st / (st + sh * held)
+            z *= z
             z *= fk
-            z += C[:, None]
+            z += C
             arg = Bf[o:hk]
-            np.argmin(z, axis=0, out=arg)
+            z.argmin(axis=1, out=arg)
             ng = Gf[o:hk]
             if has_hold:
-                np.divide(cuk - V[arg], D[arg], out=ng)
+                np.divide(cuk - V.take(arg), D.take(arg), out=ng)
             else:
-                np.divide(cuk - V[arg], dk, out=ng)
-            ng += G[arg]
+                np.divide(cuk - V.take(arg), dk, out=ng)
+            ng += G.take(arg)
             ng *= 0.5
             nc = Cf[o:hk]
-            np.add(z[arg, ar[:m]], cfd[a:a + m], out=nc)
+            np.add(z[ar[:m], arg], cfd[a:a + m], out=nc)
             if final and final_extra is not None:
                 nc += final_extra
         Vf[hk] = V[h]
@@ -697,13 +699,20 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     for i, t in tracks.items():
         u_o, st = t[0], t[1]
         R, S, d_o = samp[i][1], samp[i][2], samp[i][3]
-        others = [tracks[k][4] for k in tracks if k != i]
-        op = np.vstack(others) if others else np.zeros((0, 3))
-        if not len(op) or opt.behind_min_mm <= 0:
+        # only samples on contrast past the shared fork can lie within another duct: without any, nothing
+        # to look up (the same answer, no tree built)
+        cand = np.flatnonzero((st == 1) & (S > opt.used_after_mm))
+        if not len(cand) or opt.behind_min_mm <= 0:
             behind[i] = np.zeros(len(S), dtype=bool)
             continue
-        dist, idx = cKDTree(op[:, :2]).query(np.column_stack([u_o, d_o]), k=1)
-        same = (st == 1) & (S > opt.used_after_mm) & (dist <= op[idx, 2] - 0.75 * R)
+        others = [tracks[k][4] for k in tracks if k != i]
+        op = np.vstack(others) if others else np.zeros((0, 3))
+        if not len(op):
+            behind[i] = np.zeros(len(S), dtype=bool)
+            continue
+        dist, idx = cKDTree(op[:, :2]).query(np.column_stack([u_o[cand], d_o[cand]]), k=1)
+        same = np.zeros(len(S), dtype=bool)
+        same[cand] = dist <= op[idx, 2] - 0.75 * R[cand]
         behind[i] = _long_runs(same, S, opt.behind_min_mm)
     total_cost = held_mm = inside_mm = length_mm = 0.0
     for i in range(1, guide.n):
@@ -804,6 +813,24 @@ def _explained(other_tree: ViewTree, coords: np.ndarray, radius: np.ndarray, tol
     return out
 
 
+def _edge_weights(t: ViewTree) -> list:
+    """Per node of ``t``: the length (mm) each sample of its incoming centreline stands for (0 for the first)
+    and their sum; ``None`` for edges of fewer than 2 points. Remembered on the tree (a copy with its own
+    edges recomputes)."""
+    got = t.__dict__.get("_edge_weights_mm")
+    if got is not None and got[0] is t.edge_ud:
+        return got[1]
+    out: list = []
+    for e in t.edge_ud:
+        if len(e) < 2:
+            out.append(None)
+            continue
+        w = np.concatenate([[0.0], np.linalg.norm(np.diff(e, axis=0), axis=1)])
+        out.append((w, float(w.sum())))
+    t.__dict__["_edge_weights_mm"] = (t.edge_ud, out)
+    return out
+
+
 def _add_hidden(acc: _Acc, guide: ViewTree, other_tree: ViewTree, f: DepthMap, g_cc: bool, other_kind: str,
                 mopt: MatchOptions, opt: GuidedOptions) -> list[float]:
     """Add the other view's unexplained stretches as one-view branches; return their lengths (mm)."""
@@ -812,14 +839,13 @@ def _add_hidden(acc: _Acc, guide: ViewTree, other_tree: ViewTree, f: DepthMap, g
     n = other_tree.n
     hidden = np.zeros(n, dtype=bool)
     start = np.zeros(n, dtype=np.int64)
+    weights = _edge_weights(other_tree)
     for k in range(1, n):
         e = other_tree.edge_ud[k]
         if len(e) < 2:
             continue
-        seg = np.linalg.norm(np.diff(e, axis=0), axis=1)
-        w = np.concatenate([[0.0], seg])
+        w, L = weights[k]
         un = ~expl[k]
-        L = float(w.sum())
         lost = float(w[un].sum())
         # a stretch the guide does not show; or the end of a duct of the other view that the tree stops short
         # of (a duct ending where the guide view shows none: a cut-off is read at that end)

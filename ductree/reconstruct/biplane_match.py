@@ -728,8 +728,11 @@ def dtw_align(da: np.ndarray, db_mapped: np.ndarray, sa: np.ndarray, sb: np.ndar
         elif j == 0:
             i -= 1
         else:
-            opts = (D[i - 1, j - 1], D[i - 1, j], D[i, j - 1])
-            k = int(np.argmin(opts))
+            a, b, c = D.item(i - 1, j - 1), D.item(i - 1, j), D.item(i, j - 1)
+            if a != a or b != b or c != c:              # NaN: as numpy's argmin (the first NaN)
+                k = int(np.argmin((a, b, c)))
+            else:                                        # the first of the smallest, as argmin
+                k = 0 if (a <= b and a <= c) else (1 if b <= c else 2)
             if k == 0:
                 i, j = i - 1, j - 1
             elif k == 1:
@@ -976,18 +979,8 @@ class _Track:
     """The other view's centreline samples, sorted by depth in the CC frame (for one-view branches)."""
 
     def __init__(self, tree: ViewTree, f: DepthMap, mapped: bool, step: float, matched: set[int]) -> None:
-        pts, rad, used = [], [], []
-        for n in range(tree.n):
-            e = tree.edge_ud[n]
-            if len(e) < 2:
-                continue
-            P, R, _, _ = _resample(e, tree.edge_r[n], step, np.asarray([len(e) - 1]))
-            pts.append(P)
-            rad.append(R)
-            used.append(np.full(len(P), n in matched))
-        P = np.vstack(pts) if pts else np.zeros((0, 2))
-        R = np.concatenate(rad) if rad else np.zeros(0)
-        U = np.concatenate(used) if used else np.zeros(0, dtype=bool)
+        P, R, node = _track_samples(tree, step)
+        U = np.array([int(n) in matched for n in node.tolist()], dtype=bool) if len(node) else np.zeros(0, dtype=bool)
         d = f(P[:, 1]) if mapped else P[:, 1]
         order = np.argsort(d)
         self.d, self.u, self.r, self.used = d[order], P[order, 0], R[order], U[order]
@@ -996,6 +989,28 @@ class _Track:
         lo = np.searchsorted(self.d, depth - band)
         hi = np.searchsorted(self.d, depth + band)
         return self.u[lo:hi], self.r[lo:hi], self.used[lo:hi]
+
+
+def _track_samples(tree: ViewTree, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every edge of ``tree`` resampled every ``step`` mm: points (u, d), radii and each point's node
+    (edges of fewer than 2 points left out). Depends on the tree alone, so it is remembered on it (a copy
+    with its own edges recomputes)."""
+    got = tree.__dict__.get("_track_samples")
+    if got is not None and got[0] is tree.edge_ud and got[1] is tree.edge_r and got[2] == step:
+        return got[3]
+    pts, rad, node = [], [], []
+    for n in range(tree.n):
+        e = tree.edge_ud[n]
+        if len(e) < 2:
+            continue
+        P, R, _, _ = _resample(e, tree.edge_r[n], step, np.asarray([len(e) - 1]))
+        pts.append(P)
+        rad.append(R)
+        node.append(np.full(len(P), n, dtype=np.int64))
+    out = (np.vstack(pts) if pts else np.zeros((0, 2)), np.concatenate(rad) if rad else np.zeros(0),
+           np.concatenate(node) if node else np.zeros(0, dtype=np.int64))
+    tree.__dict__["_track_samples"] = (tree.edge_ud, tree.edge_r, step, out)
+    return out
 
 
 def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str, f: DepthMap,
