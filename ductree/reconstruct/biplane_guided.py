@@ -274,9 +274,17 @@ def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, op
     r_c = radius[c_step]
     # nothing farther than the widest radius can count: the search stops there (same answer, faster)
     reach = max(float(r_c.max()), float(used_r.max()) if len(used_r) else 0.0)
-    dist, idx = used.query(np.column_stack([c_u, d_other[c_step]]), k=1, distance_upper_bound=reach * (1 + 1e-9))
-    near = np.isfinite(dist) & (dist < np.maximum(r_c, used_r[np.minimum(idx, len(used_r) - 1)]))
-    return near * np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
+    ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
+    # candidates within the first used_after_mm count 0 whatever lies there: only the others are looked up
+    live = np.flatnonzero(ramp > 0.0)
+    out = np.zeros(len(c_u))
+    if not len(live):
+        return out
+    dist, idx = used.query(np.column_stack([c_u[live], d_other[c_step[live]]]), k=1,
+                           distance_upper_bound=reach * (1 + 1e-9))
+    near = np.isfinite(dist) & (dist < np.maximum(r_c[live], used_r[np.minimum(idx, len(used_r) - 1)]))
+    out[live] = near * ramp[live]
+    return out
 
 
 def _with_use(fit: np.ndarray, extra: np.ndarray, opt: GuidedOptions) -> np.ndarray:

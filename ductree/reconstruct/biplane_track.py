@@ -90,20 +90,31 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
         cu, cused, emit = cu_all[a:a + m], cused_all[a:a + m], emit_all[a:a + m]
         if m > max_candidates:
             # keep the nearest to the current cheapest state (a duct across the depth axis gives many)
-            ref = V[int(np.argmin(C))]
+            ref = V[int(C.argmin())]
             keep = np.argsort(np.abs(cu - ref))[:max_candidates]
             cu, cused, emit = cu[keep], cused[keep], emit[keep]
             m = max_candidates
-        h = int(np.argmin(C))
+        h = int(C.argmin())
         if m:
-            tot = ((cu[None, :] - V[:, None]) / scales[k - 1]) ** 2
-            tot += C[:, None]
-            arg = np.argmin(tot, axis=0)
-            newC = tot[arg, ar[:m]] + emit
-            V = np.append(cu, V[h])
-            C = np.append(newC, C[h] + hold[k - 1])
-            back.append(np.append(arg, h))
-            states_used.append(np.append(cused, False))
+            # one row per candidate (a row-wise argmin; the same values and first-minimum ties)
+            tot = ((cu[:, None] - V) / scales[k - 1]) ** 2
+            tot += C
+            Vn = np.empty(m + 1)
+            Cn = np.empty(m + 1)
+            bn = np.empty(m + 1, dtype=np.int64)
+            un = np.empty(m + 1, dtype=bool)
+            arg = bn[:m]
+            tot.argmin(axis=1, out=arg)
+            np.add(tot[ar[:m], arg], emit, out=Cn[:m])
+            Cn[m] = C[h] + hold[k - 1]
+            Vn[:m] = cu
+            Vn[m] = V[h]
+            bn[m] = h
+            un[:m] = cused
+            un[m] = False
+            V, C = Vn, Cn
+            back.append(bn)
+            states_used.append(un)
         else:
             V = V[h:h + 1].copy()
             C = np.array([C[h] + hold[k - 1]])
