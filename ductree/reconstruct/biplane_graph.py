@@ -431,8 +431,9 @@ class ViewGraph:
             if n in g.nodes and n != self.root and g.deg(n) == 2:
                 g.merge_degree_two(n)
         tree = _rooted(g, self.root, self.view, self.off)
-        refine_junctions(tree, self.opt)
-        tree.fork_slack = fork_slack(tree)
+        # the per-junction work depends on the junction's own edges only: remembered across the cut states
+        refine_junctions(tree, self.opt, memo=self.__dict__.setdefault("_refine_memo", {}))
+        tree.fork_slack = fork_slack(tree, memo=self.__dict__.setdefault("_slack_memo", {}))
         for cr in crossings:
             cr["rc"] = (np.asarray(cr["rc"]) + self.off).tolist()
             cr["ud"] = self.view.to_mm(np.asarray(cr["rc"]))[0].tolist()
@@ -1009,7 +1010,13 @@ def _line_fit(p: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return c, vt[0]
 
 
-def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
+def _arr_key(a: np.ndarray) -> tuple:
+    """An exact content key of an array (shape, dtype and bytes)."""
+    a = np.asarray(a)
+    return (a.shape, a.dtype.str, np.ascontiguousarray(a).tobytes())
+
+
+def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None, memo: dict | None = None) -> int:
     """Move each bifurcation to the point nearest its branches' axes; return how many moved.
 
     A skeleton junction sits where the inscribed circle touches every branch,
@@ -1019,6 +1026,10 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
     and the least-squares meeting point of the axes is the branching point.
     The move is kept only if shorter than ``refine_max_factor`` radii
     (+ 0.5 mm); the centrelines near the junction are re-joined to it.
+
+    ``memo`` (a dict kept by the caller for one view and ``opt``) remembers each junction's outcome by the
+    exact content it depends on (its point, radius, edges and whether each child has children), so trees
+    of the same view cut differently redo only the junctions that differ.
     """
     opt = opt or ViewOptions()
     moved = 0
@@ -1026,6 +1037,22 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
         kids = tree.children[i]
         if len(kids) < 2 or tree.parent[i] < 0:
             continue
+        rows = [i] + list(kids)
+        key = None
+        if memo is not None:
+            key = (_arr_key(tree.ud[i]), float(tree.r[i]), opt,
+                   tuple((_arr_key(tree.edge_ud[r]), _arr_key(tree.edge_r[r]), len(tree.children[r]) == 0)
+                         for r in rows))
+            got = memo.get(key)
+            if got is not None:
+                if got[0] is not None:
+                    x, edits = got
+                    for pos, (na, nr, rev) in edits.items():
+                        a, r = na.copy(), nr.copy()
+                        tree.edge_ud[rows[pos]], tree.edge_r[rows[pos]] = (a[::-1], r[::-1]) if rev else (a, r)
+                    tree.ud[i] = x
+                    moved += 1
+                continue
         J = tree.ud[i].copy()
         rj = float(tree.r[i])
         arms = [tree.edge_ud[i][::-1]] + [tree.edge_ud[c] for c in kids]
@@ -1040,6 +1067,8 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
             if fit is not None and a1 - a0 > 0.3:
                 lines.append(fit)
         if len(lines) < 3:
+            if key is not None:
+                memo[key] = (None, None)
             continue
         M = np.zeros((2, 2))
         rhs = np.zeros(2)
@@ -1048,16 +1077,21 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
             M += P
             rhs += P @ c
         if np.linalg.eigvalsh(M)[0] < 0.05:
+            if key is not None:
+                memo[key] = (None, None)
             continue
         x = np.linalg.solve(M, rhs)
         dist = float(np.linalg.norm(x - J))
         if dist < 1e-6 or dist > opt.refine_max_factor * rj + 0.5:
+            if key is not None:
+                memo[key] = (None, None)
             continue
         cut = dist + 0.5 * rj
         ok = True
         new_edges = {}
-        for row, arm, rad, rev in [(i, tree.edge_ud[i], tree.edge_r[i], True)] + \
-                [(c, tree.edge_ud[c], tree.edge_r[c], False) for c in kids]:
+        edits = {}
+        for pos, (row, arm, rad, rev) in enumerate([(i, tree.edge_ud[i], tree.edge_r[i], True)] +
+                                                   [(c, tree.edge_ud[c], tree.edge_r[c], False) for c in kids]):
             a, r = (arm[::-1], rad[::-1]) if rev else (arm, rad)
             far = np.linalg.norm(a - J, axis=1) > cut
             far[0] = False
@@ -1068,8 +1102,13 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
             na = np.vstack([x[None, :], a[k:]])
             nr = np.concatenate([[r[0]], r[k:]])
             new_edges[row] = (na[::-1], nr[::-1]) if rev else (na, nr)
+            edits[pos] = (na.copy(), nr.copy(), rev)
         if not ok:
+            if key is not None:
+                memo[key] = (None, None)
             continue
+        if key is not None:
+            memo[key] = (x.copy(), edits)
         for row, (a, r) in new_edges.items():
             tree.edge_ud[row] = a
             tree.edge_r[row] = r
@@ -1078,18 +1117,28 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None) -> int:
     return moved
 
 
-def fork_slack(tree: ViewTree) -> np.ndarray:
+def fork_slack(tree: ViewTree, memo: dict | None = None) -> np.ndarray:
     """Per bifurcation, how far (mm) past the true branching point its skeleton junction may lie.
 
     Two children leaving at a small angle ``theta`` in this projection overlap
     until their axes are ``r1 + r2`` apart, about ``(r1 + r2) / (2 sin(theta / 2))``
     along them; the junction is seen up to that much too far along (capped at 8 mm).
+
+    ``memo`` (a dict kept by the caller) remembers each fork's value by the exact content it depends on.
     """
     out = np.zeros(tree.n)
     for i in range(tree.n):
         kids = tree.children[i]
         if len(kids) < 2:
             continue
+        key = None
+        if memo is not None:
+            key = (float(tree.r[i]), _arr_key(tree.edge_ud[i]), _arr_key(tree.edge_r[i]),
+                   tuple((_arr_key(tree.edge_ud[c]), _arr_key(tree.edge_r[c])) for c in kids))
+            got = memo.get(key)
+            if got is not None:
+                out[i] = got
+                continue
         dirs, rads = [], []
         for c in kids:
             e = tree.edge_ud[c]
@@ -1107,6 +1156,8 @@ def fork_slack(tree: ViewTree) -> np.ndarray:
                 half = 0.5 * math.acos(cos)
                 best = max(best, min(8.0, (rads[a] + rads[b]) / max(2.0 * math.sin(half), 1e-3)))
         out[i] = max(best, _merged_run(tree, i))
+        if key is not None:
+            memo[key] = out[i]
     return out
 
 

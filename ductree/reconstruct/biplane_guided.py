@@ -335,7 +335,7 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     Df[np.arange(nc_all) + stepk - 1] = np.concatenate([dsa, [1.0]])[stepk]
     obl = ob.tolist()
     off = [0] * n
-    ar = np.arange(max(int(cnt.max()), 1))
+    cu_col = cu[:, None]
     G = np.zeros(len(V))
     D = None
     held = 0.0                       # arc held without contrast before the hold state (the last state)
@@ -353,7 +353,7 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
             cuk = cu[a:a + m]
             # the (m_k, m_{k-1} + 1) block, one row per candidate (a row-wise argmin is the fast one; the
             # values and the first-minimum ties are those of the column-wise layout)
-            z = cuk[:, None] - (V + G * dk)
+            z = cu_col[a:a + m] - (V + G * dk)
             if has_hold:
                 z[:, last] *= st / (st + sh * held)
             z *= z
@@ -369,7 +369,10 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
             ng += G.take(arg)
             ng *= 0.5
             nc = Cf[o:hk]
-            np.add(z[ar[:m], arg], cfd[a:a + m], out=nc)
+            # each row's minimum is its argmin's value (the block holds no -0.0: squares times a positive
+            # factor plus costs)
+            z.min(axis=1, out=nc)
+            nc += cfd[a:a + m]
             if final and final_extra is not None:
                 nc += final_extra
         Vf[hk] = V[h]
