@@ -426,7 +426,8 @@ class ViewGraph:
     def tree(self, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
         """Cut the cycles (never with a cut in ``banned``, preferring those in ``forced``) and root the tree."""
         g = self.g.light_copy()
-        crossings = _cut_cycles(g, self.root, self.px, self.opt, banned, forced)
+        crossings = _cut_cycles(g, self.root, self.px, self.opt, banned, forced,
+                                memo=self.__dict__.setdefault("_score_memo", {}))
         for n in list(g.nodes):
             if n in g.nodes and n != self.root and g.deg(n) == 2:
                 g.merge_degree_two(n)
@@ -740,7 +741,7 @@ def _signature(g: _G, c: dict) -> tuple:
 
 
 def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset = frozenset(),
-                forced: frozenset = frozenset()) -> list[dict]:
+                forced: frozenset = frozenset(), memo: dict | None = None) -> list[dict]:
     """Cut every cycle, best crossing-like cluster first (see the module docs).
 
     A cut whose signature is in ``banned`` is never made; one in ``forced`` is
@@ -757,7 +758,7 @@ def _cut_cycles(g: _G, root: int, px: float, opt: ViewOptions, banned: frozenset
             break
         nodes = {g.edges[e][k] for e in cyc for k in ("a", "b")}
         tops = _block_tops(g, cyc, root)
-        cands = _candidates(g, nodes, root, px, opt, exclude=tops)
+        cands = _candidates(g, nodes, root, px, opt, exclude=tops, memo=memo)
         cands.sort(key=lambda c: (c["score"]))
         for c in cands:
             c["sig"] = _signature(g, c)
@@ -843,17 +844,64 @@ def _block_tops(g: _G, cyc: set[int], root: int) -> set[int]:
     return {min(comp, key=lambda n: dist.get(n, math.inf)) for comp in nx.biconnected_components(G)}
 
 
+def _node_key(g: _G, n: int) -> tuple:
+    return (n, id(g.nodes[n]["rc"]), g.nodes[n]["r"])
+
+
+def _edge_key(g: _G, e: int) -> tuple:
+    d = g.edges[e]
+    return (e, d["a"], d["b"], id(d["rc"]), id(d["r"]))
+
+
+def _remembered(memo: dict | None, key: tuple, refs: list, score):
+    """``score()`` remembered in ``memo`` under ``key``: the point and radius arrays named in the key by
+    identity (never mutated; a moved edge end gets a new array) are kept alive with the entry, so an id is
+    never reused while it is remembered. Returns fresh dicts (callers change their score and signature)."""
+    if memo is None:
+        return score()
+    got = memo.get(key)
+    if got is None:
+        out = score()
+        memo[key] = ([dict(c) for c in out], refs)
+        return out
+    return [dict(c) for c in got[0]]
+
+
+def _score_x_memo(g: _G, cluster: list[int], arms: list[tuple[int, int]], link: int | None, px: float,
+                  opt: ViewOptions, memo: dict | None) -> list[dict]:
+    """:func:`_score_x`, remembered by everything it reads (cluster nodes, arm edges, link, px, options)."""
+    if memo is None:
+        return _score_x(g, cluster, arms, link, px, opt)
+    key = ("X", tuple(_node_key(g, n) for n in cluster), tuple((_edge_key(g, e), n) for e, n in arms), link, px,
+           opt)
+    refs = [g.nodes[n]["rc"] for n in cluster] + [g.edges[e][k] for e, _ in arms for k in ("rc", "r")]
+    got = _remembered(memo, key, refs, lambda: _score_x(g, cluster, arms, link, px, opt))
+    for c in got:
+        c["cluster"], c["arms"] = cluster, arms
+    return got
+
+
+def _score_t_memo(g: _G, n: int, px: float, opt: ViewOptions, memo: dict | None) -> list[dict]:
+    """:func:`_score_t`, remembered by everything it reads (the node, its edges in order, px, options)."""
+    if memo is None:
+        return _score_t(g, n, px, opt)
+    es = list(g.adj[n])
+    key = ("T", _node_key(g, n), tuple(_edge_key(g, e) for e in es), px, opt)
+    refs = [g.nodes[n]["rc"]] + [g.edges[e][k] for e in es for k in ("rc", "r")]
+    return _remembered(memo, key, refs, lambda: _score_t(g, n, px, opt))
+
+
 def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
-                exclude: set[int] = frozenset()) -> list[dict]:
+                exclude: set[int] = frozenset(), memo: dict | None = None) -> list[dict]:
     cands = []
     for n in nodes:
         if n == root or n in exclude:
             continue
         dn = g.deg(n)
         if dn == 4:
-            cands.extend(_score_x(g, [n], [(e, n) for e in g.adj[n]], None, px, opt))
+            cands.extend(_score_x_memo(g, [n], [(e, n) for e in g.adj[n]], None, px, opt, memo))
         elif dn == 3:
-            cands.extend(_score_t(g, n, px, opt))
+            cands.extend(_score_t_memo(g, n, px, opt, memo))
             for e in g.adj[n]:
                 m = g.other(e, n)
                 if m == n or m == root or m in exclude or g.deg(m) != 3 or (m in nodes and m < n):
@@ -864,7 +912,7 @@ def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
                 arms = [(x, n) for x in g.adj[n] if x != e] + [(x, m) for x in g.adj[m] if x != e]
                 rsum = g.nodes[n]["r"] + g.nodes[m]["r"]
                 extra = opt.link_penalty * max(0.0, link_px * px / rsum - 1.0)
-                for c in _score_x(g, [n, m], arms, e, px, opt):
+                for c in _score_x_memo(g, [n, m], arms, e, px, opt, memo):
                     c["score"] += extra
                     cands.append(c)
     return cands
