@@ -20,8 +20,10 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
   of the contrast column for an occlusion); false candidates per case;
 - **where the error is lost** (diagnostics, not targets): the mean 3D error of the nodes matched in
   both views and of the one-view nodes, and the mean error when one view's 2D tree is replaced by
-  the projected truth (the other view as read), i.e. how much each view's reading costs; and the share
+  the projected truth (the other view as read), i.e. how much each view's reading costs; the error
+  with the simulator's own depth map (what a perfect map would give); and the share
   of the nodes more than 1 mm off whose projections both lie on the truth (wrong correspondences);
+- **the depth map kept**: the share of cases where a runner-up map was kept;
 - **honesty of the uncertainty**: the share of nodes within 2 ``pos_sigma_mm``
   of the true centreline, and the share of cases over 0.7 mm error flagged
   low-confidence (with the worst case left high-confidence);
@@ -143,7 +145,23 @@ def where_lost(sim, lat) -> dict:
             f2, m2 = fit_and_match(pair[0], pair[1], opt)
             tree = _to_tree(build_3d(pair[0], pair[1], f2, m2, opt), lat)
             out[key] = compare_trees(tree, sim.truth, min_branch_length_mm=3.0, tol_mm=TOL_MM).recon_to_truth_mean_mm
+        from ductree.reconstruct.biplane import _read_pair
+        from ductree.reconstruct.biplane_options import BiplaneOptions
+
+        r = _read_pair(ga, gb, BiplaneOptions(), None, depth_map=true_depth_map(sim))
+        out["true_map"] = compare_trees(_to_tree(r.built, lat), sim.truth, min_branch_length_mm=3.0,
+                                        tol_mm=TOL_MM).recon_to_truth_mean_mm
     return out
+
+
+def true_depth_map(sim):
+    """The simulator's lateral -> CC depth map (exact beyond the lateral's nipple ramp; the views' ramps may
+    differ, so it is approximate over the first 5-10 mm)."""
+    from ductree.reconstruct.biplane_match import DepthMap
+
+    c, lt = sim.cc, sim.lateral
+    a = c.depth_scale / lt.depth_scale
+    return DepthMap(a, c.depth_offset_mm - a * lt.depth_offset_mm, lt.depth_scale * lt.ramp_mm + lt.depth_offset_mm)
 
 
 def naive_tree(sim, lat):
@@ -276,6 +294,8 @@ def _score(tree, sim) -> dict:
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
             "confidence": (tree.graph.get("biplane") or {}).get("confidence"),
             "reading": ((tree.graph.get("biplane") or {}).get("reading") or {}).get("chosen", "matched"),
+            "runner_up_map": any(m.get("kept") and not m.get("fitted")
+                                 for m in (tree.graph.get("biplane") or {}).get("depth_map_choice", [])),
             **by_view}
 
 
@@ -449,6 +469,9 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "readings chosen: guided by the CC / by the lateral", 100 * frac_reading(ours, "guided_by_cc"), "%",
             "-", None, False, "", f"by the lateral {100 * frac_reading(ours, 'guided_by_lateral'):.0f}%, matched "
                                   f"{100 * frac_reading(ours, 'matched'):.0f}%"),
+        Row(BENCH, "depth map: a runner-up map kept (its reading explains the masks better)",
+            100 * float(np.mean([bool(r.get("runner_up_map")) for r in ours])), "%", "-", None, False, "",
+            "the fitted map otherwise; see graph.biplane.depth_map_choice"),
         Row(BENCH, "where lost (matched reading): 3D error of nodes matched in both views", float(np.mean(m_err)), "mm", "-", None,
             False, "", f"{len(m_err)} nodes; nearest truth centreline"),
         Row(BENCH, "where lost (matched reading): 3D error of one-view nodes", float(np.mean(s_err)) if len(s_err) else float("nan"),
@@ -463,6 +486,8 @@ def run(quick: bool = False) -> list[Row]:
             None, False, "", "projected truth as the CC tree, the lateral as read"),
         Row(BENCH, "where lost: mean 3D error with the lateral's 2D tree perfect", mean(lost, "perfect_lateral"),
             "mm", "-", None, False, "", "the CC as read, projected truth as the lateral tree"),
+        Row(BENCH, "where lost: mean 3D error with the simulator's depth map", mean(lost, "true_map"),
+            "mm", "-", None, False, "", "both views as read, the true lateral->CC depth map, one map read"),
     ]
     sp = _speed(quick)
     rows += [

@@ -483,6 +483,18 @@ def _reading_line(rd: dict) -> str:
             f"{rd.get('switch_margin', 0.0):g})")
 
 
+def _map_choice_line(choice: list[dict]) -> str:
+    """One line: which of the depth maps read was kept, and the self-consistency scores (lower: better)."""
+    def desc(c: dict) -> str:
+        return f"scale {c['scale']:.3f}, offset {c['offset_mm']:+.2f} mm: {c['score']:.3f}"
+
+    kept = next(c for c in choice if c.get("kept"))
+    rest = "; ".join(desc(c) for c in choice if c is not kept)
+    what = "the map fitted to fork and end depths" if kept["fitted"] else "a runner-up map"
+    return (f"depth map: {len(choice)} maps read, kept {what} ({desc(kept)}; others {rest}; score = how badly the "
+            "reading explains both masks, lower is better)")
+
+
 def report_lines(tree: DuctTree) -> list[str]:
     """Human-readable lines: match quality, branches seen in one view only, candidate findings."""
     lines = []
@@ -504,6 +516,9 @@ def report_lines(tree: DuctTree) -> list[str]:
                      f"{q['depth_residual_median_mm']:.2f} mm; crossings cut CC {q['crossings']['cc']}, lateral "
                      f"{q['crossings']['lateral']} ({q['crossings_decided_by_other_view']} decided by the other "
                      f"view); confidence {q['confidence']}" + (f" ({'; '.join(q['reasons'])})" if q["reasons"] else ""))
+        choice = q.get("depth_map_choice") or []
+        if len(choice) > 1:
+            lines.append(_map_choice_line(choice))
         rd = q.get("reading") or {}
         cands = rd.get("candidates") or {}
         if len(cands) > 1:
