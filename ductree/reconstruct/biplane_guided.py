@@ -333,6 +333,17 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     # transition out of it (a hold state's also counts the arc held before it, set in the loop)
     Df = np.empty(size)
     Df[np.arange(nc_all) + stepk - 1] = np.concatenate([dsa, [1.0]])[stepk]
+    kernel = _viterbi_kernel()
+    if kernel is not None:
+        offa = np.zeros(n, dtype=np.int64)
+        fe = np.zeros(0) if final_extra is None else np.asarray(final_extra, dtype=float)
+        try:
+            Ck = kernel(np.ascontiguousarray(V), np.ascontiguousarray(C), np.ascontiguousarray(cu, dtype=float), cfd,
+                        np.asarray(ob, dtype=np.int64), dsa, step, np.asarray(fac), np.asarray(c_hold), float(sh), fe,
+                        final_extra is not None, float(hold_final), Vf, Gf, Cf, Bf, Df, offa)
+            return Vf, Bf, offa.tolist(), Ck
+        except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
+            _KERNEL[0] = None
     obl = ob.tolist()
     off = [0] * n
     cu_col = cu[:, None]
@@ -385,6 +396,104 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
             Df[hk] = dsa[k] + held
         V, G, C, D = Vf[o:hk + 1], Gf[o:hk + 1], Cf[o:hk + 1], Df[o:hk + 1]
     return Vf, Bf, off, C
+
+
+_KERNEL: list = []
+
+
+def _viterbi_kernel():
+    """The step loop of :func:`_viterbi` compiled by numba (installed with skan) when available: the same
+    operations in the same order, element by element (no fast-math), so the very same values; ``None``
+    without numba or with ``DUCTREE_NO_NUMBA`` set (the numpy loop then)."""
+    if _KERNEL:
+        return _KERNEL[0]
+    import os
+
+    kern = None
+    if not os.environ.get("DUCTREE_NO_NUMBA"):
+        try:
+            import numba
+        except ImportError:                    # pragma: no cover - numba comes with skan
+            numba = None
+        if numba is not None:
+            kern = numba.njit(cache=True, nogil=False)(_viterbi_steps)
+    _KERNEL.append(kern)
+    return kern
+
+
+def _viterbi_steps(V, C, cu, cfd, obl, dsa, step, fac, c_hold, sh, final_extra, has_fe, hold_final,
+                   Vf, Gf, Cf, Bf, Df, off):  # pragma: no cover - compiled
+    """The loop of :func:`_viterbi`, scalar by scalar (for numba): see there. NaN costs are taken as numpy's
+    argmin takes them (the first NaN)."""
+    n = len(obl) - 1
+    G = np.zeros(len(V))
+    D = np.ones(len(V))
+    held = 0.0
+    has_hold = False
+    for k in range(1, n):
+        dk = dsa[k - 1]
+        st = step[k - 1]
+        fk = fac[k - 1]
+        ch = c_hold[k - 1]
+        a = obl[k]
+        m = obl[k + 1] - a
+        o = a + k - 1
+        off[k] = o
+        hk = o + m
+        L = len(V)
+        h = 0
+        for q in range(L):
+            if C[q] != C[q]:
+                h = q
+                break
+            if C[q] < C[h]:
+                h = q
+        last = L - 1
+        final = k == n - 1
+        fl = st / (st + sh * held) if has_hold else 1.0
+        for c in range(m):
+            u = cu[a + c]
+            best = 0
+            bv = 0.0
+            for q in range(L):
+                z = u - (V[q] + G[q] * dk)
+                if has_hold and q == last:
+                    z *= fl
+                z = z * z
+                z = z * fk
+                z = z + C[q]
+                if z != z:
+                    best = q
+                    bv = z
+                    break
+                if q == 0 or z < bv:
+                    bv = z
+                    best = q
+            Bf[o + c] = best
+            if has_hold:
+                g = (u - V[best]) / D[best]
+            else:
+                g = (u - V[best]) / dk
+            g = g + G[best]
+            g = g * 0.5
+            Gf[o + c] = g
+            nc = bv + cfd[a + c]
+            if final and has_fe:
+                nc = nc + final_extra[c]
+            Cf[o + c] = nc
+        Vf[hk] = V[h]
+        Gf[hk] = G[h]
+        Cf[hk] = C[h] + ch + (hold_final if final else 0.0)
+        Bf[hk] = h
+        held = (held if (has_hold and h == last) else 0.0) + dk
+        has_hold = True
+        if not final:
+            Df[hk] = dsa[k] + held
+        V = Vf[o:hk + 1]
+        G = Gf[o:hk + 1]
+        C = Cf[o:hk + 1]
+        D = Df[o:hk + 1]
+    return C.copy()
 
 
 def _overlapping(tracks: list[np.ndarray], opt: GuidedOptions) -> bool:
