@@ -402,7 +402,7 @@ _KERNEL: list = []
 
 
 def _viterbi_kernel():
-    """The step loop of :func:`_viterbi` compiled by numba (installed with skan) when available: the same
+    """The step loop of :func:`_viterbi` compiled by numba (a dependency) when available: the same
     operations in the same order, element by element (no fast-math), so the very same values; ``None``
     without numba or with ``DUCTREE_NO_NUMBA`` set (the numpy loop then)."""
     if _KERNEL:
@@ -413,7 +413,7 @@ def _viterbi_kernel():
     if not os.environ.get("DUCTREE_NO_NUMBA"):
         try:
             import numba
-        except ImportError:                    # pragma: no cover - numba comes with skan
+        except ImportError:                    # pragma: no cover - numba is a dependency
             numba = None
         if numba is not None:
             kern = numba.njit(cache=True, nogil=False)(_viterbi_steps)
