@@ -235,14 +235,16 @@ class _PairReading:
 
 
 def _read_pair(ga, gb, opt: BiplaneOptions, guided: GuidedOptions | None,
-               depth_map: DepthMap | None = None) -> _PairReading:
+               depth_map: DepthMap | None = None, recut_below: float | None = None) -> _PairReading:
     """Match the views (the fitted depth map, or ``depth_map``), triangulate, and keep the matched reading or
-    one of each view read along the other's tree, whichever explains the masks best."""
+    one of each view read along the other's tree, whichever explains the masks best (crossings re-cut only
+    for a guided reading scoring under ``recut_below``, when given)."""
     tried: list = []
     ta, tb, f, m, decided = match_views(ga, gb, opt.match, depth_map=depth_map, tried=tried)
     matched = build_3d(ta, tb, f, m, opt.match)
     quality = _quality(ta, tb, f, m, matched, decided, opt)
-    built, quality["reading"], others = choose_reading(matched, ta, tb, ga, gb, f, opt.match, guided)
+    built, quality["reading"], others = choose_reading(matched, ta, tb, ga, gb, f, opt.match, guided,
+                                                       recut_below=recut_below)
     score = quality["reading"]["candidates"][quality["reading"]["chosen"]]["score"]
     return _PairReading(ta, tb, f, matched, built, quality, others, float(score), tried)
 
@@ -264,7 +266,8 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
     record = [{"scale": first.f.a, "offset_mm": first.f.b, "knee_mm": first.f.knee_mm, "score": first.score,
                "fitted": True}]
     for g in runners[: max(opt.map_tries - 1, 0)]:
-        r = _read_pair(ga, gb, opt, guided, depth_map=g)
+        # a runner-up whose guided reading is far behind the fitted map's is not refined (it cannot win)
+        r = _read_pair(ga, gb, opt, guided, depth_map=g, recut_below=first.score + opt.map_recut_within)
         unmatched = min(r.quality["matched_fraction"].values()) < opt.unmatchable_fraction
         record.append({"scale": g.a, "offset_mm": g.b, "knee_mm": g.knee_mm, "score": r.score,
                        "fitted": False, **({"skipped": "views unmatched with it"} if unmatched else {})})

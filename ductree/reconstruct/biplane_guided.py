@@ -1090,11 +1090,13 @@ def consistency(b: Built, vga: ViewGraph, vgb: ViewGraph, f: DepthMap, opt: Guid
 
 
 def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, vgb: ViewGraph, f: DepthMap,
-                   mopt: MatchOptions | None = None, opt: GuidedOptions | None = None
-                   ) -> tuple[Built, dict, list[Built]]:
+                   mopt: MatchOptions | None = None, opt: GuidedOptions | None = None,
+                   recut_below: float | None = None) -> tuple[Built, dict, list[Built]]:
     """The reading to keep and why: the matched one, or (``opt.choose``) a guided one that explains the
     masks better by ``opt.switch_margin`` (:func:`consistency`, masks only). Returns the rows, a
-    JSON-ready record (every candidate's scores, the one chosen, the reason) and the readings not kept."""
+    JSON-ready record (every candidate's scores, the one chosen, the reason) and the readings not kept.
+    With ``recut_below``, the crossings are re-cut only if the better guided reading scores less than
+    that (a reading that cannot compete is not refined)."""
     opt = opt or GuidedOptions()
     cands = [Reading("matched", matched, {})]
     scores = {}
@@ -1107,7 +1109,8 @@ def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, v
         best_g = min(range(2), key=lambda k: got[k][1]["score"])
         for k, (guide, gvg, ovg, other, kind) in enumerate(views):
             r, sc = got[k]
-            if opt.recut_tries > 0 and (k == best_g or not opt.recut_best_only):
+            if opt.recut_tries > 0 and (k == best_g or not opt.recut_best_only) and (
+                    recut_below is None or got[best_g][1]["score"] < recut_below):
                 r, sc = _recut(r, sc, guide, gvg, ovg, other, vga, vgb, f, kind, mopt, opt)
             cands.append(r)
             scores[r.name] = sc

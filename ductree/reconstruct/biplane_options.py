@@ -36,3 +36,4 @@ class BiplaneOptions:
     max_uncertain_fraction: float = 0.35   #: ... and more than this fraction of the tree's length makes it low-confidence
     map_tries: int = 3                     #: depth maps read in full (the fitted one and the runners-up) ...
     map_switch_margin: float = 0.01        #: ... a runner-up is kept if its reading scores this much lower
+    map_recut_within: float = 0.1          #: ... its crossings re-cut only if it scores within this of the fitted's
