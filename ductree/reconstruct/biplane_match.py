@@ -1125,7 +1125,7 @@ def match_views(vga, vgb, opt: MatchOptions | None = None, depth_map: DepthMap |
         f, m = fit_and_match(ta, tb, opt, tried)
     best = m.cost
     state = {"a": (frozenset(), frozenset()), "b": (frozenset(), frozenset())}
-    tried: set = set()
+    cuts_tried: set = set()
     decided = 0
     for _ in range(opt.crossing_rounds):
         improved = False
@@ -1135,11 +1135,11 @@ def match_views(vga, vgb, opt: MatchOptions | None = None, depth_map: DepthMap |
             trials = []
             for c in cur.crossings:
                 for gap, alt in c.get("alternatives", []):
-                    if gap <= opt.crossing_margin and (which, c.get("sig"), alt) not in tried:
+                    if gap <= opt.crossing_margin and (which, c.get("sig"), alt) not in cuts_tried:
                         trials.append((gap, c["sig"], alt))
             trials.sort(key=lambda t: t[0])
             for gap, sig, alt in trials[: opt.crossing_tries]:
-                tried.add((which, sig, alt))
+                cuts_tried.add((which, sig, alt))
                 banned, forced = state[which]
                 t2 = tree_with_cuts(vg, banned | {sig}, forced | {alt})
                 m2 = match_trees(t2, tb, f, opt) if which == "a" else match_trees(ta, t2, f, opt)
