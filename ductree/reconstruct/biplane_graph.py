@@ -1086,83 +1086,70 @@ def refine_junctions(tree: ViewTree, opt: ViewOptions | None = None, memo: dict 
         if len(kids) < 2 or tree.parent[i] < 0:
             continue
         rows = [i] + list(kids)
-        key = None
-        if memo is not None:
+        if memo is None:
+            move = _junction_move(tree, i, opt)
+        else:
             key = (_arr_key(tree.ud[i]), float(tree.r[i]), opt,
                    tuple((_arr_key(tree.edge_ud[r]), _arr_key(tree.edge_r[r]), len(tree.children[r]) == 0)
                          for r in rows))
-            got = memo.get(key)
-            if got is not None:
-                if got[0] is not None:
-                    x, edits = got
-                    for pos, (na, nr, rev) in edits.items():
-                        a, r = na.copy(), nr.copy()
-                        tree.edge_ud[rows[pos]], tree.edge_r[rows[pos]] = (a[::-1], r[::-1]) if rev else (a, r)
-                    tree.ud[i] = x
-                    moved += 1
-                continue
-        J = tree.ud[i].copy()
-        rj = float(tree.r[i])
-        arms = [tree.edge_ud[i][::-1]] + [tree.edge_ud[c] for c in kids]
-        lines = []
-        for arm in arms:
-            seg = np.linalg.norm(np.diff(arm, axis=0), axis=1)
-            s_ = np.concatenate([[0.0], np.cumsum(seg)])
-            a0 = min(1.0 * rj, 0.5 * s_[-1])
-            a1 = min(a0 + max(1.0, 2.0 * rj), s_[-1])
-            sel = (s_ >= a0) & (s_ <= a1)
-            fit = _line_fit(arm[sel])
-            if fit is not None and a1 - a0 > 0.3:
-                lines.append(fit)
-        if len(lines) < 3:
-            if key is not None:
-                memo[key] = (None, None)
+            if key not in memo:
+                memo[key] = _junction_move(tree, i, opt)
+            move = memo[key]
+        if move is None:
             continue
-        M = np.zeros((2, 2))
-        rhs = np.zeros(2)
-        for c, v in lines:
-            P = np.eye(2) - np.outer(v, v)
-            M += P
-            rhs += P @ c
-        if np.linalg.eigvalsh(M)[0] < 0.05:
-            if key is not None:
-                memo[key] = (None, None)
-            continue
-        x = np.linalg.solve(M, rhs)
-        dist = float(np.linalg.norm(x - J))
-        if dist < 1e-6 or dist > opt.refine_max_factor * rj + 0.5:
-            if key is not None:
-                memo[key] = (None, None)
-            continue
-        cut = dist + 0.5 * rj
-        ok = True
-        new_edges = {}
-        edits = {}
-        for pos, (row, arm, rad, rev) in enumerate([(i, tree.edge_ud[i], tree.edge_r[i], True)] +
-                                                   [(c, tree.edge_ud[c], tree.edge_r[c], False) for c in kids]):
-            a, r = (arm[::-1], rad[::-1]) if rev else (arm, rad)
-            far = np.linalg.norm(a - J, axis=1) > cut
-            far[0] = False
-            k = int(np.argmax(far)) if far.any() else -1
-            if k <= 0 or k >= len(a) - 1 and rev is False and tree.children[row] == [] and len(a) < 3:
-                ok = False
-                break
-            na = np.vstack([x[None, :], a[k:]])
-            nr = np.concatenate([[r[0]], r[k:]])
-            new_edges[row] = (na[::-1], nr[::-1]) if rev else (na, nr)
-            edits[pos] = (na.copy(), nr.copy(), rev)
-        if not ok:
-            if key is not None:
-                memo[key] = (None, None)
-            continue
-        if key is not None:
-            memo[key] = (x.copy(), edits)
-        for row, (a, r) in new_edges.items():
-            tree.edge_ud[row] = a
-            tree.edge_r[row] = r
+        x, edits = move
+        for pos, (na, nr, rev) in edits.items():
+            a, r = na.copy(), nr.copy()              # the memo keeps its own
+            tree.edge_ud[rows[pos]], tree.edge_r[rows[pos]] = (a[::-1], r[::-1]) if rev else (a, r)
         tree.ud[i] = x
         moved += 1
     return moved
+
+
+def _junction_move(tree: ViewTree, i: int, opt: ViewOptions) -> tuple[np.ndarray, dict] | None:
+    """Where :func:`refine_junctions` moves junction ``i`` and how its edges are re-joined to it (by the
+    position among ``[i] + children``: the new points and radii, reversed for ``i``'s own incoming edge),
+    or ``None`` when it stays. Reads the tree only."""
+    kids = tree.children[i]
+    J = tree.ud[i].copy()
+    rj = float(tree.r[i])
+    arms = [tree.edge_ud[i][::-1]] + [tree.edge_ud[c] for c in kids]
+    lines = []
+    for arm in arms:
+        seg = np.linalg.norm(np.diff(arm, axis=0), axis=1)
+        s_ = np.concatenate([[0.0], np.cumsum(seg)])
+        a0 = min(1.0 * rj, 0.5 * s_[-1])
+        a1 = min(a0 + max(1.0, 2.0 * rj), s_[-1])
+        sel = (s_ >= a0) & (s_ <= a1)
+        fit = _line_fit(arm[sel])
+        if fit is not None and a1 - a0 > 0.3:
+            lines.append(fit)
+    if len(lines) < 3:
+        return None
+    M = np.zeros((2, 2))
+    rhs = np.zeros(2)
+    for c, v in lines:
+        P = np.eye(2) - np.outer(v, v)
+        M += P
+        rhs += P @ c
+    if np.linalg.eigvalsh(M)[0] < 0.05:
+        return None
+    x = np.linalg.solve(M, rhs)
+    dist = float(np.linalg.norm(x - J))
+    if dist < 1e-6 or dist > opt.refine_max_factor * rj + 0.5:
+        return None
+    cut = dist + 0.5 * rj
+    edits = {}
+    for pos, (row, arm, rad, rev) in enumerate([(i, tree.edge_ud[i], tree.edge_r[i], True)] +
+                                               [(c, tree.edge_ud[c], tree.edge_r[c], False) for c in kids]):
+        a, r = (arm[::-1], rad[::-1]) if rev else (arm, rad)
+        far = np.linalg.norm(a - J, axis=1) > cut
+        far[0] = False
+        k = int(np.argmax(far)) if far.any() else -1
+        if k <= 0 or k >= len(a) - 1 and rev is False and tree.children[row] == [] and len(a) < 3:
+            return None
+        edits[pos] = (np.vstack([x[None, :], a[k:]]), np.concatenate([[r[0]], r[k:]]), rev)
+    return x, edits
 
 
 def fork_slack(tree: ViewTree, memo: dict | None = None) -> np.ndarray:
