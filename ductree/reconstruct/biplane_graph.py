@@ -119,6 +119,16 @@ class ViewTree:
     def total_length_mm(self) -> float:
         return float(sum(_polyline_length(p) for p in self.edge_ud if len(p)))
 
+    def remembered(self, name: str, compute, key: object = ()):
+        """``compute()`` remembered on the tree under ``name`` while its edge lists are the same objects and
+        ``key`` (what else the value depends on) is equal: a copy given edges of its own recomputes."""
+        got = self.__dict__.get(name)
+        if got is not None and got[0] is self.edge_ud and got[1] is self.edge_r and got[2] == key:
+            return got[3]
+        value = compute()
+        self.__dict__[name] = (self.edge_ud, self.edge_r, key, value)
+        return value
+
     def subtree(self, i: int) -> list[int]:
         """Row ``i`` and all rows below it."""
         out, stack = [], [i]

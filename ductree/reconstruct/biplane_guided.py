@@ -937,18 +937,17 @@ def _edge_weights(t: ViewTree) -> list:
     """Per node of ``t``: the length (mm) each sample of its incoming centreline stands for (0 for the first)
     and their sum; ``None`` for edges of fewer than 2 points. Remembered on the tree (a copy with its own
     edges recomputes)."""
-    got = t.__dict__.get("_edge_weights_mm")
-    if got is not None and got[0] is t.edge_ud:
-        return got[1]
-    out: list = []
-    for e in t.edge_ud:
-        if len(e) < 2:
-            out.append(None)
-            continue
-        w = np.concatenate([[0.0], np.linalg.norm(np.diff(e, axis=0), axis=1)])
-        out.append((w, float(w.sum())))
-    t.__dict__["_edge_weights_mm"] = (t.edge_ud, out)
-    return out
+    def weights() -> list:
+        out: list = []
+        for e in t.edge_ud:
+            if len(e) < 2:
+                out.append(None)
+                continue
+            w = np.concatenate([[0.0], np.linalg.norm(np.diff(e, axis=0), axis=1)])
+            out.append((w, float(w.sum())))
+        return out
+
+    return t.remembered("_edge_weights_mm", weights)
 
 
 def _add_hidden(acc: _Acc, guide: ViewTree, other_tree: ViewTree, f: DepthMap, g_cc: bool, other_kind: str,

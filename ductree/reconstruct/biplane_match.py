@@ -372,12 +372,8 @@ class Matching:
 
 def _edge_widths(t: ViewTree) -> np.ndarray:
     """Median radius along each node's incoming edge (the node's own radius without one), remembered."""
-    got = t.__dict__.get("_edge_widths")
-    if got is not None and got[0] is t.edge_r:        # (a copy with its own edges recomputes)
-        return got[1]
-    w = np.array([float(np.median(r)) if len(r) else t.r[i] for i, r in enumerate(t.edge_r)])
-    t.__dict__["_edge_widths"] = (t.edge_r, w)
-    return w
+    return t.remembered("_edge_widths", lambda: np.array(
+        [float(np.median(r)) if len(r) else t.r[i] for i, r in enumerate(t.edge_r)]))
 
 
 class _Matcher:
@@ -405,10 +401,10 @@ class _Matcher:
     def _single_costs(self, t: ViewTree) -> np.ndarray:
         """Cost of leaving each node's incoming edge and subtree seen in one view only (remembered on the
         tree: the crossing trials match one view's tree many times)."""
-        key = ("_single_costs", self.opt.single_edge_cost, self.opt.single_mm_cost)
-        got = t.__dict__.get(key[0])
-        if got is not None and got[0] == key and got[2] is t.edge_ud:
-            return got[1]
+        return t.remembered("_single_costs", lambda: self._single_costs_of(t),
+                            (self.opt.single_edge_cost, self.opt.single_mm_cost))
+
+    def _single_costs_of(self, t: ViewTree) -> np.ndarray:
         from .biplane_graph import _polyline_length
 
         n = t.n
@@ -420,7 +416,6 @@ class _Matcher:
             p = t.parent[i]
             if p >= 0:
                 out[p] += out[i]
-        t.__dict__[key[0]] = (key, out, t.edge_ud)
         return out
 
     def end_cost(self, i: int, j: int) -> float:
@@ -995,9 +990,10 @@ def _track_samples(tree: ViewTree, step: float) -> tuple[np.ndarray, np.ndarray,
     """Every edge of ``tree`` resampled every ``step`` mm: points (u, d), radii and each point's node
     (edges of fewer than 2 points left out). Depends on the tree alone, so it is remembered on it (a copy
     with its own edges recomputes)."""
-    got = tree.__dict__.get("_track_samples")
-    if got is not None and got[0] is tree.edge_ud and got[1] is tree.edge_r and got[2] == step:
-        return got[3]
+    return tree.remembered("_track_samples", lambda: _resampled_edges(tree, step), step)
+
+
+def _resampled_edges(tree: ViewTree, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pts, rad, node = [], [], []
     for n in range(tree.n):
         e = tree.edge_ud[n]
@@ -1007,10 +1003,8 @@ def _track_samples(tree: ViewTree, step: float) -> tuple[np.ndarray, np.ndarray,
         pts.append(P)
         rad.append(R)
         node.append(np.full(len(P), n, dtype=np.int64))
-    out = (np.vstack(pts) if pts else np.zeros((0, 2)), np.concatenate(rad) if rad else np.zeros(0),
-           np.concatenate(node) if node else np.zeros(0, dtype=np.int64))
-    tree.__dict__["_track_samples"] = (tree.edge_ud, tree.edge_r, step, out)
-    return out
+    return (np.vstack(pts) if pts else np.zeros((0, 2)), np.concatenate(rad) if rad else np.zeros(0),
+            np.concatenate(node) if node else np.zeros(0, dtype=np.int64))
 
 
 def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str, f: DepthMap,
