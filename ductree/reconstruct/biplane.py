@@ -261,7 +261,7 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
     """
     from .biplane_match import same_map
 
-    best = first
+    best, kept = first, 0
     runners = [g for _, g in sorted(first.tried, key=lambda cg: cg[0]) if not same_map(g, first.f)]
     record = [{"scale": first.f.a, "offset_mm": first.f.b, "knee_mm": first.f.knee_mm, "score": first.score,
                "fitted": True}]
@@ -272,9 +272,9 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
         record.append({"scale": g.a, "offset_mm": g.b, "knee_mm": g.knee_mm, "score": r.score,
                        "fitted": False, **({"skipped": "views unmatched with it"} if unmatched else {})})
         if not unmatched and r.score < best.score - (opt.map_switch_margin if best is first else 0.0):
-            best = r
-    for rec in record:
-        rec["kept"] = bool(rec["scale"] == best.f.a and rec["offset_mm"] == best.f.b and rec["knee_mm"] == best.f.knee_mm)
+            best, kept = r, len(record) - 1
+    for k, rec in enumerate(record):
+        rec["kept"] = k == kept
     best.quality["depth_map_choice"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}
                                         for rec in record]
     return best

@@ -99,7 +99,7 @@ from scipy.spatial import cKDTree
 
 from .biplane_graph import ViewGraph, ViewTree
 from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius, _place_single, _resample,
-                            _Track, tree_with_cuts)
+                            _Track, nearly_tied_cuts, tree_with_cuts)
 
 __all__ = ["GuidedOptions", "MaskLines", "Reading", "choose_reading", "consistency", "guided_reading",
            "mask_lines", "project", "readings_spread", "track_in_mask"]
@@ -1136,13 +1136,7 @@ def _recut(r: Reading, sc: dict, guide: ViewTree, gvg: ViewGraph, ovg: ViewGraph
     """Re-read the guide's nearly tied crossing cuts the other way; keep a reading that explains the masks
     better (:func:`consistency`)."""
     banned, forced = getattr(guide, "cut_state", (frozenset(), frozenset()))
-    trials = []
-    for c in guide.crossings:
-        for gap, alt in c.get("alternatives", []):
-            if gap <= opt.recut_margin:
-                trials.append((gap, c["sig"], alt))
-    trials.sort(key=lambda t: t[0])
-    for gap, sig, alt in trials[: opt.recut_tries]:
+    for gap, sig, alt in nearly_tied_cuts(guide, opt.recut_margin)[: opt.recut_tries]:
         t2 = tree_with_cuts(gvg, banned | {sig}, forced | {alt})
         r2 = guided_reading(t2, ovg, other, f, kind, mopt, opt)
         sc2 = consistency(r2.built, vga, vgb, f, opt)

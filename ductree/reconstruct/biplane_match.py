@@ -1084,6 +1084,15 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
             stack.append((ch, prev, val, y_last, since, base))
 
 
+def nearly_tied_cuts(tree: ViewTree, margin: float) -> list[tuple[float, tuple, tuple]]:
+    """The tree's crossing cuts whose runner-up reading scored within ``margin`` of the cut made, as
+    ``(gap, cut signature, the other reading)``, most nearly tied first."""
+    trials = [(gap, c["sig"], alt) for c in tree.crossings for gap, alt in c.get("alternatives", [])
+              if gap <= margin]
+    trials.sort(key=lambda t: t[0])
+    return trials
+
+
 def tree_with_cuts(vg, banned: frozenset = frozenset(), forced: frozenset = frozenset()) -> ViewTree:
     """``vg.tree(banned, forced)``, remembered on the view graph (the guided readings re-read the crossing
     cuts that the matching tried)."""
@@ -1126,12 +1135,7 @@ def match_views(vga, vgb, opt: MatchOptions | None = None, depth_map: DepthMap |
         for which in ("a", "b"):
             vg = vga if which == "a" else vgb
             cur = ta if which == "a" else tb
-            trials = []
-            for c in cur.crossings:
-                for gap, alt in c.get("alternatives", []):
-                    if gap <= opt.crossing_margin and (which, c.get("sig"), alt) not in cuts_tried:
-                        trials.append((gap, c["sig"], alt))
-            trials.sort(key=lambda t: t[0])
+            trials = [t for t in nearly_tied_cuts(cur, opt.crossing_margin) if (which, t[1], t[2]) not in cuts_tried]
             for gap, sig, alt in trials[: opt.crossing_tries]:
                 cuts_tried.add((which, sig, alt))
                 banned, forced = state[which]
