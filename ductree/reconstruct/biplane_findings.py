@@ -743,14 +743,52 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         if not ref.any():
             continue
         r_ref = float(_median(r[ref]))
-        near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
-        if not near.any() or r_ref < opt.cutoff_min_radius_mm:
+        r_ref = _stub_reference(t, i, r_ref, opt)
+        if r_ref < opt.cutoff_min_radius_mm:
             continue
-        r_end = float(_median(r[near]))
+        near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
+        if near.any():
+            r_end = float(_median(r[near]))
+        else:   # a short stub whose skeleton chain is a straight jump from its junction: read the mask there
+            s_at = np.linspace(0.8 * r_ref, 0.8 * r_ref + 0.5, 6)
+            pts = np.column_stack([np.interp(s_at, s, poly[::-1, 0]), np.interp(s_at, s, poly[::-1, 1])])
+            r_end = float(_median(_mask_radius(t.view, pts)))
         if r_end >= opt.cutoff_keep_fraction * r_ref:
             out.append({"kind": "cutoff", "evidence": "wide end", "ud": poly[-1].tolist(), "size_mm": 2.0 * r_end,
                         "detail": f"a {2 * r_end:.1f} mm wide duct ends abruptly (no tapering)"})
     return out
+
+
+def _stub_reference(t: ViewTree, i: int, r_ref: float, opt: BiplaneOptions) -> float:
+    """The width a short terminal duct ``i`` is judged against: the duct it leaves (``r_ref``, read 2-4 mm
+    from the end), or its own width when it is shorter than that, narrower than the duct it leaves and
+    still a duct's width (a branch cut off just past its fork keeps its own width to a round end; a
+    natural tip tapers, so its own widest part lies at the fork and its end stays narrow)."""
+    poly, rad = t.edge_ud[i], t.edge_r[i]
+    s, r = _profile(poly[::-1], rad[::-1])
+    if s[-1] >= 2.0:
+        return r_ref
+    own = s <= s[-1] - 1.2 * t.r[t.parent[i]]          # off the junction's inscribed circle
+    if not own.any():
+        return r_ref
+    r_own = float(r[own].max())
+    if r_own < r_ref and r_own >= max(1.2 * opt.cutoff_min_radius_mm, 0.6 * r_ref):
+        return r_own
+    return r_ref
+
+
+def _mask_radius(view, ud: np.ndarray) -> np.ndarray:
+    """The duct's radius (mm) at points ``ud`` (mm) read from the mask as the skeleton reads it: the distance
+    to the background minus half a pixel (computed on a crop around the points)."""
+    px = view.pixel_mm
+    rc = np.rint(_to_px(view)(ud)).astype(int)
+    pad = int(math.ceil(4.0 / px))
+    lo = np.maximum(rc.min(axis=0) - pad, 0)
+    hi = np.minimum(rc.max(axis=0) + pad + 1, view.mask.shape)
+    crop = view.mask[lo[0]:hi[0], lo[1]:hi[1]]
+    e = _edt(np.pad(crop, 1))[1:-1, 1:-1]
+    at = np.clip(rc - lo, 0, np.array(crop.shape) - 1)
+    return np.maximum(e[at[:, 0], at[:, 1]] - 0.5, 0.0) * px
 
 
 def _tip_profile(t: ViewTree, i: int, want_mm: float) -> tuple[np.ndarray, np.ndarray]:

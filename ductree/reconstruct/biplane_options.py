@@ -16,7 +16,7 @@ class BiplaneOptions:
     match: MatchOptions = field(default_factory=MatchOptions)
     cutoff_min_radius_mm: float = 0.25     #: a duct ending wide must be at least this wide to be reported
     cutoff_keep_fraction: float = 0.75     #: ... and keep this fraction of its width to its end
-    stub_keep_fraction: float = 0.7        #: a branch stub (pruned spur) this fraction as wide as its duct ...
+    stub_keep_fraction: float = 0.6        #: a branch stub (pruned spur) this fraction as wide as its duct ...
     stub_min_length_mm: float = 0.3        #: ... and this long is a branch cut off at its origin
     narrowing_fraction: float = 0.55       #: a local narrowing below this fraction of the duct's width
     narrowing_min_radius_mm: float = 0.2   #: ... of a duct at least this wide is a candidate defect

@@ -62,3 +62,30 @@ def test_occlusion_seen_only_as_a_stub_is_found(seed, branches, lat):
     rec, found = rebuilt_cutoff(seed, branches, lat)
     hits = [f for f, dist in found if dist <= 2.0]
     assert hits and any("stub" in e for f in hits for e in f["evidence"]), rec.graph["candidate_findings"]
+
+
+def _short_branch(reach_mm: float, r_start: float, r_end: float):
+    """The main duct (radius 0.5 mm) with a branch of its own width profile leaving it at depth 20 toward
+    +x, ending ``reach_mm`` from the duct's axis."""
+    return [((0.0, 20.0, 0.0), (reach_mm, 20.0, 0.0), r_start, r_end)]
+
+
+def _cutoffs(segments):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = view_graph(draw("cc", MAIN + segments), nipple_px=None).tree()
+    # the main duct keeps its width to its own end at 40 mm (a wide end there): only the branch's side counts
+    return [c for c in view_candidates(t) if c["kind"] == "cutoff" and c["ud"][1] < 30.0]
+
+
+def test_a_branch_cut_off_just_past_its_fork_narrower_than_its_duct_is_a_cut_off():
+    # a daughter branch is narrower than its duct (0.35 of 0.5 mm) and stops with a round end 1.5 mm out:
+    # as long as a stub, as wide as a branch
+    (c,) = _cutoffs(_short_branch(1.5, 0.35, 0.35))
+    u, d = c["ud"]
+    assert d == pytest.approx(20.0, abs=0.5)
+    assert 0.5 < u <= 1.5 + 0.1
+
+
+def test_a_short_branch_that_tapers_to_its_end_is_not_a_cut_off():
+    assert _cutoffs(_short_branch(1.5, 0.35, 0.08)) == []
