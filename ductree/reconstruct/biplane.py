@@ -499,6 +499,15 @@ def _map_choice_line(choice: list[dict]) -> str:
             "reading explains both masks, lower is better)")
 
 
+def _where(p_bf) -> str:
+    """A BF point (mm) as the report states a finding's place: clock, depth, distance from the nipple."""
+    from ..frame import clock_of_point, format_clock
+
+    p = np.asarray(p_bf, dtype=float)
+    return (f"{format_clock(clock_of_point(p))} o'clock, {p[1]:.1f} mm deep, "
+            f"fn {float(np.hypot(p[0], p[2])):.1f} mm")
+
+
 def report_lines(tree: DuctTree) -> list[str]:
     """Human-readable lines: match quality, branches seen in one view only, candidate findings."""
     lines = []
@@ -548,4 +557,7 @@ def report_lines(tree: DuctTree) -> list[str]:
         what = "filling defect" if f["kind"] == "filling_defect" else "abrupt cut-off"
         lines.append(f"candidate {f['label']}: {what} at {f['clock_text']} o'clock, {f['depth_mm']:.1f} mm deep, "
                      f"fn {f['fn_mm']:.1f} mm, {f['confidence']} ({f['detail']})")
+        if f.get("alternatives_bf"):
+            lines.append(f"  {f['label']} placement ambiguous (seen in one view; another reading puts it on a "
+                         f"different duct): or at " + "; ".join(_where(a) for a in f["alternatives_bf"]))
     return lines

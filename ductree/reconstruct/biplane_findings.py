@@ -35,6 +35,9 @@ PLACE_MAX_MM = 3.0
 PAIR_TREE_MM = 4.0
 #: a duct ending wide in one view: the other view's duct end within this depth difference (mm)
 END_DEPTH_MM = 1.0
+#: a sign seen in one view that another reading puts this much farther (mm) along the unknown coordinate
+#: has an ambiguous placement (both points are given)
+AMBIGUOUS_PLACEMENT_MM = 2.0
 
 
 #: a defect hole narrower than this fraction of its column's width is a sliver (a subtle sign)
@@ -919,8 +922,29 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             if c["evidence"] == "hole" and _ducts_overlap(b, coords, np.asarray(c["ud"], dtype=float),
                                                           2 if key == "cc" else 0):
                 continue        # a lucency where two ducts cross in this view: the space between them
-            placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False})
+            placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False,
+                           "alternatives": _placements_elsewhere(support or [], key, c["ud"], p)})
     return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
+
+
+def _placements_elsewhere(readings: list[Built], key: str, ud, p: np.ndarray) -> list[np.ndarray]:
+    """Where the other ``readings`` of the same views put a sign seen in one view at ``ud`` (mm): its point
+    ``p`` (BF mm) with the unknown coordinate (``z`` for a CC sign, ``x`` for a lateral one) taken from the
+    reading's duct under the sign instead, when that lies more than :data:`AMBIGUOUS_PLACEMENT_MM` away.
+    One view cannot tell which of two ducts over each other in it holds the sign; where the readings
+    disagree, the finding says so."""
+    axis = 2 if key == "cc" else 0
+    out: list[np.ndarray] = []
+    for r in readings:
+        hit = _place_on_segments(r, r.cc_ud if key == "cc" else r.lat_ud, np.asarray(ud, dtype=float),
+                                 PLACE_MAX_MM)
+        if hit is None:
+            continue
+        q = p.copy()
+        q[axis] = hit[1][axis]
+        if abs(q[axis] - p[axis]) > AMBIGUOUS_PLACEMENT_MM and all(np.linalg.norm(q - a) > 1.0 for a in out):
+            out.append(q)
+    return out
 
 
 def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: DepthMap) -> None:
@@ -1037,6 +1061,11 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
         both = [c for c in g if c.get("paired", False)]
         pts = np.array([c["point"] for c in (both or g)])
         p = pts.mean(axis=0)
+        # triangulated from both views, a finding does not hang on a reading; seen in one, it may
+        alts: list[np.ndarray] = []
+        for a in ([] if both else [a for c in g for a in c.get("alternatives", ())]):
+            if np.linalg.norm(a - p) > AMBIGUOUS_PLACEMENT_MM and all(np.linalg.norm(a - o) > 1.0 for o in alts):
+                alts.append(a)
         clock = clock_of_point(p)
         out.append({
             "label": "",
@@ -1052,6 +1081,10 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
             "clock_text": format_clock(clock),
             "size_mm": round(float(max(c["size_mm"] for c in g)), 2),
             "node": g[0]["node"],
+            "placement": ("triangulated from both views" if both else
+                          "ambiguous: the readings put it on different ducts" if alts else "on the tree"),
+            "alternatives_bf": [[round(float(v), 4) for v in a] for a in alts],
+            "placement_spread_mm": round(max((float(np.linalg.norm(a - p)) for a in alts), default=0.0), 3),
         })
     out.sort(key=lambda d: (d["depth_mm"], d["kind"]))
     for k, d in enumerate(out, start=1):
@@ -1079,7 +1112,8 @@ def findings_as_lesion_specs(tree: DuctTree) -> list["LesionSpec"]:
     Each is located by ``point_bf`` (its 3D point on the tree), kind ``"other"``
     (a ductogram cannot tell a papilloma from debris), with the evidence in
     ``note`` and the position uncertainty in an ``uncertainty_mm`` attribute
-    (2 mm, more on a branch seen in one view only).
+    (2 mm, more on a branch seen in one view only, and at least as far as
+    another reading puts a one-view sign: ``placement_spread_mm``).
     """
     from ..case import LesionSpec
 
@@ -1089,12 +1123,15 @@ def findings_as_lesion_specs(tree: DuctTree) -> list["LesionSpec"]:
         sig = 2.0
         if node is not None and node in tree:
             sig = max(sig, float(tree.nodes[node].get("pos_sigma_mm", 0.0)))
+        sig = max(sig, float(f.get("placement_spread_mm") or 0.0))    # readings disagree on its duct
         what = "filling defect" if f["kind"] == "filling_defect" else "abrupt cut-off"
         spec = LesionSpec(label=f["label"], kind="other", size_mm=f.get("size_mm") or None,
                           point_bf=tuple(float(x) for x in f["point_bf"]), origin="ductogram",
                           laterality=tree.laterality, key=f"ductogram finding[{i}]",
                           note=f"ductogram {what} ({f['confidence']}), {f['depth_mm']:.0f} mm deep at "
-                               f"{f['clock_text']} o'clock: {f['detail']}")
+                               f"{f['clock_text']} o'clock: {f['detail']}"
+                               + ("; placement ambiguous (another reading puts it on a different duct, "
+                                  f"{f['placement_spread_mm']:.0f} mm away)" if f.get("alternatives_bf") else ""))
         spec.uncertainty_mm = sig  # type: ignore[attr-defined]
         specs.append(spec)
     return specs
