@@ -137,8 +137,10 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     to show as a rim, breaks up into specks in the lucency (an irregular,
     mottled filling). Pieces of the mask smaller than :data:`FLECK_MAX_MM2`,
     not part of the tree, within :data:`FLECK_REACH_MM` of a duct's centreline,
-    grouped when as close together; one candidate per group. A subtle sign: it
-    is reported when the other view shows a sign at the same depth.
+    grouped when as close together; one candidate per group, at the group's
+    centre, with ``duct_ud`` the nearest point of a centreline (the lesion is
+    in the duct the flecks lie beside). A subtle sign: it is reported when the
+    other view shows a sign at the same depth.
     """
     from scipy import ndimage as ndi
     from scipy.spatial import cKDTree
@@ -180,7 +182,8 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     centres = np.column_stack([0.5 * (np.minimum.reduceat(yy, first) + np.maximum.reduceat(yy, first)),
                                0.5 * (np.minimum.reduceat(xx, first) + np.maximum.reduceat(xx, first))]) + o
     c_ud = view.to_mm(centres)
-    near = cKDTree(line_ud).query(c_ud)[0] <= FLECK_REACH_MM
+    line_tree = cKDTree(line_ud)
+    near = line_tree.query(c_ud)[0] <= FLECK_REACH_MM
     c_ud, area = c_ud[near], sizes[small[near]] * px * px
     out = []
     used = np.zeros(len(c_ud), dtype=bool)
@@ -199,6 +202,7 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         g = c_ud[group]
         ext = float(np.max(np.ptp(g, axis=0))) if len(g) > 1 else 0.0
         out.append({"kind": "filling_defect", "evidence": "flecks", "ud": g.mean(axis=0).tolist(),
+                    "duct_ud": line_ud[line_tree.query(g.mean(axis=0))[1]].tolist(),
                     "size_mm": ext,
                     "detail": f"{int(group.sum())} fleck(s) of contrast ({float(area[group].sum()):.3f} mm^2) "
                               "beside the column"})
@@ -898,7 +902,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     A candidate of the CC and one of the lateral at the same depth (within
     ``pair_depth_mm`` after the depth map) are one lesion seen twice: its point
     is triangulated from the two 2D sites (``x`` from the CC, ``z`` from the
-    lateral, the mean depth), which does not depend on the branch matching; the
+    lateral, the mean depth; flecks give the point of the duct they lie
+    beside), which does not depend on the branch matching; the
     pair is accepted when that point lies within ``PAIR_TREE_MM`` of the 3D tree
     (two sites at equal depth on unrelated ducts triangulate to empty space),
     or of any ``support`` reading (the other readings of the same views: where
@@ -922,7 +927,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
                 dd = abs(ca["ud"][1] - float(f(cb["ud"][1])))
                 if dd > opt.pair_depth_mm:
                     continue
-                p = np.array([ca["ud"][0], 0.5 * (ca["ud"][1] + cb["ud"][1]), cb["ud"][0]])
+                p = np.array([ca.get("duct_ud", ca["ud"])[0], 0.5 * (ca["ud"][1] + cb["ud"][1]),
+                              cb.get("duct_ud", cb["ud"])[0]])
                 far = min(float(np.min(np.linalg.norm(r.pos - p, axis=1)))
                           for r in [b, *(support or [])] if len(r.pos))
                 if far <= PAIR_TREE_MM:
