@@ -280,8 +280,7 @@ def _score(tree, sim) -> dict:
     found = [f for f in tree.graph.get("candidate_findings", [])]
     hit = sum(1 for d in sim.defects
               if any(np.linalg.norm(np.array(f["point_bf"]) - np.array(d["point_bf"])) <= 2.0 for f in found))
-    false = sum(1 for f in found if not any(np.linalg.norm(np.array(f["point_bf"]) - np.array(d["point_bf"])) <= 2.0
-                                            for d in sim.defects))
+    off = [_off(f, sim) for f in found]
     from scipy.spatial import cKDTree
 
     tp, par = sim.truth.positions, sim.truth.parent_index
@@ -295,9 +294,9 @@ def _score(tree, sim) -> dict:
     return {"within_2sigma": int(np.sum(node_err <= 2.0 * sigma)), "nodes": len(sigma), "far": far, "ghost": ghost,
             "err": s.recon_to_truth_mean_mm, "cover": s.truth_to_recon_mean_mm, "recall": s.branch_recall,
             "precision": s.branch_precision, "bif_right": right, "bif_total": total,
-            "defects": len(sim.defects), "found": hit, "false": false,
-            "amb": [_off(f, sim) for f in found if f.get("alternatives_bf")],
-            "unamb": [_off(f, sim) for f in found if not f.get("alternatives_bf")],
+            "defects": len(sim.defects), "found": hit, "false": sum(off),
+            "amb": [o for f, o in zip(found, off) if f.get("alternatives_bf")],
+            "unamb": [o for f, o in zip(found, off) if not f.get("alternatives_bf")],
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
             "confidence": (tree.graph.get("biplane") or {}).get("confidence"),
             "reading": ((tree.graph.get("biplane") or {}).get("reading") or {}).get("chosen", "matched"),

@@ -501,11 +501,9 @@ def _map_choice_line(choice: list[dict]) -> str:
 
 def _where(p_bf) -> str:
     """A BF point (mm) as the report states a finding's place: clock, depth, distance from the nipple."""
-    from ..frame import clock_of_point, format_clock
+    from ..frame import clock_of_point, depth_mm, fn_mm, format_clock
 
-    p = np.asarray(p_bf, dtype=float)
-    return (f"{format_clock(clock_of_point(p))} o'clock, {p[1]:.1f} mm deep, "
-            f"fn {float(np.hypot(p[0], p[2])):.1f} mm")
+    return f"{format_clock(clock_of_point(p_bf))} o'clock, {depth_mm(p_bf):.1f} mm deep, fn {fn_mm(p_bf):.1f} mm"
 
 
 def report_lines(tree: DuctTree) -> list[str]:

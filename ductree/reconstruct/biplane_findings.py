@@ -79,6 +79,20 @@ def view_candidates(t: ViewTree, opt: BiplaneOptions | None = None) -> list[dict
 FRAGMENT_REACH_MM = 5.0
 
 
+def _centreline(t: ViewTree):
+    """All the view tree's centreline samples ((u, d) mm) and a KD-tree over them (``None`` without any),
+    remembered on the tree."""
+    def compute():
+        from scipy.spatial import cKDTree
+
+        lines = [e for e in t.edge_ud if len(e)]
+        if not lines:
+            return np.zeros((0, 2)), None
+        pts = np.vstack(lines)
+        return pts, cKDTree(pts)
+    return t.remembered("_centreline_kd", compute)
+
+
 def _fragment_sites(t: ViewTree) -> list[dict]:
     """Pieces of contrast cut off from the column: a lesion filling the lumen stops the column, and
     contrast that got past it (or filled the duct beyond through a side way before it closed) lies
@@ -88,13 +102,11 @@ def _fragment_sites(t: ViewTree) -> list[dict]:
     lesion lies between the piece and the column. In 280 simulated views (140 cases) all 32 such pieces
     lay within 3.1 mm of an inserted defect. A subtle sign: reported when another sign agrees (the same
     depth in the other view, or a different sign here)."""
-    lines = [e for e in t.edge_ud if len(e)]
-    if not lines or not t.fragments:
+    if not t.fragments:
         return []
-    from scipy.spatial import cKDTree
-
-    centreline = np.vstack(lines)
-    kd = cKDTree(centreline)
+    centreline, kd = _centreline(t)
+    if kd is None:
+        return []
     out = []
     for fr in t.fragments:
         c = np.asarray(fr["ud"], dtype=float)
@@ -143,15 +155,14 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     other view shows a sign at the same depth.
     """
     from scipy import ndimage as ndi
-    from scipy.spatial import cKDTree
 
     view = t.view
     px = view.pixel_mm
     full = view.mask
     rows = np.flatnonzero(full.any(axis=1))
     cols = np.flatnonzero(full.any(axis=0))
-    lines = [e for e in t.edge_ud if len(e)]
-    if not len(rows) or not lines:
+    line_ud, line_tree = _centreline(t)
+    if not len(rows) or line_tree is None:
         return []
     o = np.array([int(rows[0]), int(cols[0])])
     mask = full[o[0]:int(rows[-1]) + 1, o[1]:int(cols[-1]) + 1]
@@ -161,7 +172,6 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     on = np.flatnonzero(mask)               # the mask's pixels (flat indices in the crop) and their labels
     lab_on = lab.ravel()[on]
     sizes = np.bincount(lab_on, minlength=n + 1)        # sizes[0] (background) is 0: label 0 is never a fleck
-    line_ud = np.vstack(lines)
     q = np.rint(view.to_px(line_ud) - o).astype(int)
     ok = (q[:, 0] >= 0) & (q[:, 1] >= 0) & (q[:, 0] < mask.shape[0]) & (q[:, 1] < mask.shape[1])
     in_tree = np.zeros(n + 1, dtype=bool)
@@ -182,7 +192,6 @@ def _flecks(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     centres = np.column_stack([0.5 * (np.minimum.reduceat(yy, first) + np.maximum.reduceat(yy, first)),
                                0.5 * (np.minimum.reduceat(xx, first) + np.maximum.reduceat(xx, first))]) + o
     c_ud = view.to_mm(centres)
-    line_tree = cKDTree(line_ud)
     near = line_tree.query(c_ud)[0] <= FLECK_REACH_MM
     c_ud, area = c_ud[near], sizes[small[near]] * px * px
     out = []
@@ -784,7 +793,8 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         if not ref.any():
             continue
         r_ref = float(_median(r[ref]))
-        r_ref = _stub_reference(t, i, r_ref, opt)
+        n_own = len(t.edge_ud[i])                   # the tip profile starts with the duct's own samples
+        r_ref = _stub_reference(s[:n_own], r[:n_own], float(t.r[t.parent[i]]), r_ref, opt)
         if r_ref < opt.cutoff_min_radius_mm:
             continue
         near = (s >= 0.8 * r_ref) & (s <= 0.8 * r_ref + 0.5)
@@ -800,16 +810,16 @@ def _wide_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     return out
 
 
-def _stub_reference(t: ViewTree, i: int, r_ref: float, opt: BiplaneOptions) -> float:
-    """The width a short terminal duct ``i`` is judged against: the duct it leaves (``r_ref``, read 2-4 mm
-    from the end), or its own width when it is shorter than that, narrower than the duct it leaves and
-    still a duct's width (a branch cut off just past its fork keeps its own width to a round end; a
-    natural tip tapers, so its own widest part lies at the fork and its end stays narrow)."""
-    poly, rad = t.edge_ud[i], t.edge_r[i]
-    s, r = _profile(poly[::-1], rad[::-1])
+def _stub_reference(s: np.ndarray, r: np.ndarray, r_junction: float, r_ref: float,
+                    opt: BiplaneOptions) -> float:
+    """The width a short terminal duct is judged against: the duct it leaves (``r_ref``, read 2-4 mm from
+    the end), or its own width when it is shorter than that, narrower than the duct it leaves and still a
+    duct's width (a branch cut off just past its fork keeps its own width to a round end; a natural tip
+    tapers, so its own widest part lies at the fork and its end stays narrow). ``s``, ``r``: the duct's
+    own samples from its end back to its junction (mm); ``r_junction``: the junction's radius (mm)."""
     if s[-1] >= 2.0:
         return r_ref
-    own = s <= s[-1] - 1.2 * t.r[t.parent[i]]          # off the junction's inscribed circle
+    own = s <= s[-1] - 1.2 * r_junction              # off the junction's inscribed circle
     if not own.any():
         return r_ref
     r_own = float(r[own].max())
@@ -827,7 +837,7 @@ def _mask_radius(view, ud: np.ndarray) -> np.ndarray:
     lo = np.maximum(rc.min(axis=0) - pad, 0)
     hi = np.minimum(rc.max(axis=0) + pad + 1, view.mask.shape)
     crop = view.mask[lo[0]:hi[0], lo[1]:hi[1]]
-    e = _edt(np.pad(crop, 1))[1:-1, 1:-1]
+    e = _edt(crop)
     at = np.clip(rc - lo, 0, np.array(crop.shape) - 1)
     return np.maximum(e[at[:, 0], at[:, 1]] - 0.5, 0.0) * px
 
@@ -982,9 +992,15 @@ def _placements_elsewhere(readings: list[Built], key: str, ud, p: np.ndarray) ->
             continue
         q = p.copy()
         q[axis] = hit[1][axis]
-        if abs(q[axis] - p[axis]) > AMBIGUOUS_PLACEMENT_MM and all(np.linalg.norm(q - a) > 1.0 for a in out):
-            out.append(q)
+        _add_if_elsewhere(out, q, p)
     return out
+
+
+def _add_if_elsewhere(places: list[np.ndarray], q: np.ndarray, p: np.ndarray) -> None:
+    """Append ``q`` (BF mm) to ``places`` when it lies more than :data:`AMBIGUOUS_PLACEMENT_MM` from ``p`` and
+    more than 1 mm from every place already listed."""
+    if np.linalg.norm(q - p) > AMBIGUOUS_PLACEMENT_MM and all(np.linalg.norm(q - a) > 1.0 for a in places):
+        places.append(q)
 
 
 def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: DepthMap) -> None:
@@ -1104,8 +1120,7 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
         # triangulated from both views, a finding does not hang on a reading; seen in one, it may
         alts: list[np.ndarray] = []
         for a in ([] if both else [a for c in g for a in c.get("alternatives", ())]):
-            if np.linalg.norm(a - p) > AMBIGUOUS_PLACEMENT_MM and all(np.linalg.norm(a - o) > 1.0 for o in alts):
-                alts.append(a)
+            _add_if_elsewhere(alts, a, p)
         clock = clock_of_point(p)
         out.append({
             "label": "",
