@@ -1,0 +1,94 @@
+"""Two rules of the candidate findings, on hand-drawn views and hand-built 3D readings (no reconstruction
+code in the ground truth):
+
+- a duct seen ending wide in both views at the same depth is a cut-off even where the kept reading ran on
+  past that end along another duct (the end is then not an end of the 3D tree);
+- a gap in the column longer than ``LONG_GAP_MM`` is a subtle sign: reported when the other view shows a
+  sign at the same depth, not on its own (a short gap is reported from one view)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from ductree.reconstruct.biplane_findings import LONG_GAP_MM, find_candidates, view_candidates
+from ductree.reconstruct.biplane_graph import view_graph
+from ductree.reconstruct.biplane_match import Built, DepthMap
+from ductree.tree import DuctTree
+
+from biplane_helpers import draw
+
+END = np.array([-4.0, 22.0, -4.0])      # BF mm: where duct B stops, wide (an occlusion)
+
+
+def _trees(segs, erase_cc=(), erase_lat=()):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ta = view_graph(draw("cc", segs, erase=erase_cc), nipple_px=None).tree()
+        tb = view_graph(draw("lateral", segs, erase=erase_lat), nipple_px=None).tree()
+    return ta, tb
+
+
+def _line_reading(a, b, step: float = 1.0) -> Built:
+    """A 3D reading (BF mm) of one straight duct from the nipple through ``a`` to ``b``."""
+    pts = [np.zeros(3)]
+    for p0, p1 in ((np.zeros(3), np.asarray(a, float)), (np.asarray(a, float), np.asarray(b, float))):
+        n = max(int(np.ceil(np.linalg.norm(p1 - p0) / step)), 1)
+        pts += [p0 + (p1 - p0) * k / n for k in range(1, n + 1)]
+    pos = np.array(pts)
+    n = len(pos)
+    return Built(pos=pos, radius=np.full(n, 0.45), parent=np.arange(-1, n - 1), single_view=np.zeros(n, bool),
+                 view=["both"] * n, sigma=np.full(n, 0.2), cc_ud=pos[:, [0, 1]].copy(),
+                 lat_ud=pos[:, [2, 1]].copy(), pair_of=np.zeros(n, int), depth_residual=np.zeros(n))
+
+
+def _find(ta, tb, kept: Built):
+    tree = DuctTree.from_arrays(kept.pos, kept.radius, kept.parent, laterality="R")
+    return find_candidates(tree, kept, ta, tb, f=DepthMap())
+
+
+def test_a_duct_ending_wide_in_both_views_is_a_cut_off_though_the_reading_ran_on_past_it():
+    # duct A runs on and tapers; duct B stops at END at full width in both views
+    segs = [((0.0, 0.0, 0.0), (0.0, 2.0, 0.0), 0.5, 0.5),
+            ((0.0, 2.0, 0.0), (6.0, 36.0, 6.0), 0.45, 0.1),
+            ((0.0, 2.0, 0.0), tuple(END), 0.45, 0.45)]
+    ta, tb = _trees(segs)
+    for t in (ta, tb):   # each view shows the wide end where it is drawn
+        assert any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(t))
+    # the kept reading follows duct B to END and then runs 2 mm on (into duct A's lateral column, say):
+    # END is then no end of the 3D tree
+    ran_on = _line_reading(END, END + np.array([0.5, 2.0, 0.5]))
+    cut = [f for f in _find(ta, tb, ran_on) if f["kind"] == "cutoff"]
+    assert len(cut) == 1, cut
+    assert cut[0]["views"] == ["cc", "lateral"] and cut[0]["placement"] == "triangulated from both views"
+    assert np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 1.0
+    # the reading that stops at END finds it too (the rule it always had)
+    stops = _line_reading(0.5 * END, END)
+    assert [f["kind"] for f in _find(ta, tb, stops)].count("cutoff") == 1
+
+
+def _gap_views(gap_mm: float, both: bool):
+    """One duct along depth (x = z = 0, radius 0.45 tapering to 0.3 mm) with its column cleared over
+    ``gap_mm`` around 20 mm deep in the CC (and in the lateral when ``both``): a capsule of radius 0.6 mm
+    clears its length plus 0.6 mm at each end."""
+    segs = [((0.0, 0.0, 0.0), (0.0, 36.0, 0.0), 0.45, 0.3)]
+    half = gap_mm / 2 - 0.6
+    erase = [((0.0, 20.0 - half), (0.0, 20.0 + half), 0.6, 0.6)]
+    return _trees(segs, erase_cc=erase, erase_lat=erase if both else ())
+
+
+@pytest.mark.parametrize("gap_mm, both, reported", [(1.3, False, True), (4.0, False, False), (4.0, True, True)])
+def test_a_long_gap_must_be_seen_in_the_other_view_a_short_one_need_not(gap_mm, both, reported):
+    ta, tb = _gap_views(gap_mm, both)
+    (gap,) = [c for c in view_candidates(ta) if "gap" in c["evidence"]]
+    assert gap["size_mm"] == pytest.approx(gap_mm, abs=0.3)
+    assert gap["evidence"] == ("long gap" if gap_mm > LONG_GAP_MM else "gap")
+    found = [f for f in _find(ta, tb, _line_reading((0.0, 10.0, 0.0), (0.0, 36.0, 0.0)))
+             if f["kind"] == "filling_defect"]
+    if reported:
+        assert len(found) == 1 and abs(found[0]["depth_mm"] - 20.0) < 1.5, found
+        assert found[0]["views"] == (["cc", "lateral"] if both else ["cc"])
+    else:
+        assert found == []
