@@ -929,7 +929,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     common with the depth map) and takes the unknown coordinate from the 3D
     tree where it lies on it in that view; a duct ending wide takes it from
     the other view's duct end at the same depth when there is one
-    (:func:`_end_in_other_view`).
+    (:func:`_end_in_other_view`), unless the tree ends the duct there in both
+    views.
     """
     opt = opt or BiplaneOptions()
     per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
@@ -959,6 +960,7 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
             for key, c in (("cc", A[i]), ("lateral", B[j])):
                 placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": True})
+    leaf = _leaves(b.parent)
     for key, coords in (("cc", b.cc_ud), ("lateral", b.lat_ud)):
         for k, c in enumerate(per_view[key]):
             if k in paired[key]:
@@ -973,14 +975,17 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             else:               # the segment's, shifted by the 2D offset
                 p[1] += d - at[1]
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
-            if c["evidence"] == "wide end" and f is not None:
+            # a duct ending wide takes its unknown coordinate from the other view's end at its depth, unless
+            # the reading ends the duct there in both views (the other view's end is then hidden, and the
+            # ends at that depth belong to other ducts)
+            if c["evidence"] == "wide end" and f is not None and not (leaf[row] and b.view[row] == "both"):
                 _end_in_other_view(p, d, key, tb if key == "cc" else ta, f)
             if c["evidence"] == "hole" and _ducts_overlap(b, coords, np.asarray(c["ud"], dtype=float),
                                                           2 if key == "cc" else 0):
                 continue        # a lucency where two ducts cross in this view: the space between them
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False,
                            "alternatives": _placements_elsewhere(support or [], key, c["ud"], p)})
-    return _merge_findings(tree, placed, opt, is_leaf=_leaves(b.parent), confirm=True)
+    return _merge_findings(tree, placed, opt, is_leaf=leaf, confirm=True)
 
 
 def _placements_elsewhere(readings: list[Built], key: str, ud, p: np.ndarray) -> list[np.ndarray]:

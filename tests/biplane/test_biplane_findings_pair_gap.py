@@ -92,3 +92,19 @@ def test_a_long_gap_must_be_seen_in_the_other_view_a_short_one_need_not(gap_mm, 
         assert found[0]["views"] == (["cc", "lateral"] if both else ["cc"])
     else:
         assert found == []
+
+
+def test_a_wide_end_the_reading_ends_in_both_views_keeps_the_readings_coordinate():
+    # duct B stops wide at END; in the lateral, duct A passes over that end (hidden there) and duct C ends,
+    # tapering, at the same depth at z = +5: the other view's only end at that depth is C's
+    segs = [((0.0, 0.0, 0.0), (0.0, 2.0, 0.0), 0.5, 0.5),
+            ((0.0, 2.0, 0.0), tuple(END), 0.45, 0.45),
+            ((0.0, 2.0, 0.0), (8.0, 40.0, -8.0), 0.45, 0.3),
+            ((0.0, 2.0, 0.0), (2.0, 22.3, 5.0), 0.45, 0.08)]
+    ta, tb = _trees(segs)
+    assert any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(ta))
+    assert not any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(tb))
+    # the reading ends duct B at END, seen in both views: the finding stays there, not at C's z
+    cut = [f for f in _find(ta, tb, _line_reading(0.5 * END, END)) if f["kind"] == "cutoff"]
+    assert len(cut) == 1 and cut[0]["views"] == ["cc"], cut
+    assert np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 1.0, cut[0]["point_bf"]
