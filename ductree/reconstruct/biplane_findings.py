@@ -727,15 +727,18 @@ def _close_disk(crop: np.ndarray, rp: float, box: tuple[int, int, int, int] | No
     return out
 
 
+#: the skeleton of an end split in three prongs forks twice: a link shorter than this (mm) between the forks
+PRONG_LINK_MM = 0.5
+
+
 def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
     """A duct that ends in two thin prongs: the contrast runs around a mass at its end (a split or
     crab-claw end). A fork whose children both end within ``split_max_mm``, each much thinner than the
-    duct, close together."""
+    duct, close together (or three such prongs: :func:`_prongs`)."""
     out = []
-    kind = t.kind
     for i in range(1, t.n):
-        kids = t.children[i]
-        if len(kids) != 2 or any(kind[c] != 3 for c in kids):
+        kids = _prongs(t, i)
+        if kids is None:
             continue
         poly, rad = t.edge_ud[i], t.edge_r[i]
         if len(poly) < 4:
@@ -752,12 +755,27 @@ def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
         ends = [t.edge_ud[c][-1] for c in kids]
         if max(lens) > opt.split_max_mm or max(widths) > opt.split_prong_fraction * R:
             continue
-        if max(lens) > 2.0 * min(lens) or np.linalg.norm(ends[0] - ends[1]) > 2.2 * R + 0.2:
+        spread = max(float(np.linalg.norm(a - b)) for k, a in enumerate(ends) for b in ends[k + 1:])
+        if max(lens) > 2.0 * min(lens) or spread > 2.2 * R + 0.2:
             continue            # natural children diverge; prongs around a mass run side by side
-        c = 0.5 * (t.ud[i] + 0.5 * (ends[0] + ends[1]))
+        c = 0.5 * (t.ud[i] + np.mean(ends, axis=0))
         out.append({"kind": "filling_defect", "evidence": "split end", "ud": c.tolist(), "size_mm": float(max(lens)),
                     "detail": f"a {2 * R:.1f} mm duct ends split in two thin prongs ({max(lens):.1f} mm)"})
     return out
+
+
+def _prongs(t: ViewTree, i: int) -> list[int] | None:
+    """The ends a split end at duct ``i`` would be made of: its two children when both are ends, or the ends
+    of a child fork reached over a link shorter than :data:`PRONG_LINK_MM`; None otherwise."""
+    out = []
+    for c in t.children[i]:
+        if t.kind[c] == 3:
+            out.append(c)
+        elif _polyline_length(t.edge_ud[c]) < PRONG_LINK_MM and all(t.kind[g] == 3 for g in t.children[c]):
+            out.extend(t.children[c])
+        else:
+            return None
+    return out if 2 <= len(out) <= 3 else None
 
 
 def _profile(poly: np.ndarray, rad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -138,3 +138,35 @@ def test_ducts_over_each_other_in_a_view_are_told_from_a_fork():
     assert not _ducts_overlap(b, cc, np.array([0.0, 12.0]), beam=2)       # one duct only
     fork = SimpleNamespace(pos=pos * np.array([1.0, 1.0, 0.0]), parent=parent, radius=np.full(5, 0.4))
     assert not _ducts_overlap(fork, cc, np.array([0.0, 15.0]), beam=2)   # same z: joined, not over each other
+
+
+def _end_tree(link_mm: float):
+    """A 2D tree (u, d mm) of a 1 mm duct 10 mm long whose end splits into one thin prong and, through a
+    ``link_mm`` stretch of the duct, two more: three 1.5 mm prongs side by side around a mass."""
+    from types import SimpleNamespace
+
+    def edge(d0, d1, u0, u1, r):
+        d = np.linspace(d0, d1, 12)
+        return np.column_stack([np.linspace(u0, u1, 12), d]), np.full(12, r)
+
+    duct = edge(0.0, 10.0, 0.0, 0.0, 0.5)
+    link = edge(10.0, 10.0 + link_mm, 0.0, -0.3, 0.5)
+    e = 10.0 + link_mm
+    prongs = [edge(10.0, 11.5, 0.0, 0.5, 0.06), edge(e, e + 1.5, -0.3, -0.1, 0.06),
+              edge(e, e + 1.5, -0.3, -0.6, 0.06)]
+    edges = [(np.zeros((1, 2)), np.zeros(1)), duct, prongs[0], link, prongs[1], prongs[2]]
+    children = [[1], [2, 3], [], [4, 5], [], []]
+    return SimpleNamespace(n=6, children=children, kind=np.array([1, 2, 3, 2, 3, 3]),
+                           edge_ud=[p for p, _ in edges], edge_r=[r for _, r in edges],
+                           ud=np.array([p[-1] for p, _ in edges]), r=np.array([0.5, 0.5, 0.06, 0.5, 0.06, 0.06]))
+
+
+def test_three_prongs_split_twice_close_together_are_one_split_end():
+    from ductree.reconstruct.biplane_findings import _split_ends
+
+    (found,) = _split_ends(_end_tree(0.3), BiplaneOptions())
+    assert found["evidence"] == "split end" and 10.0 < found["ud"][1] < 12.0
+    # with the second fork 2 mm on, the duct's own end is a prong and a branch: only that branch, ending
+    # in two prongs, is a split end (past its 2 mm)
+    later = _split_ends(_end_tree(2.0), BiplaneOptions())
+    assert len(later) == 1 and later[0]["ud"][1] > 12.0
