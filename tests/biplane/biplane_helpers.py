@@ -67,6 +67,18 @@ def polyline(points, radii):
     return [(pts[i], pts[i + 1], radii[i], radii[i + 1]) for i in range(len(pts) - 1)]
 
 
+def chain_reading(pos, radius: float = 0.45):
+    """A hand-built 3D reading (BF mm): one chain of rows through ``pos``, each the parent of the next, seen
+    in both views (CC at ``(x, y)``, lateral at ``(z, y)``: no compression)."""
+    from ductree.reconstruct.biplane_match import Built
+
+    pos = np.asarray(pos, dtype=float)
+    n = len(pos)
+    return Built(pos=pos, radius=np.full(n, radius), parent=np.arange(-1, n - 1), single_view=np.zeros(n, bool),
+                 view=["both"] * n, sigma=np.full(n, 0.2), cc_ud=pos[:, [0, 1]].copy(),
+                 lat_ud=pos[:, [2, 1]].copy(), pair_of=np.zeros(n, int), depth_residual=np.zeros(n))
+
+
 def simulated_pair(seed: int, branches: int, lat: str):
     """A seeded phantom (3 systems, 80 mm breast, one lesion) and its simulated ductogram (the truth)."""
     from ductree.phantom import generate_tree, insert_lesions

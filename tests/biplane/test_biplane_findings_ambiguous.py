@@ -15,7 +15,7 @@ from ductree.reconstruct.biplane_graph import view_graph
 from ductree.reconstruct.biplane_match import Built, DepthMap
 from ductree.tree import DuctTree
 
-from biplane_helpers import draw
+from biplane_helpers import chain_reading, draw
 
 HOLE_D = 20.0        # depth (mm) of the lucent hole in the CC's column
 
@@ -38,13 +38,7 @@ def _reading(z_of_duct_under_the_hole: float) -> Built:
     this reading puts under the CC's hole."""
     d = np.linspace(2.0, 35.0, 34)
     z = z_of_duct_under_the_hole * (d - 2.0) / 33.0
-    pos = np.column_stack([np.zeros(len(d) + 1), np.r_[0.0, d], np.r_[0.0, z]])
-    n = len(pos)
-    cc = pos[:, [0, 1]].copy()
-    lat = pos[:, [2, 1]].copy()
-    return Built(pos=pos, radius=np.full(n, 0.45), parent=np.arange(-1, n - 1), single_view=np.zeros(n, bool),
-                 view=["both"] * n, sigma=np.full(n, 0.2), cc_ud=cc, lat_ud=lat, pair_of=np.zeros(n, int),
-                 depth_residual=np.zeros(n))
+    return chain_reading(np.column_stack([np.zeros(len(d) + 1), np.r_[0.0, d], np.r_[0.0, z]]))
 
 
 def _find(kept: Built, support: list[Built]):

@@ -18,7 +18,7 @@ from ductree.reconstruct.biplane_graph import view_graph
 from ductree.reconstruct.biplane_match import Built, DepthMap
 from ductree.tree import DuctTree
 
-from biplane_helpers import draw
+from biplane_helpers import chain_reading, draw
 
 END = np.array([-4.0, 22.0, -4.0])      # BF mm: where duct B stops, wide (an occlusion)
 
@@ -37,11 +37,7 @@ def _line_reading(a, b, step: float = 1.0) -> Built:
     for p0, p1 in ((np.zeros(3), np.asarray(a, float)), (np.asarray(a, float), np.asarray(b, float))):
         n = max(int(np.ceil(np.linalg.norm(p1 - p0) / step)), 1)
         pts += [p0 + (p1 - p0) * k / n for k in range(1, n + 1)]
-    pos = np.array(pts)
-    n = len(pos)
-    return Built(pos=pos, radius=np.full(n, 0.45), parent=np.arange(-1, n - 1), single_view=np.zeros(n, bool),
-                 view=["both"] * n, sigma=np.full(n, 0.2), cc_ud=pos[:, [0, 1]].copy(),
-                 lat_ud=pos[:, [2, 1]].copy(), pair_of=np.zeros(n, int), depth_residual=np.zeros(n))
+    return chain_reading(pts)
 
 
 def _find(ta, tb, kept: Built):
