@@ -760,7 +760,8 @@ def _split_ends(t: ViewTree, opt: BiplaneOptions) -> list[dict]:
             continue            # natural children diverge; prongs around a mass run side by side
         c = 0.5 * (t.ud[i] + np.mean(ends, axis=0))
         out.append({"kind": "filling_defect", "evidence": "split end", "ud": c.tolist(), "size_mm": float(max(lens)),
-                    "detail": f"a {2 * R:.1f} mm duct ends split in two thin prongs ({max(lens):.1f} mm)"})
+                    "detail": f"a {2 * R:.1f} mm duct ends split in {('two', 'three')[len(kids) - 2]} thin prongs "
+                              f"({max(lens):.1f} mm)"})
     return out
 
 

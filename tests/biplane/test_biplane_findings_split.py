@@ -166,7 +166,8 @@ def test_three_prongs_split_twice_close_together_are_one_split_end():
 
     (found,) = _split_ends(_end_tree(0.3), BiplaneOptions())
     assert found["evidence"] == "split end" and 10.0 < found["ud"][1] < 12.0
+    assert "split in three thin prongs" in found["detail"]
     # with the second fork 2 mm on, the duct's own end is a prong and a branch: only that branch, ending
     # in two prongs, is a split end (past its 2 mm)
     later = _split_ends(_end_tree(2.0), BiplaneOptions())
-    assert len(later) == 1 and later[0]["ud"][1] > 12.0
+    assert len(later) == 1 and later[0]["ud"][1] > 12.0 and "split in two thin prongs" in later[0]["detail"]
