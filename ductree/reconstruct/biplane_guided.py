@@ -816,7 +816,13 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     # stretches where a branch lies within another's duct in the other view (no edge of its own there): the
     # other view shows one duct, this one is hidden behind it - seen in one view only
     behind: dict[int, np.ndarray] = {}
-    for i, t in tracks.items():
+    # every track's positions in one KD-tree (built once); each branch looks up the nearest position of the
+    # other tracks in it (see _nearest_other_within)
+    order = list(tracks)
+    all_pts = np.vstack([tracks[k][4] for k in order]) if order else np.zeros((0, 3))
+    owner = np.repeat(np.arange(len(order)), [len(tracks[k][4]) for k in order])
+    kd_all = None
+    for slot, (i, t) in enumerate(tracks.items()):
         u_o, st = t[0], t[1]
         R, S, d_o = samp[i][1], samp[i][2], samp[i][3]
         # only samples on contrast past the shared fork can lie within another duct: without any, nothing
@@ -825,14 +831,19 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         if not len(cand) or opt.behind_min_mm <= 0:
             behind[i] = np.zeros(len(S), dtype=bool)
             continue
-        others = [tracks[k][4] for k in tracks if k != i]
-        op = np.vstack(others) if others else np.zeros((0, 3))
-        if not len(op):
+        if len(all_pts) == len(t[4]):                # no other track has a position
             behind[i] = np.zeros(len(S), dtype=bool)
             continue
-        dist, idx = cKDTree(op[:, :2]).query(np.column_stack([u_o[cand], d_o[cand]]), k=1)
+        if kd_all is None:
+            kd_all = cKDTree(all_pts[:, :2])
+        q = np.column_stack([u_o[cand], d_o[cand]])
+        got = _nearest_other_within(kd_all, all_pts[:, 2], owner, slot, q, 0.75 * R[cand])
+        if got is None:                              # undecided from the shared tree: the tree of the others
+            op = all_pts[owner != slot]
+            dist, idx = cKDTree(op[:, :2]).query(q, k=1)
+            got = dist <= op[idx, 2] - 0.75 * R[cand]
         same = np.zeros(len(S), dtype=bool)
-        same[cand] = dist <= op[idx, 2] - 0.75 * R[cand]
+        same[cand] = got
         behind[i] = _long_runs(same, S, opt.behind_min_mm)
     total_cost = held_mm = inside_mm = length_mm = 0.0
     for i in range(1, guide.n):
@@ -880,6 +891,51 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             "held_mm": round(held_mm, 2), "inside_blob_mm": round(inside_mm, 2),
             "hidden_branches": len(hidden), "hidden_mm": round(sum(h for h in hidden), 2)}
     return Reading(name=f"guided_by_{guide_kind}", built=b, info=info)
+
+
+def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray, own: int, q: np.ndarray,
+                          less: np.ndarray, k: int = 8) -> np.ndarray | None:
+    """Per point of ``q``: is the nearest data point of ``kd_all`` not owned by ``own`` (``owner`` per data
+    point) at most its ``radius`` minus ``less`` (per query) away? What a KD-tree of those other points alone
+    answers (``dist <= radius[idx] - less``), from the ``k`` nearest points of the shared tree (more where
+    all of those are ``own``'s and another could still be near enough, or where the k-th is as near as the
+    nearest other point): the nearest other point's distance
+    is exact; where several other points lie at exactly that distance and their radii do not all give the
+    same answer (the tree of the others would pick one of them), ``None`` (the caller asks the tree of the
+    others)."""
+    n = kd_all.n
+    r_max = float(radius[owner != own].max()) if n else 0.0
+    out = np.zeros(len(q), dtype=bool)
+    todo = np.arange(len(q))
+    kk = min(k, n)
+    while len(todo):
+        dist, idx = kd_all.query(q[todo], k=kk)
+        dist = dist.reshape(len(todo), kk)
+        idx = idx.reshape(len(todo), kk)
+        lt = less[todo]
+        other = owner[idx] != own
+        has = other.any(axis=1)
+        first = np.argmax(other, axis=1)
+        rows = np.arange(len(todo))
+        D = dist[rows, first]
+        ans = D <= radius[idx[rows, first]] - lt
+        # ties: every other point at exactly D must answer alike, and none may lie beyond the k looked at
+        tied = other & (dist == D[:, None])
+        agree = np.all(~tied | ((dist <= radius[idx] - lt[:, None]) == ans[:, None]), axis=1)
+        if np.any(has & ~agree):
+            return None
+        # other points at D may lie beyond the k looked at: looked up again among more
+        unseen = has & (dist[:, -1] == D) if kk < n else np.zeros(len(todo), dtype=bool)
+        done = has & ~unseen
+        out[todo[done]] = ans[done]
+        # all k nearest are own points: every other lies at least as far as the k-th; too far if beyond every
+        # other point's radius minus ``less`` (False), else looked up again among more
+        more = unseen | (~has & (dist[:, -1] <= r_max - lt))
+        if np.any(more) and kk >= n:
+            return None
+        todo = todo[more]
+        kk = min(4 * kk, n)
+    return out
 
 
 def _still_best(old: np.ndarray | None, new: np.ndarray | None, path: np.ndarray, n: int) -> bool:

@@ -1,0 +1,54 @@
+"""biplane_guided._nearest_other_within answers as a KD-tree of the other tracks' points alone would."""
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ductree.reconstruct.biplane_guided import _nearest_other_within
+
+
+def _alone(pts, owner, own, q, less):
+    op = pts[owner != own]
+    dist, idx = cKDTree(op[:, :2]).query(q, k=1)
+    return dist <= op[idx, 2] - less
+
+
+def test_same_answer_as_the_others_alone():
+    rng = np.random.default_rng(5)
+    decided = undecided = 0
+    for trial in range(300):
+        n_tracks = int(rng.integers(2, 6))
+        tracks = []
+        for t in range(n_tracks):
+            m = int(rng.integers(1, 40))
+            start = rng.uniform(0, 6, 2)
+            step = rng.normal(0, 0.15, (m, 2)).cumsum(axis=0)
+            xy = np.round((start + step) / 0.05) * 0.05       # on a grid: exact ties happen
+            r = rng.choice([0.2, 0.3, 0.5, 0.8], m)
+            tracks.append(np.column_stack([xy, r]))
+        if trial % 3 == 0:                                     # a shared start, different radii
+            tracks[1][0, :2] = tracks[0][0, :2]
+        pts = np.vstack(tracks)
+        owner = np.repeat(np.arange(n_tracks), [len(t) for t in tracks])
+        kd = cKDTree(pts[:, :2])
+        for own in range(n_tracks):
+            q = tracks[own][:, :2]
+            less = 0.75 * rng.choice([0.1, 0.3, 0.6], len(q))
+            got = _nearest_other_within(kd, pts[:, 2], owner, own, q, less, k=int(rng.integers(1, 20)))
+            if got is None:
+                undecided += 1
+                continue
+            decided += 1
+            assert np.array_equal(got, _alone(pts, owner, own, q, less))
+    assert decided > 150 and undecided > 0           # both ways exercised
+
+
+def test_a_tie_with_disagreeing_radii_is_left_to_the_caller():
+    pts = np.array([[0.0, 0.0, 0.5], [1.0, 0.0, 2.0], [-1.0, 0.0, 0.1]])   # query at the origin, own point 0
+    owner = np.array([0, 1, 2])
+    got = _nearest_other_within(cKDTree(pts[:, :2]), pts[:, 2], owner, 0, np.array([[0.0, 0.0]]),
+                                np.array([0.0]))
+    assert got is None                                # point 1 says yes (1 <= 2), point 2 says no (1 > 0.1)
+    pts[2, 2] = 1.5                                   # both now say yes
+    got = _nearest_other_within(cKDTree(pts[:, :2]), pts[:, 2], owner, 0, np.array([[0.0, 0.0]]),
+                                np.array([0.0]))
+    assert got.tolist() == [True]
