@@ -683,6 +683,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     cache = other_vg.__dict__.setdefault("_guided_cache", {}).setdefault(
         (guide_kind, float(f.a), float(f.b), float(f.knee_mm), opt), ({}, {}))
     prep, back = cache
+    resampled = other_vg.__dict__.setdefault("_guided_resampled", {})
     samp: dict[int, tuple] = {}
     ends: dict[int, np.ndarray] = {0: np.array([uo0])}
     feat_end: dict[int, np.ndarray] = {}
@@ -702,7 +703,13 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         ekey[i] = bkey[i]
         hit = prep.get(bkey[i])
         if hit is None:
-            P, R, S, _ = _resample(poly, rad, opt.sample_mm, np.asarray([len(poly) - 1], dtype=np.int64))
+            # the samples depend on the branch alone (not on the map): remembered across maps
+            rkey = (bkey[i][0], bkey[i][1], opt.sample_mm)
+            got = resampled.get(rkey)
+            if got is None:
+                got = resampled[rkey] = _resample(poly, rad, opt.sample_mm,
+                                                  np.asarray([len(poly) - 1], dtype=np.int64))[:3]
+            P, R, S = got
             d_o = to_other(P[:, 1])
             c_u, c_e, fit, bounds, c_step = _fit_costs(lines, d_o, R, S, opt)
             K = len(S)
@@ -846,6 +853,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         same[cand] = got
         behind[i] = _long_runs(same, S, opt.behind_min_mm)
     total_cost = held_mm = inside_mm = length_mm = 0.0
+    # node rows along a branch depend on its samples alone: remembered across readings of these views
+    rows_memo = other_vg.__dict__.setdefault("_node_rows_memo", {})
     for i in range(1, guide.n):
         p = int(guide.parent[i])
         if i not in samp:
@@ -859,14 +868,20 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         inside = (st == 1) & (e > 1.5 * R)
         inside_mm += float(ds[inside].sum())
         length_mm += float(S[-1])
+        # per sample: the length held without contrast up to it (the running sum over each run of held
+        # samples, in order, from sample 1 on)
         since = np.zeros(len(S))
-        run = 0.0
-        for k in range(1, len(S)):
-            run = run + ds[k] if st[k] == 0 else 0.0
-            since[k] = run
+        held = np.flatnonzero(st[1:] == 0) + 1
+        if len(held):
+            for seg in np.split(held, np.flatnonzero(np.diff(held) != 1) + 1):
+                since[seg] = np.cumsum(ds[seg])
         prev = end_at[p]
         hid = behind[i]
-        for r in _node_rows(S, mopt.node_spacing_mm)[1:]:
+        nkey = (S.tobytes(), mopt.node_spacing_mm)
+        node_rows = rows_memo.get(nkey)
+        if node_rows is None:
+            node_rows = rows_memo[nkey] = _node_rows(S, mopt.node_spacing_mm)
+        for r in node_rows[1:]:
             if hid[r]:
                 gu, ou = (float(P[r, 0]), float(P[r, 1])), (float(u_o[r]), float(d_o[r]))
                 # within another duct's projection: hidden behind it, or not in that view at all
@@ -876,7 +891,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                 continue
             seen = st[r] == 1
             r_other = e[r] if seen and 0.6 * R[r] <= e[r] <= 1.6 * R[r] else R[r]
-            rr = float(_combine_radius(np.array([R[r]]), np.array([r_other]))[0])
+            rr = _combine_radius_1(float(R[r]), float(r_other))
             gu, ou = (float(P[r, 0]), float(P[r, 1])), (float(u_o[r]), float(d_o[r]))
             sig = 0.0 if seen and not inside[r] else (opt.inside_sigma_mm if seen else
                                                       mopt.single_sigma0_mm + opt.hold_sigma_per_mm * since[r])
@@ -936,6 +951,12 @@ def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray
         todo = todo[more]
         kk = min(4 * kk, n)
     return out
+
+
+def _combine_radius_1(ra: float, rb: float) -> float:
+    """:func:`~ductree.reconstruct.biplane_match._combine_radius` of two radii (mm), the same value."""
+    lo, hi = (ra, rb) if rb >= ra else (rb, ra)
+    return lo if hi > 1.5 * lo else 0.5 * (ra + rb)
 
 
 def _still_best(old: np.ndarray | None, new: np.ndarray | None, path: np.ndarray, n: int) -> bool:

@@ -1034,18 +1034,27 @@ def _place_single(acc: _Acc, tree: ViewTree, sub_root: int, at: int, which: str,
         prev = parent3d
         last_s = 0.0
         chosen = None
+        # the depths of every sample at once (the map is elementwise: the values of one call per sample)
+        fr = np.asarray(fine, dtype=np.int64)
+        dd = y_fine = None
+        if len(fine) > 1 or (track is not None and opt.track_viterbi):
+            d_fine = poly[fr, 1]
+            if which == "cc":
+                dd = d_fine
+                y_fine = 0.5 * (d_fine + np.asarray(f.inverse(d_fine), dtype=float))
+            else:
+                dd = np.asarray(f(d_fine), dtype=float)
+                y_fine = 0.5 * (dd + d_fine)
         if track is not None and opt.track_viterbi:
             from .biplane_track import track_unknown
 
-            fr = np.asarray(fine, dtype=np.int64)
-            dd = poly[fr, 1] if which == "cc" else np.asarray(f(poly[fr, 1]), dtype=float)
             chosen = track_unknown(track, dd, rad[fr], s[fr], val, band_mm=opt.track_band_mm)
         for q, r in enumerate(fine[1:], start=1):
             u, d = poly[r]
             step = s[r] - last_s
             last_s = s[r]
-            d_cc = d if which == "cc" else float(f(d))
-            y = 0.5 * (d + float(f.inverse(d))) if which == "cc" else 0.5 * (d_cc + d)
+            d_cc = dd[q]
+            y = y_fine[q]
             tracked = False
             behind = False
             if chosen is not None:
