@@ -385,11 +385,12 @@ def _quality(ta: ViewTree, tb: ViewTree, f: DepthMap, m: Matching, b: Built, dec
     forks = (int((ta.kind == 2).sum()), int((tb.kind == 2).sum()))
     # agreement: forks and ends matched at the same depth (within 0.5 mm, no excuse for acute forks), per
     # feature of the view with fewer; two views of different ducts agree only by chance (about 0.1-0.3)
-    feats = min(int((ta.kind >= 2).sum()), int((tb.kind >= 2).sum()))
+    ka, kb = ta.kind, tb.kind
+    feats = min(int((ka >= 2).sum()), int((kb >= 2).sum()))
     sharp = 0
     for pp in m.pairs:
         i, j = pp.a[-1], pp.b[-1]
-        if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < 0.5:
+        if ka[i] == kb[j] and ka[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < 0.5:
             sharp += 1
     agreement = sharp / feats if feats else 0.0
     reasons = []

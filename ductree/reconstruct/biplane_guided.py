@@ -266,25 +266,35 @@ def _fit_costs(lines: MaskLines, d_other: np.ndarray, radius: np.ndarray, s: np.
     return c_u, c_e, fit, bounds, c_step
 
 
-def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, opt: GuidedOptions) -> np.ndarray:
+def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, opt: GuidedOptions,
+          pre: tuple | None = None) -> np.ndarray:
     """Per candidate: 1 where it lies on a position in ``used`` (within either radius), ramped in over the
-    first ``used_after_mm`` of the branch (siblings share their fork)."""
+    first ``used_after_mm`` of the branch (siblings share their fork). ``pre``: :func:`_near_prep` of these
+    candidates (what does not depend on ``used``), when already at hand."""
     if not len(c_u):
         return np.zeros(0)
-    r_c = radius[c_step]
+    r_c_max, ramp_live, live, q, r_live = pre if pre is not None else _near_prep(c_u, c_step, d_other, radius, s,
+                                                                                 opt)
     # nothing farther than the widest radius can count: the search stops there (same answer, faster)
-    reach = max(float(r_c.max()), float(used_r.max()) if len(used_r) else 0.0)
-    ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
-    # candidates within the first used_after_mm count 0 whatever lies there: only the others are looked up
-    live = np.flatnonzero(ramp > 0.0)
+    reach = max(r_c_max, float(used_r.max()) if len(used_r) else 0.0)
     out = np.zeros(len(c_u))
     if not len(live):
         return out
-    dist, idx = used.query(np.column_stack([c_u[live], d_other[c_step[live]]]), k=1,
-                           distance_upper_bound=reach * (1 + 1e-9))
-    near = np.isfinite(dist) & (dist < np.maximum(r_c[live], used_r[np.minimum(idx, len(used_r) - 1)]))
-    out[live] = near * ramp[live]
+    dist, idx = used.query(q, k=1, distance_upper_bound=reach * (1 + 1e-9))
+    near = np.isfinite(dist) & (dist < np.maximum(r_live, used_r[np.minimum(idx, len(used_r) - 1)]))
+    out[live] = near * ramp_live
     return out
+
+
+def _near_prep(c_u, c_step, d_other, radius, s, opt: GuidedOptions) -> tuple:
+    """The part of :func:`_near` that depends on the candidates alone: the widest radius, and the candidates
+    past the first ``used_after_mm`` (the only ones looked up; the others count 0 whatever lies there) with
+    their ramp, (u, d) and radius."""
+    r_c = radius[c_step]
+    ramp = np.clip(s[c_step] - opt.used_after_mm, 0.0, 1.0)
+    live = np.flatnonzero(ramp > 0.0)
+    return (float(r_c.max()) if len(r_c) else 0.0, ramp[live], live,
+            np.column_stack([c_u[live], d_other[c_step[live]]]), r_c[live])
 
 
 def _with_use(fit: np.ndarray, extra: np.ndarray, opt: GuidedOptions) -> np.ndarray:
@@ -744,6 +754,17 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     tracks: dict[int, tuple] = {}
 
     memo: dict[int, list] = {}
+    pre_near: dict[int, tuple] = {}
+
+    def near_pre(i: int) -> tuple | None:
+        """:func:`_near_prep` of branch ``i``'s candidates (once per reading)."""
+        got = pre_near.get(i)
+        if got is None:
+            P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
+            if not len(c_u):
+                return None
+            got = pre_near[i] = _near_prep(c_u, c_step, d_o, R, S, opt)
+        return got
 
     def run(i: int, v0: float, used_extra: np.ndarray | None, sib_pts: tuple | None) -> tuple:
         """Track branch ``i`` from ``v0``; positions of other branches cost ``used_extra`` (per candidate),
@@ -751,7 +772,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
         extra = np.zeros(len(c_u)) if used_extra is None else used_extra
         if sib_pts is not None:
-            extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt)
+            extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt,
+                                                     near_pre(i))
         # an earlier run from the same start whose track stays the cheapest under these costs is this run
         for v_prev, ex_prev, res in memo.get(i, ()):
             if v_prev == v0 and _still_best(ex_prev, extra, res[5], len(c_u)):
@@ -787,7 +809,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                 kd_u = cKDTree(allp[:, :2])
                 for i in rows:
                     P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
-                    used_extra[i] = opt.used_cost * _near(c_u, c_step, d_o, R, S, kd_u, allp[:, 2], opt)
+                    used_extra[i] = opt.used_cost * _near(c_u, c_step, d_o, R, S, kd_u, allp[:, 2], opt,
+                                                          near_pre(i))
             # a group whose start and surroundings did not change since the last sweep keeps its tracks
             # (exactly: other positions only got dearer, those on its tracks did not change)
             last = seen.get(p)

@@ -218,9 +218,10 @@ def fit_piecewise(xa: np.ndarray, xb: np.ndarray, opt: MatchOptions, w: np.ndarr
 def agreement(ta: ViewTree, tb: ViewTree, f: DepthMap, m: "Matching", tol: float = 0.5) -> int:
     """How many matched forks and ends lie at the same depth in both views (within ``tol`` mm)."""
     n = 0
+    ka, kb = ta.kind, tb.kind
     for pp in m.pairs:
         i, j = pp.a[-1], pp.b[-1]
-        if ta.kind[i] == tb.kind[j] and ta.kind[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < tol:
+        if ka[i] == kb[j] and ka[i] in (2, 3) and abs(ta.ud[i, 1] - float(f(tb.ud[j, 1]))) < tol:
             n += 1
     return n
 
@@ -578,6 +579,7 @@ def match_trees(ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions | Non
 
     opt = opt or MatchOptions()
     m = _Matcher(ta, tb, f, opt)
+    kind_a, kind_b = m.ka, m.kb
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))
     try:
@@ -626,12 +628,12 @@ def match_trees(ta: ViewTree, tb: ViewTree, f: DepthMap, opt: MatchOptions | Non
             k = len(pairs)
             pairs.append(pp)
             ei, ej = pp.a[-1], pp.b[-1]
-            if ta.kind[ei] == 3 and tb.kind[ej] == 3:
+            if kind_a[ei] == 3 and kind_b[ej] == 3:
                 continue
-            if ta.kind[ei] == 3:
+            if kind_a[ei] == 3:
                 single_b += [(y, k, ej) for y in tb.children[ej]]
                 continue
-            if tb.kind[ej] == 3:
+            if kind_b[ej] == 3:
                 single_a += [(x, k, ei) for x in ta.children[ei]]
                 continue
             junctions += 1
@@ -975,7 +977,11 @@ class _Track:
 
     def __init__(self, tree: ViewTree, f: DepthMap, mapped: bool, step: float, matched: set[int]) -> None:
         P, R, node = _track_samples(tree, step)
-        U = np.array([int(n) in matched for n in node.tolist()], dtype=bool) if len(node) else np.zeros(0, dtype=bool)
+        # whether each sample's node is in ``matched`` (nodes are rows 0..n-1: a look-up table)
+        lut = np.zeros(tree.n, dtype=bool)
+        rows = [int(n) for n in matched if 0 <= int(n) < tree.n]
+        lut[rows] = True
+        U = lut[node] if len(node) else np.zeros(0, dtype=bool)
         d = f(P[:, 1]) if mapped else P[:, 1]
         order = np.argsort(d)
         self.d, self.u, self.r, self.used = d[order], P[order, 0], R[order], U[order]
