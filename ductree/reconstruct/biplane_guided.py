@@ -286,6 +286,40 @@ def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, op
     return out
 
 
+def _near_within(n: int, pre: tuple, kd_s: cKDTree | None, r_s: np.ndarray | None, r_used: float) -> np.ndarray | None:
+    """:func:`_near` of ``n`` candidates (``pre``: their :func:`_near_prep`) against used positions of
+    widest radius ``r_used``, from a KD-tree ``kd_s`` (radii ``r_s``) of those of them that lie within
+    reach of the candidates (``None``: none does). The nearest position within reach is the same as in the
+    tree of all; where two or more lie at exactly that distance (repeated positions are common), all of
+    them are looked at: if they could answer differently (the tree of all would pick one of them),
+    ``None`` (the caller asks the tree of all)."""
+    r_c_max, ramp_live, live, q, r_live = pre
+    out = np.zeros(n)
+    if not len(live) or kd_s is None:
+        return out
+    bound = max(r_c_max, r_used) * (1 + 1e-9)
+    m = kd_s.n
+    near = np.zeros(len(q), dtype=bool)
+    todo = np.arange(len(q))
+    kq = min(4, m)
+    while len(todo):
+        dist, idx = kd_s.query(q[todo], k=kq, distance_upper_bound=bound)
+        dist = dist.reshape(len(todo), kq)
+        idx = idx.reshape(len(todo), kq)
+        d0 = dist[:, 0]
+        rl = r_live[todo]
+        ans = np.isfinite(dist) & (d0[:, None] < np.maximum(rl[:, None], r_s[np.minimum(idx, m - 1)]))
+        tied = np.isfinite(dist) & (dist == d0[:, None])
+        if np.any(tied & (ans != ans[:, :1])):
+            return None
+        near[todo] = ans[:, 0]
+        # every position tied with the nearest must be seen: where the last looked at is tied, look further
+        more = tied[:, -1] if kq < m else np.zeros(len(todo), dtype=bool)
+        todo = todo[more]
+        kq = min(4 * kq, m)
+    out[live] = near * ramp_live
+    return out
+
 def _near_prep(c_u, c_step, d_other, radius, s, opt: GuidedOptions) -> tuple:
     """The part of :func:`_near` that depends on the candidates alone: the widest radius, and the candidates
     past the first ``used_after_mm`` (the only ones looked up; the others count 0 whatever lies there) with
@@ -806,11 +840,30 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             allp = np.vstack(others) if others else np.zeros((0, 3))
             used_extra = {}
             if len(allp):
-                kd_u = cKDTree(allp[:, :2])
+                # looked up in a tree of the positions within reach of these siblings' candidates only (the
+                # farther ones cannot be found; see _near_within); the tree of all where that cannot decide
+                used_r = allp[:, 2]
+                r_used = float(used_r.max())
+                pres = {i: near_pre(i) for i in rows}
+                live_q = [pres[i][3] for i in rows if pres[i] is not None and len(pres[i][2])]
+                kd_s = r_s = None
+                if live_q:
+                    Q = np.vstack(live_q)
+                    margin = max(max(pres[i][0] for i in rows if pres[i] is not None), r_used) * (1 + 1e-6)
+                    lo, hi = Q.min(axis=0) - margin, Q.max(axis=0) + margin
+                    sel = np.flatnonzero((allp[:, 0] >= lo[0]) & (allp[:, 0] <= hi[0])
+                                         & (allp[:, 1] >= lo[1]) & (allp[:, 1] <= hi[1]))
+                    if len(sel):
+                        kd_s, r_s = cKDTree(allp[sel, :2]), used_r[sel]
+                kd_u = None
                 for i in rows:
                     P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
-                    used_extra[i] = opt.used_cost * _near(c_u, c_step, d_o, R, S, kd_u, allp[:, 2], opt,
-                                                          near_pre(i))
+                    got = np.zeros(0) if pres[i] is None else _near_within(len(c_u), pres[i], kd_s, r_s, r_used)
+                    if got is None:
+                        if kd_u is None:
+                            kd_u = cKDTree(allp[:, :2])
+                        got = _near(c_u, c_step, d_o, R, S, kd_u, used_r, opt, pres[i])
+                    used_extra[i] = opt.used_cost * got
             # a group whose start and surroundings did not change since the last sweep keeps its tracks
             # (exactly: other positions only got dearer, those on its tracks did not change)
             last = seen.get(p)
@@ -846,35 +899,43 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     # stretches where a branch lies within another's duct in the other view (no edge of its own there): the
     # other view shows one duct, this one is hidden behind it - seen in one view only
     behind: dict[int, np.ndarray] = {}
-    # every track's positions in one KD-tree (built once); each branch looks up the nearest position of the
-    # other tracks in it (see _nearest_other_within)
+    # every track's positions in one KD-tree (built once); the samples of all branches look up the nearest
+    # position of the other tracks in it at once (see _nearest_other_within)
     order = list(tracks)
     all_pts = np.vstack([tracks[k][4] for k in order]) if order else np.zeros((0, 3))
     owner = np.repeat(np.arange(len(order)), [len(tracks[k][4]) for k in order])
-    kd_all = None
+    ask: list[tuple] = []                            # (branch, its slot, samples looked up, 0.75 x radius)
     for slot, (i, t) in enumerate(tracks.items()):
         u_o, st = t[0], t[1]
         R, S, d_o = samp[i][1], samp[i][2], samp[i][3]
+        behind[i] = np.zeros(len(S), dtype=bool)
         # only samples on contrast past the shared fork can lie within another duct: without any, nothing
-        # to look up (the same answer, no tree built)
+        # to look up
         cand = np.flatnonzero((st == 1) & (S > opt.used_after_mm))
         if not len(cand) or opt.behind_min_mm <= 0:
-            behind[i] = np.zeros(len(S), dtype=bool)
             continue
         if len(all_pts) == len(t[4]):                # no other track has a position
-            behind[i] = np.zeros(len(S), dtype=bool)
             continue
-        if kd_all is None:
-            kd_all = cKDTree(all_pts[:, :2])
-        q = np.column_stack([u_o[cand], d_o[cand]])
-        got = _nearest_other_within(kd_all, all_pts[:, 2], owner, slot, q, 0.75 * R[cand])
-        if got is None:                              # undecided from the shared tree: the tree of the others
-            op = all_pts[owner != slot]
-            dist, idx = cKDTree(op[:, :2]).query(q, k=1)
-            got = dist <= op[idx, 2] - 0.75 * R[cand]
-        same = np.zeros(len(S), dtype=bool)
-        same[cand] = got
-        behind[i] = _long_runs(same, S, opt.behind_min_mm)
+        ask.append((i, slot, cand, 0.75 * R[cand]))
+    if ask:
+        kd_all = cKDTree(all_pts[:, :2])
+        q = np.vstack([np.column_stack([tracks[i][0][cand], samp[i][3][cand]]) for i, _, cand, _ in ask])
+        own = np.repeat([slot for _, slot, _, _ in ask], [len(cand) for _, _, cand, _ in ask])
+        less = np.concatenate([lt for _, _, _, lt in ask])
+        got_all = _nearest_other_within(kd_all, all_pts[:, 2], owner, own, q, less)
+        at = 0
+        for i, slot, cand, lt in ask:
+            if got_all is not None:
+                got = got_all[at:at + len(cand)]
+            else:                                    # undecided from the shared tree: the tree of the others
+                op = all_pts[owner != slot]
+                dist, idx = cKDTree(op[:, :2]).query(q[at:at + len(cand)], k=1)
+                got = dist <= op[idx, 2] - lt
+            at += len(cand)
+            S = samp[i][2]
+            same = np.zeros(len(S), dtype=bool)
+            same[cand] = got
+            behind[i] = _long_runs(same, S, opt.behind_min_mm)
     total_cost = held_mm = inside_mm = length_mm = 0.0
     # node rows along a branch depend on its samples alone: remembered across readings of these views
     rows_memo = other_vg.__dict__.setdefault("_node_rows_memo", {})
@@ -931,18 +992,25 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     return Reading(name=f"guided_by_{guide_kind}", built=b, info=info)
 
 
-def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray, own: int, q: np.ndarray,
+def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray, own, q: np.ndarray,
                           less: np.ndarray, k: int = 8) -> np.ndarray | None:
     """Per point of ``q``: is the nearest data point of ``kd_all`` not owned by ``own`` (``owner`` per data
-    point) at most its ``radius`` minus ``less`` (per query) away? What a KD-tree of those other points alone
-    answers (``dist <= radius[idx] - less``), from the ``k`` nearest points of the shared tree (more where
-    all of those are ``own``'s and another could still be near enough, or where the k-th is as near as the
-    nearest other point): the nearest other point's distance
-    is exact; where several other points lie at exactly that distance and their radii do not all give the
-    same answer (the tree of the others would pick one of them), ``None`` (the caller asks the tree of the
-    others)."""
+    point; ``own`` one owner, or one per query point) at most its ``radius`` minus ``less`` (per query)
+    away? What a KD-tree of those other points alone answers (``dist <= radius[idx] - less``), from the
+    ``k`` nearest points of the shared tree (more where all of those are ``own``'s and another could still be
+    near enough, or where the k-th is as near as the nearest other point): the nearest other point's
+    distance is exact; where several other points lie at exactly that distance and their radii do not all
+    give the same answer (the tree of the others would pick one of them), ``None`` (the caller asks the tree
+    of the others)."""
     n = kd_all.n
-    r_max = float(radius[owner != own].max()) if n else 0.0
+    own = np.broadcast_to(np.asarray(own), (len(q),))
+    # per query: the widest radius among the points it may find (all but its owner's)
+    n_own = int(owner.max()) + 1 if n else 0
+    top = np.full(max(n_own, 1), -np.inf)
+    np.maximum.at(top, owner, radius)
+    first_owner = int(np.argmax(top)) if n else 0
+    second = np.max(np.delete(top, first_owner)) if len(top) > 1 else -np.inf
+    r_max = np.where(own == first_owner, second, top[first_owner])
     out = np.zeros(len(q), dtype=bool)
     todo = np.arange(len(q))
     kk = min(k, n)
@@ -951,7 +1019,7 @@ def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray
         dist = dist.reshape(len(todo), kk)
         idx = idx.reshape(len(todo), kk)
         lt = less[todo]
-        other = owner[idx] != own
+        other = owner[idx] != own[todo][:, None]
         has = other.any(axis=1)
         first = np.argmax(other, axis=1)
         rows = np.arange(len(todo))
@@ -968,13 +1036,12 @@ def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray
         out[todo[done]] = ans[done]
         # all k nearest are own points: every other lies at least as far as the k-th; too far if beyond every
         # other point's radius minus ``less`` (False), else looked up again among more
-        more = unseen | (~has & (dist[:, -1] <= r_max - lt))
+        more = unseen | (~has & (dist[:, -1] <= r_max[todo] - lt))
         if np.any(more) and kk >= n:
             return None
         todo = todo[more]
         kk = min(4 * kk, n)
     return out
-
 
 def _combine_radius_1(ra: float, rb: float) -> float:
     """:func:`~ductree.reconstruct.biplane_match._combine_radius` of two radii (mm), the same value."""
