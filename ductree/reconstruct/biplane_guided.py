@@ -1090,13 +1090,20 @@ def _explained(other_tree: ViewTree, coords: np.ndarray, radius: np.ndarray, tol
     kd = cKDTree(coords[ok]) if ok.any() else None
     rad = radius[ok]
     out: list[np.ndarray] = [np.zeros(0, dtype=bool)]
+    looked = [n for n in range(1, other_tree.n) if len(other_tree.edge_ud[n]) >= 2] if kd is not None else []
+    if looked:
+        # every edge's points in one query (each point's answer is its own)
+        dist, idx = kd.query(np.vstack([other_tree.edge_ud[n] for n in looked]), k=1)
+        r_e = np.concatenate([other_tree.edge_r[n] for n in looked])
+        hit = dist <= np.maximum(r_e, rad[idx]) + tol + 1.234e-4
+        at = np.cumsum([0] + [len(other_tree.edge_ud[n]) for n in looked]).tolist()
+        got = {n: hit[at[k]:at[k + 1]] for k, n in enumerate(looked)}
     for n in range(1, other_tree.n):
         e = other_tree.edge_ud[n]
         if len(e) < 2 or kd is None:
             out.append(np.zeros(len(e), dtype=bool))
             continue
-        dist, idx = kd.query(e, k=1)
-        out.append(dist <= np.maximum(other_tree.edge_r[n], rad[idx]) + tol + 1.234e-4)
+        out.append(got[n])
     return out
 
 
