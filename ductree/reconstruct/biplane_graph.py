@@ -382,22 +382,13 @@ def view_graph(view: View2D, *, nipple_px: tuple[float, float] | None = None,
 
     # 1. specks
     lab, n_lab = ndi.label(m, structure=np.ones((3, 3), dtype=bool))
+    sizes = np.bincount(lab.ravel())
     min_px = max(6, int(round(opt.min_speck_mm2 / (px * px))))
-    if n_lab <= _FEW_LABELS:
-        # a few pieces: each counted and cleared within its own box (not whole-crop passes)
-        objs = ndi.find_objects(lab)
-        own = [lab[sl] == k for k, sl in enumerate(objs, start=1)]
-        small = [k for k in range(1, n_lab + 1) if np.count_nonzero(own[k - 1]) < min_px]
-        for k in small:
-            m[objs[k - 1]][own[k - 1]] = False
-        specks = len(small)
-    else:
-        sizes = np.bincount(lab.ravel())
-        small = np.flatnonzero(sizes < min_px)
-        small = small[small > 0]
-        specks = len(small)
-        if specks:
-            m[np.isin(lab, small)] = False
+    small = np.flatnonzero(sizes < min_px)
+    small = small[small > 0]
+    specks = len(small)
+    if specks:
+        m[np.isin(lab, small)] = False
     if not m.any():
         raise InputError(f"the view holds only specks of contrast ({specks} pieces smaller than "
                          f"{opt.min_speck_mm2} mm^2)", source=view.name or None)
@@ -519,10 +510,6 @@ class ViewGraph:
         return tree
 
 
-#: up to this many labelled pieces, their sizes are counted within each piece's box (else over the whole crop)
-_FEW_LABELS = 256
-
-
 def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndarray, list[dict]]:
     """Fill the holes that are filling defects (see the module docs); return the mask and their records."""
     # holes: background not connected (4-connected, as binary_fill_holes) to the image border
@@ -531,34 +518,17 @@ def _classify_holes(m: np.ndarray, px: float, opt: ViewOptions) -> tuple[np.ndar
     drop = np.zeros(nh + 1, dtype=bool)
     drop[border] = True
     drop[0] = True
-    if nh <= _FEW_LABELS:
-        # a few pieces of background: the holes (and pinholes, filled) found within their own boxes; the
-        # border's pieces are skipped, not cleared from the labels (each hole is read as ``hl == k``)
-        if drop.all():
-            return m, []
-        out = m.copy()
-        objs = ndi.find_objects(hl)
-        for k in range(1, nh + 1):
-            if drop[k]:
-                objs[k - 1] = None
-                continue
-            sl = objs[k - 1]
-            own = hl[sl] == k
-            if np.count_nonzero(own) < max(2, opt.min_hole_mm2 / (px * px)):
-                out[sl] |= own
-                objs[k - 1] = None
-    else:
-        hl[drop[hl]] = 0
-        if not hl.any():
-            return m, []
-        out = m.copy()
-        sizes = np.bincount(hl.ravel(), minlength=nh + 1)
-        pin = (sizes < max(2, opt.min_hole_mm2 / (px * px))) & ~drop
-        if pin.any():
-            is_pin = pin[hl]
-            out |= is_pin
-            hl[is_pin] = 0
-        objs = ndi.find_objects(hl)
+    hl[drop[hl]] = 0
+    if not hl.any():
+        return m, []
+    out = m.copy()
+    sizes = np.bincount(hl.ravel(), minlength=nh + 1)
+    pin = (sizes < max(2, opt.min_hole_mm2 / (px * px))) & ~drop
+    if pin.any():
+        is_pin = pin[hl]
+        out |= is_pin
+        hl[is_pin] = 0
+    objs = ndi.find_objects(hl)
     records = []
     for k, sl in enumerate(objs, start=1):
         if sl is None:
