@@ -327,6 +327,7 @@ def _near_within(n: int, pre: tuple, kd_s: cKDTree | None, r_s: np.ndarray | Non
     out[live] = near * ramp_live
     return out
 
+
 def _near_prep(c_u, c_step, d_other, radius, s, opt: GuidedOptions) -> tuple:
     """The part of :func:`_near` that depends on the candidates alone: the widest radius, and the candidates
     past the first ``used_after_mm`` (the only ones looked up; the others count 0 whatever lies there) with
@@ -966,6 +967,9 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         if len(held):
             for seg in np.split(held, np.flatnonzero(np.diff(held) != 1) + 1):
                 since[seg] = np.cumsum(ds[seg])
+        # each sample's radius from both views: the other view's width where it agrees (0.6-1.6 x the guide's)
+        agree = (st == 1) & (0.6 * R <= e) & (e <= 1.6 * R)
+        r_both = _combine_radius(R, np.where(agree, e, R))
         prev = end_at[p]
         hid = behind[i]
         nkey = (S.tobytes(), mopt.node_spacing_mm)
@@ -981,8 +985,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                                cc=gu if g_cc else ou, lat=ou if g_cc else gu)
                 continue
             seen = st[r] == 1
-            r_other = e[r] if seen and 0.6 * R[r] <= e[r] <= 1.6 * R[r] else R[r]
-            rr = _combine_radius_1(float(R[r]), float(r_other))
+            rr = float(r_both[r])
             gu, ou = (float(P[r, 0]), float(P[r, 1])), (float(u_o[r]), float(d_o[r]))
             sig = 0.0 if seen and not inside[r] else (opt.inside_sigma_mm if seen else
                                                       mopt.single_sigma0_mm + opt.hold_sigma_per_mm * since[r])
@@ -1049,11 +1052,6 @@ def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray
         todo = todo[more]
         kk = min(4 * kk, n)
     return out
-
-def _combine_radius_1(ra: float, rb: float) -> float:
-    """:func:`~ductree.reconstruct.biplane_match._combine_radius` of two radii (mm), the same value."""
-    lo, hi = (ra, rb) if rb >= ra else (rb, ra)
-    return lo if hi > 1.5 * lo else 0.5 * (ra + rb)
 
 
 def _still_best(old: np.ndarray | None, new: np.ndarray | None, path: np.ndarray, n: int) -> bool:
