@@ -79,6 +79,13 @@ def chain_reading(pos, radius: float = 0.45):
                  lat_ud=pos[:, [2, 1]].copy(), pair_of=np.zeros(n, int), depth_residual=np.zeros(n))
 
 
+def bench_branches(k: int) -> int:
+    """Branches per system of the ``k``-th case (0-19) of a benchmark set (benchmarks/bench_biplane.py draws them
+    from ``default_rng(7)``, the same for every set; the even cases are right breasts)."""
+    rng = np.random.default_rng(7)
+    return [int(rng.integers(20, 41)) for _ in range(k + 1)][k]
+
+
 def simulated_pair(seed: int, branches: int, lat: str):
     """A seeded phantom (3 systems, 80 mm breast, one lesion) and its simulated ductogram (the truth)."""
     from ductree.phantom import generate_tree, insert_lesions

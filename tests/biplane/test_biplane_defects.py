@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from biplane_helpers import draw, polyline
+from biplane_helpers import bench_branches, draw, polyline, simulated_pair
 
 from ductree.reconstruct.biplane import view_candidates
 from ductree.reconstruct.biplane_graph import view_tree
@@ -64,13 +64,7 @@ def test_sliver_between_two_ducts_side_by_side_is_not_a_defect():
 def test_simulated_occlusion_ends_wide():
     """An occluded duct stops wide (the contrast column is cut), never tapering like a normal terminal duct,
     also when the cut falls on an existing node of the phantom (the bench case seed 1019)."""
-    from ductree.phantom import generate_tree, insert_lesions
-    from ductree.phantom.ductogram_sim import simulate_ductogram
-
-    rng = np.random.default_rng(7)
-    branches = [int(rng.integers(20, 41)) for _ in range(20)][19]
-    tree = generate_tree(seed=1019, systems=3, branches=branches, laterality="L", breast_depth_mm=80)
-    sim = simulate_ductogram(tree, insert_lesions(tree, 1, seed=1019), seed=1019)
+    sim = simulated_pair(1019, bench_branches(19), "L")
     cut = [d for d in sim.defects if d["kind"] == "cutoff"]
     assert len(cut) == 1
     t = sim.truth

@@ -11,11 +11,9 @@ import warnings
 
 import numpy as np
 import pytest
+from biplane_helpers import bench_branches, rebuild, simulated_pair
 
 from ductree.metrics import compare_trees
-from ductree.phantom import generate_tree, insert_lesions
-from ductree.phantom.ductogram_sim import simulate_ductogram
-from ductree.reconstruct.biplane import tree_from_views
 from ductree.reconstruct.biplane_graph import view_graph
 from ductree.reconstruct.biplane_guided import GuidedOptions, _recut, consistency, guided_reading
 from ductree.reconstruct.biplane_match import match_views, nearly_tied_cuts, tree_with_cuts
@@ -23,36 +21,32 @@ from ductree.reconstruct.biplane_match import match_views, nearly_tied_cuts, tre
 
 @pytest.fixture(scope="module")
 def case_7010():
-    """Held-out seed 7010 as the benchmark builds it (20-40 branches from rng(7), right breast)."""
-    rng = np.random.default_rng(7)
-    branches = [int(rng.integers(20, 41)) for _ in range(11)][10]
-    tree = generate_tree(seed=7010, systems=3, branches=branches, laterality="R", breast_depth_mm=80)
-    return simulate_ductogram(tree, insert_lesions(tree, 1, seed=7010), seed=7010)
+    """Held-out seed 7010 as the benchmark builds it (right breast)."""
+    return simulated_pair(7010, bench_branches(10), "R")
 
 
 @pytest.fixture(scope="module")
 def case_7004():
     """Held-out seed 7004 as the benchmark builds it: its CC guide has three nearly tied crossings, and the
     second one read the other way explains the masks best."""
-    rng = np.random.default_rng(7)
-    branches = [int(rng.integers(20, 41)) for _ in range(5)][4]
-    tree = generate_tree(seed=7004, systems=3, branches=branches, laterality="R", breast_depth_mm=80)
-    return simulate_ductogram(tree, insert_lesions(tree, 1, seed=7004), seed=7004)
+    return simulated_pair(7004, bench_branches(4), "R")
 
 
-def _rebuild(sim, guided):
+def _matched(sim):
+    """Both views' graphs, their trees and the fitted depth map (nipples marked, warnings silenced)."""
     cc, ml = copy.copy(sim.cc.view), copy.copy(sim.lateral.view)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return tree_from_views(cc, ml, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px,
-                               guided=guided)
+        ga, gb = view_graph(cc, nipple_px=cc.nipple_px), view_graph(ml, nipple_px=ml.nipple_px)
+        ta, tb, f, _, _ = match_views(ga, gb)
+    return ga, gb, ta, tb, f
 
 
 def test_a_crossing_read_again_by_the_masks_fixes_the_tree(case_7010):
     """The CC guide's straightest cut at a crossing is wrong here; read the other way, the guided reading
     explains the masks better and lands on the true ducts (mean error 0.38 -> 0.13 mm when measured)."""
-    old = _rebuild(case_7010, GuidedOptions(recut_tries=0))
-    new = _rebuild(case_7010, GuidedOptions())
+    old = rebuild(case_7010, "R", guided=GuidedOptions(recut_tries=0))
+    new = rebuild(case_7010, "R", guided=GuidedOptions())
     e_old = compare_trees(old, case_7010.truth, min_branch_length_mm=3.0, tol_mm=0.5)
     e_new = compare_trees(new, case_7010.truth, min_branch_length_mm=3.0, tol_mm=0.5)
     assert e_new.recon_to_truth_mean_mm < 0.25
@@ -65,11 +59,9 @@ def test_a_crossing_read_again_by_the_masks_fixes_the_tree(case_7010):
 def test_recut_never_keeps_a_reading_that_explains_the_masks_worse(case_7010):
     """Whatever the re-read crossings give, the reading kept scores no worse than the one it started from,
     and a changed reading says how many cuts it re-read."""
-    cc, ml = copy.copy(case_7010.cc.view), copy.copy(case_7010.lateral.view)
+    ga, gb, ta, tb, f = _matched(case_7010)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ga, gb = view_graph(cc, nipple_px=cc.nipple_px), view_graph(ml, nipple_px=ml.nipple_px)
-        ta, tb, f, _, _ = match_views(ga, gb)
         opt = GuidedOptions(recut_tries=3)
         for guide, gvg, ovg, other, kind in ((ta, ga, gb, tb, "cc"), (tb, gb, ga, ta, "lateral")):
             r = guided_reading(guide, ovg, other, f, kind, None, opt)
@@ -103,11 +95,9 @@ def test_remembered_cut_trees_are_the_fresh_ones(case_7010):
 def test_several_tries_keep_the_best_single_re_read(case_7004):
     """With recut_tries=3 each of the three most nearly tied cuts is read the other way on its own and the
     best-scoring reading is kept, not the first that beats the cut made."""
-    cc, ml = copy.copy(case_7004.cc.view), copy.copy(case_7004.lateral.view)
+    ga, gb, ta, tb, f = _matched(case_7004)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ga, gb = view_graph(cc, nipple_px=cc.nipple_px), view_graph(ml, nipple_px=ml.nipple_px)
-        ta, tb, f, _, _ = match_views(ga, gb)
         opt = GuidedOptions(recut_tries=3)
         r = guided_reading(ta, gb, tb, f, "cc", None, opt)
         start = consistency(r.built, ga, gb, f, opt)["score"]
