@@ -44,11 +44,11 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    an X) the mean 3D error over sixteen 20-case sets goes 0.590 -> 0.559 mm
    (11 sets better; benchmark 0.636 -> 0.574). It is not the default yet:
    the findings, tuned on the old readings, find 45 instead of 50 of the
-   benchmark's 60 extra defects, and on seed 7000 it moves a one-view
-   cut-off finding 4.2 mm off (the reading then ends the duct in
-   both views at the wrong lateral duct), and two seeded mechanism tests
-   need new cases. The default (``None``) reads no touches. The pairing
-   must break the cycle. What is left is a tree.
+   benchmark's 60 extra defects; on seed 7000 a one-view cut-off moves
+   4.2 mm off (the reading ends the duct in both views at the wrong lateral
+   duct); two seeded mechanism tests need new cases. The default (``None``)
+   reads no touches. The pairing must break the cycle. What is left is a
+   tree.
 
 The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
 (``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
@@ -792,8 +792,8 @@ def _bridges(g: _G) -> set[int]:
     return out
 
 
-def _connected_without(g: _G, removed: set[int], src: set[int], dst: set[int]) -> bool:
-    """Is some node of ``src`` connected to some node of ``dst`` once the ``removed`` nodes are gone?"""
+def _connected_without(g: _G, removed: set[int], src: set[int], dst: set[int], removed_edge: int | None = None) -> bool:
+    """Is some node of ``src`` connected to some node of ``dst`` once the ``removed`` nodes (and edge) are gone?"""
     src = {x for x in src if x not in removed}
     dst = {x for x in dst if x not in removed}
     if not src or not dst:
@@ -806,7 +806,7 @@ def _connected_without(g: _G, removed: set[int], src: set[int], dst: set[int]) -
             return True
         for e in g.adj[n]:
             m = g.other(e, n)
-            if m not in seen and m not in removed:
+            if m not in seen and m not in removed and e != removed_edge:
                 seen.add(m)
                 stack.append(m)
     return False
@@ -885,26 +885,12 @@ def _keeps_connected(g: _G, c: dict) -> bool:
         others = {g.other(e, n) for e in g.adj[n] if e != c["end_edge"]}
         return _connected_without(g, {n}, {end}, others)
     if c["kind"] == "touch":
-        return _linked_without(g, c["link"], *c["cluster"])
+        n, m = c["cluster"]
+        return _connected_without(g, set(), {n}, {m}, removed_edge=c["link"])
     arms = c["arms"]
     (i, j), (k, l) = c["pairs"]
     far = [g.other(e, n) for e, n in arms]
     return _connected_without(g, set(c["cluster"]), {far[i], far[j]}, {far[k], far[l]})
-
-
-def _linked_without(g: _G, edge: int, a: int, b: int) -> bool:
-    """Are nodes ``a`` and ``b`` still connected once ``edge`` is gone?"""
-    seen, stack = {a}, [a]
-    while stack:
-        n = stack.pop()
-        if n == b:
-            return True
-        for e in g.adj[n]:
-            m = g.other(e, n)
-            if e != edge and m not in seen:
-                seen.add(m)
-                stack.append(m)
-    return False
 
 
 def _distances(g: _G, root: int) -> dict[int, float]:
@@ -1050,6 +1036,13 @@ def _score_x(g: _G, cluster: list[int], arms: list[tuple[int, int]], link: int |
     return out
 
 
+def _node_arms(g: _G, n: int, edges: list[int], px: float, opt: ViewOptions) -> tuple[list, list]:
+    """Directions and radii of the arms ``edges`` of node ``n``, taken past the node's own blob."""
+    r_c = g.nodes[n]["r"] / px
+    look = r_c * 1.5 + opt.arm_look_mm / px
+    return [_arm_direction(g, e, n, px, look) for e in edges], [_arm_radius(g, e, n, r_c) for e in edges]
+
+
 def _score_touch(g: _G, n: int, m: int, link: int, px: float, opt: ViewOptions) -> list[dict]:
     """Two ducts that touch in projection without crossing: the short link between two 3-way nodes is where
     they touch, and each node's other two arms are one duct passing by (0 = both run straight past)."""
@@ -1058,10 +1051,7 @@ def _score_touch(g: _G, n: int, m: int, link: int, px: float, opt: ViewOptions) 
         es = [e for e in g.adj[a] if e != link]
         if len(es) != 2 or len(set(es)) != 2:
             return []
-        r_c = g.nodes[a]["r"] / px
-        look = r_c * 1.5 + opt.arm_look_mm / px
-        d0, d1 = (_arm_direction(g, e, a, px, look) for e in es)
-        r0, r1 = (_arm_radius(g, e, a, r_c) for e in es)
+        (d0, d1), (r0, r1) = _node_arms(g, a, es, px, opt)
         s += (1.0 + float(d0 @ d1)) + 0.5 * abs(math.log(r0 / r1))
     centre = 0.5 * (g.nodes[n]["rc"] + g.nodes[m]["rc"])
     return [{"kind": "touch", "score": s, "cluster": [n, m], "link": link, "rc": centre}]
@@ -1069,13 +1059,10 @@ def _score_touch(g: _G, n: int, m: int, link: int, px: float, opt: ViewOptions) 
 
 def _score_t(g: _G, n: int, px: float, opt: ViewOptions) -> list[dict]:
     """Every way of reading a 3-way node as a duct ending on another that passes straight on."""
-    r_c = g.nodes[n]["r"] / px
-    look = r_c * 1.5 + opt.arm_look_mm / px
     es = list(g.adj[n])
     if len(es) != 3:
         return []
-    dirs = [_arm_direction(g, e, n, px, look) for e in es]
-    rads = [_arm_radius(g, e, n, r_c) for e in es]
+    dirs, rads = _node_arms(g, n, es, px, opt)
     out = []
     for end in range(3):
         i, j = [k for k in range(3) if k != end]
