@@ -35,6 +35,12 @@ PLACE_MAX_MM = 3.0
 PAIR_TREE_MM = 4.0
 #: a duct ending wide in one view: the other view's duct end within this depth difference (mm)
 END_DEPTH_MM = 1.0
+#: a duct ending wide takes the other view's end only where that is at least this fraction as wide
+END_WIDTH_FRACTION = 0.5
+#: a sign lies at an end of the tree when an end (as its view sees the tree) projects this close to it (mm)
+AT_END_MM = 1.0
+#: ... even where the reading carries it on this far (mm) on a piece seen in the other view only
+ONE_VIEW_TAIL_MM = 0.5
 #: a sign seen in one view that another reading puts this much farther (mm) along the unknown coordinate
 #: has an ambiguous placement (both points are given)
 AMBIGUOUS_PLACEMENT_MM = 2.0
@@ -947,9 +953,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     A candidate seen in one view keeps its own 2D site (``u``; its depth made
     common with the depth map) and takes the unknown coordinate from the 3D
     tree where it lies on it in that view; a duct ending wide takes it from
-    the other view's duct end at the same depth when there is one
-    (:func:`_end_in_other_view`), unless the tree ends the duct there in both
-    views.
+    the other view's duct end at the same depth, about as wide, when there is
+    one (:func:`_end_in_other_view`).
     """
     opt = opt or BiplaneOptions()
     per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
@@ -979,8 +984,9 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
             for key, c in (("cc", A[i]), ("lateral", B[j])):
                 placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": True})
-    leaf = _leaves(b.parent)
     for key, coords in (("cc", b.cc_ud), ("lateral", b.lat_ud)):
+        ends_here = _ends_in_view(b.parent, b.view, key, b.pos)
+        seen = np.isin(np.asarray(b.view), ("both", key)) & np.all(np.isfinite(coords), axis=1)
         for k, c in enumerate(per_view[key]):
             if k in paired[key]:
                 continue
@@ -994,17 +1000,18 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             else:               # the segment's, shifted by the 2D offset
                 p[1] += d - at[1]
             p[0 if key == "cc" else 2] = c["ud"][0]   # its own across-coordinate; the other is the tree's
-            # a duct ending wide takes its unknown coordinate from the other view's end at its depth, unless
-            # the reading ends the duct there in both views (the other view's end is then hidden, and the
-            # ends at that depth belong to other ducts)
-            if c["evidence"] == "wide end" and f is not None and not (leaf[row] and b.view[row] == "both"):
-                _end_in_other_view(p, d, key, tb if key == "cc" else ta, f)
+            # a duct ending wide takes its unknown coordinate from the other view's end at its depth (one
+            # about as wide: a tapering end there is another duct's)
+            if c["evidence"] == "wide end" and f is not None:
+                _end_in_other_view(p, d, key, tb if key == "cc" else ta, f, 0.5 * c["size_mm"])
             if c["evidence"] == "hole" and _ducts_overlap(b, coords, np.asarray(c["ud"], dtype=float),
                                                           2 if key == "cc" else 0):
                 continue        # a lucency where two ducts cross in this view: the space between them
+            at_end = bool(ends_here[row]) or _end_just_past(b.parent, coords, ends_here & seen, row, c["ud"])
             placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": False,
+                           "at_end": at_end,
                            "alternatives": _placements_elsewhere(support or [], key, c["ud"], p)})
-    return _merge_findings(tree, placed, opt, is_leaf=leaf, confirm=True)
+    return _merge_findings(tree, placed, opt, confirm=True)
 
 
 def _placements_elsewhere(readings: list[Built], key: str, ud, p: np.ndarray) -> list[np.ndarray]:
@@ -1033,11 +1040,18 @@ def _add_if_elsewhere(places: list[np.ndarray], q: np.ndarray, p: np.ndarray) ->
         places.append(q)
 
 
-def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: DepthMap) -> None:
+def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: DepthMap,
+                       r_end_mm: float | None = None) -> None:
     """A duct ending wide in one view ends in the other too, at the same depth: take the unknown
     coordinate of ``p`` (BF mm, in place) from the other view's duct end within ``END_DEPTH_MM`` of that
-    depth nearest to the tree's guess (the tree may have paired the duct with the wrong one there)."""
-    tips = other.ud[other.kind == 3]
+    depth nearest to the tree's guess (the tree may have paired the duct with the wrong one there).
+    With ``r_end_mm`` (the wide end's radius), only ends at least :data:`END_WIDTH_FRACTION` as wide just
+    before the tip count: a duct is about as wide in both views, and a tapering end is another duct's."""
+    idx = np.flatnonzero(other.kind == 3)
+    if r_end_mm is not None:
+        idx = np.array([i for i in idx if _radius_before_tip(other, int(i)) >= END_WIDTH_FRACTION * r_end_mm],
+                       dtype=np.int64)
+    tips = other.ud[idx]
     if not len(tips):
         return
     # the other view's ends at this view's depth (the map takes lateral depths to CC depths)
@@ -1048,6 +1062,14 @@ def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: De
     axis = 2 if key == "cc" else 0
     u = tips[near, 0]
     p[axis] = float(u[np.argmin(np.abs(u - p[axis]))])
+
+
+def _radius_before_tip(t: ViewTree, i: int) -> float:
+    """Median radius (mm) of tip ``i``'s duct 0.5-1.5 mm back from its end (past the rounded cap)."""
+    poly, rad = _tip_profile(t, i, 2.0)
+    s, r = _profile(poly[::-1], rad[::-1])
+    sel = (s >= 0.5) & (s <= 1.5)
+    return float(_median(r[sel])) if sel.any() else float(t.r[i])
 
 
 def _ducts_overlap(b: Built, coords: np.ndarray, ud: np.ndarray, beam: int) -> bool:
@@ -1107,14 +1129,55 @@ def _leaves(parent: np.ndarray) -> np.ndarray:
     return ~has_child
 
 
+def _end_just_past(parent: np.ndarray, coords: np.ndarray, ends: np.ndarray, row: int, ud) -> bool:
+    """Whether one of the ``ends`` (rows) down the tree from ``row`` projects within :data:`AT_END_MM` of the
+    sign at ``ud`` (``coords``: the view's (u, d) mm per row): the sign sits at the end of its duct, though
+    nearest to a node a little before it."""
+    d = np.linalg.norm(coords - np.asarray(ud, dtype=float), axis=1)
+    for e in np.flatnonzero(ends & (d <= AT_END_MM)):
+        k = int(e)
+        while k >= 0 and d[k] <= AT_END_MM:     # up from the end, through the nodes near the sign
+            if k == row:
+                return True
+            k = int(parent[k])
+    return False
+
+
+def _ends_in_view(parent: np.ndarray, seen_in, key: str, pos_mm: np.ndarray) -> np.ndarray:
+    """Rows where the tree ends as view ``key`` sees it: no child seen in that view (``seen_in`` per row:
+    ``"both"``, ``"cc"`` or ``"lateral"``), and what hangs on past it (seen in the other view only) reaches
+    at most :data:`ONE_VIEW_TAIL_MM` (3D, ``pos_mm`` BF). A duct ending wide in the CC is at an end of the
+    tree even where the reading carries it a little farther on a piece seen in the lateral only; a long
+    piece there is the duct going on, hidden in this view."""
+    seen_in = np.asarray(seen_in)
+    kids = np.flatnonzero((parent >= 0) & ((seen_in == "both") | (seen_in == key)))
+    has_child = np.zeros(len(parent), dtype=bool)
+    has_child[parent[kids]] = True
+    return ~has_child & (_reach_mm(parent, pos_mm) <= ONE_VIEW_TAIL_MM)
+
+
+def _reach_mm(parent: np.ndarray, pos_mm: np.ndarray) -> np.ndarray:
+    """Per row, the longest path (mm) from it down through its descendants."""
+    children: list[list[int]] = [[] for _ in parent]
+    for i in np.flatnonzero(parent >= 0):
+        children[parent[i]].append(int(i))
+    order = [int(i) for i in np.flatnonzero(parent < 0)]
+    for i in order:                   # breadth-first: every row after its parent
+        order.extend(children[i])
+    reach = np.zeros(len(parent))
+    for i in reversed(order):
+        for c in children[i]:
+            reach[i] = max(reach[i], reach[c] + float(np.linalg.norm(pos_mm[c] - pos_mm[i])))
+    return reach
+
+
 #: evidence a radiologist reports from one view: a closed lucency, a short gap in the column, a duct ending wide
 STRONG_EVIDENCE = frozenset({"hole", "gap", "wide end", "stub"})
 #: signs that are one observation, not two (thin streams of contrast: along a duct or at its end)
 _SAME_SIGN = {"split end": "split column"}
 
 
-def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_leaf: np.ndarray,
-                    confirm: bool = False) -> list[dict]:
+def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, confirm: bool = False) -> list[dict]:
     """Group candidates within ``merge_mm`` (3D) into findings.
 
     With ``confirm`` (two views), a finding seen in one view only is kept when
@@ -1138,9 +1201,10 @@ def _merge_findings(tree: DuctTree, placed: list[dict], opt: BiplaneOptions, is_
     for g in groups:
         kinds = {c["kind"] for c in g}
         kind = "filling_defect" if "filling_defect" in kinds else "cutoff"
-        # a duct ending wide lies at an end of the tree (a stub was pruned from it); seen ending in both
-        # views at the same depth it is a cut-off even where the reading ran on past it on another duct
-        if kind == "cutoff" and not any(c.get("paired", False) or is_leaf[c["row"]] or c["evidence"] == "stub"
+        # a duct ending wide lies at an end of the tree as its view sees it (a stub was pruned from it); seen
+        # ending in both views at the same depth it is a cut-off even where the reading ran on past it on
+        # another duct
+        if kind == "cutoff" and not any(c.get("paired", False) or c["at_end"] or c["evidence"] == "stub"
                                         for c in g):
             continue
         views = sorted({c["view"] for c in g})
@@ -1184,14 +1248,15 @@ def _planar_findings(tree: DuctTree, t: ViewTree, opt: BiplaneOptions) -> list[d
     which = "cc" if t.view.kind == "cc" else "lateral"
     pos = tree.positions
     coords = pos[:, [0, 1]] if which == "cc" else pos[:, [2, 1]]
+    leaf = _leaves(tree.parent_index)
     placed = []
     for c in view_candidates(t, opt):
         d = np.linalg.norm(coords - np.asarray(c["ud"]), axis=1)
         k = int(np.argmin(d))
         if d[k] <= 2.0:
-            placed.append({**c, "view": which, "row": k, "node": tree.node_ids[k], "point": pos[k]})
-    par = tree.parent_index
-    return _merge_findings(tree, placed, opt, is_leaf=_leaves(par))
+            placed.append({**c, "view": which, "row": k, "node": tree.node_ids[k], "point": pos[k],
+                           "at_end": bool(leaf[k])})
+    return _merge_findings(tree, placed, opt)
 
 
 def findings_as_lesion_specs(tree: DuctTree) -> list["LesionSpec"]:

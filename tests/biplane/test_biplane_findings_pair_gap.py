@@ -3,6 +3,10 @@ code in the ground truth):
 
 - a duct seen ending wide in both views at the same depth is a cut-off even where the kept reading ran on
   past that end along another duct (the end is then not an end of the 3D tree);
+- a duct ending wide in one view lies at an end of the tree as that view sees it: a reading that carries it
+  on a step on a piece seen in the other view only still has it end there;
+- seen in one view, it takes its unknown coordinate from the other view's end at that depth that is about
+  as wide (a tapering end there is another duct's), over the reading's own pairing;
 - a gap in the column longer than ``LONG_GAP_MM`` is a subtle sign: reported when the other view shows a
   sign at the same depth, not on its own (a short gap is reported from one view)."""
 
@@ -90,9 +94,9 @@ def test_a_long_gap_must_be_seen_in_the_other_view_a_short_one_need_not(gap_mm, 
         assert found == []
 
 
-def test_a_wide_end_the_reading_ends_in_both_views_keeps_the_readings_coordinate():
+def test_a_tapering_end_at_that_depth_in_the_other_view_is_another_ducts():
     # duct B stops wide at END; in the lateral, duct A passes over that end (hidden there) and duct C ends,
-    # tapering, at the same depth at z = +5: the other view's only end at that depth is C's
+    # tapering (0.08 mm), at the same depth at z = +5: the other view's only end at that depth is C's
     segs = [((0.0, 0.0, 0.0), (0.0, 2.0, 0.0), 0.5, 0.5),
             ((0.0, 2.0, 0.0), tuple(END), 0.45, 0.45),
             ((0.0, 2.0, 0.0), (8.0, 40.0, -8.0), 0.45, 0.3),
@@ -100,7 +104,52 @@ def test_a_wide_end_the_reading_ends_in_both_views_keeps_the_readings_coordinate
     ta, tb = _trees(segs)
     assert any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(ta))
     assert not any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(tb))
-    # the reading ends duct B at END, seen in both views: the finding stays there, not at C's z
+    # the reading ends duct B at END, seen in both views: the finding stays there, not at C's narrow end
     cut = [f for f in _find(ta, tb, _line_reading(0.5 * END, END)) if f["kind"] == "cutoff"]
     assert len(cut) == 1 and cut[0]["views"] == ["cc"], cut
     assert np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 1.0, cut[0]["point_bf"]
+
+
+def _wide_in_cc_narrowing_in_lateral():
+    """Duct B stops wide at END in the CC; in the lateral it narrows to 0.28 mm over its last 3 mm (not a
+    wide end there, but over half as wide). Duct C ends tapering to 0.08 mm at the same depth at z = +5."""
+    trunk = ((0.0, 0.0, 0.0), (0.0, 2.0, 0.0), 0.5, 0.5)
+    c_duct = ((0.0, 2.0, 0.0), (2.0, 22.3, 5.0), 0.45, 0.08)
+    fork = np.array([0.0, 2.0, 0.0])
+    short = END + 3.0 * (fork - END) / np.linalg.norm(fork - END)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ta = view_graph(draw("cc", [trunk, (tuple(fork), tuple(END), 0.45, 0.45), c_duct]), nipple_px=None).tree()
+        tb = view_graph(draw("lateral", [trunk, (tuple(fork), tuple(short), 0.45, 0.45),
+                                         (tuple(short), tuple(END), 0.45, 0.28), c_duct]), nipple_px=None).tree()
+    assert any(c["evidence"] == "wide end" and abs(c["ud"][1] - END[1]) < 1.0 for c in view_candidates(ta))
+    assert not any(c["evidence"] == "wide end" for c in view_candidates(tb))
+    return ta, tb
+
+
+def test_a_wide_end_takes_the_other_views_end_as_wide_over_the_readings_pairing():
+    # the reading paired B with empty space at z = +3 and ends it there in both views: the finding takes B's
+    # lateral end (z = -4), not the reading's z, nor C's end (nearer the reading's guess, but narrow)
+    ta, tb = _wide_in_cc_narrowing_in_lateral()
+    wrong = END + np.array([0.0, 0.0, 7.0])
+    cut = [f for f in _find(ta, tb, _line_reading(0.5 * wrong, wrong)) if f["kind"] == "cutoff"]
+    assert len(cut) == 1 and cut[0]["views"] == ["cc"], cut
+    assert np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 0.5, cut[0]["point_bf"]
+
+
+@pytest.mark.parametrize("tail_mm, reported", [(0.4, True), (3.0, False)])
+def test_a_wide_end_is_at_the_end_of_the_tree_as_its_view_sees_it(tail_mm, reported):
+    # the reading follows B to END and carries it on along the duct on pieces seen in the lateral only: a
+    # step (0.4 mm, two nodes) leaves END the CC's end of the tree; 3 mm is the duct going on, hidden in the CC
+    ta, tb = _wide_in_cc_narrowing_in_lateral()
+    step = (END - 0.5 * END) / np.linalg.norm(0.5 * END)
+    kept = _line_reading(0.5 * END, END + tail_mm * step, step=0.2)
+    on = np.linalg.norm(kept.pos - 0.5 * END, axis=1) > np.linalg.norm(0.5 * END) + 0.05   # past END
+    assert on.sum() >= 2
+    kept.view = ["lateral" if o else v for o, v in zip(on, kept.view)]
+    kept.single_view = on.copy()
+    cut = [f for f in _find(ta, tb, kept) if f["kind"] == "cutoff"]
+    if reported:
+        assert len(cut) == 1 and np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 0.5, cut
+    else:
+        assert cut == []
