@@ -40,15 +40,12 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    ducts in 140 simulated cases (280 views), 34 of the 143 wrong cuts were
    touches read as an X; the touch reading scored within 0.3 of the X in 31
    of the 43 touches of two linked nodes and in none of 45 such crossings.
-   With ``ViewOptions(touch_penalty=-0.3)`` (a touch scores 0.3 better than
+   With ``touch_penalty=-0.3`` (the default: a touch scores 0.3 better than
    an X) the mean 3D error over sixteen 20-case sets goes 0.590 -> 0.559 mm
-   (11 sets better; benchmark 0.636 -> 0.574). It is not the default yet:
-   the findings, tuned on the old readings, find 45 instead of 50 of the
-   benchmark's 60 extra defects; on seed 7000 a one-view cut-off moves
-   4.2 mm off (the reading ends the duct in both views at the wrong lateral
-   duct); two seeded mechanism tests need new cases. The default (``None``)
-   reads no touches. The pairing must break the cycle. What is left is a
-   tree.
+   against reading no touches (``None``; 11 sets better; benchmark
+   0.636 -> 0.574), and the findings find 331 instead of 326 of 400
+   inserted defects (with the findings' rules of the same change). The
+   pairing must break the cycle. What is left is a tree.
 
 The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
 (``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
@@ -82,8 +79,8 @@ class ViewOptions:
     link_penalty: float = 0.05           #: ... scored worse by this per radii-sum of link beyond one
     arm_look_mm: float = 1.0             #: arm directions are taken this far out (plus the cluster radius)
     t_penalty: float = 0.15              #: a T (duct ending on another) scores worse than an X by this
-    touch_penalty: float | None = None   #: two ducts touching (not crossing) score this much worse than an X
-                                         #: (None: not read; -0.3 is the measured setting, see the module docs)
+    touch_penalty: float | None = -0.3   #: two ducts touching (not crossing) score this much worse than an X
+                                         #: (None: no touch is read; see the module docs)
     defect_ratio: float = 0.3            #: (duct radius beyond - wall) / hole half-width at least this: a defect
     defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
     min_hole_mm2: float = 0.02           #: smaller holes are pinholes (noise): filled, not findings

@@ -10,9 +10,8 @@ from biplane_helpers import draw, polyline
 from ductree.measures import bifurcations, tips
 from ductree.reconstruct.biplane import tree_from_views
 from ductree.reconstruct.biplane_graph import ViewOptions, view_graph
-from ductree.reconstruct.biplane_options import BiplaneOptions
 
-TOUCH = ViewOptions(touch_penalty=-0.3)     # the measured setting (not yet the default)
+NO_TOUCH = ViewOptions(touch_penalty=None)     # no touch is read: the old readings
 ROOT = np.array([0.0, 0.0, 0.0])
 FORK = np.array([0.0, 6.0, 0.0])
 # sibling ducts bend towards each other in x, touch over 0.5 mm at depth 16-16.5 and part again, each back
@@ -40,7 +39,7 @@ def test_a_touch_is_cut_where_they_touch_and_each_duct_keeps_its_side():
     cc = draw("cc", segments())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t = view_graph(cc, nipple_px=cc.nipple_px, options=TOUCH).tree()
+        t = view_graph(cc, nipple_px=cc.nipple_px).tree()
     assert [c["kind"] for c in t.crossings] == ["touch"]
     ends = [i for i in range(1, t.n) if not t.children[i]]
     assert len(ends) == 2
@@ -51,9 +50,9 @@ def test_a_touch_is_cut_where_they_touch_and_each_duct_keeps_its_side():
         between = path[(path[:, 1] > 8.0) & (path[:, 1] < t.ud[i, 1] - 0.5)]
         assert len(between) > 10
         assert np.all(np.sign(between[:, 0]) == side)
-    # the X reading is what it replaces: without touches (the default), or without the touch reading's
-    # advantage, the cut is an X
-    for opt in (ViewOptions(), ViewOptions(touch_penalty=0.0)):
+    # the X reading is what it replaces: without touches, or without the touch reading's advantage, the cut
+    # is an X
+    for opt in (NO_TOUCH, ViewOptions(touch_penalty=0.0)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t0 = view_graph(cc, nipple_px=cc.nipple_px, options=opt).tree()
@@ -65,8 +64,7 @@ def test_ducts_touching_in_the_cc_rebuild_to_their_own_3d_ends():
     cc, ml = draw("cc", segs), draw("lateral", segs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree = tree_from_views(cc, ml, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px,
-                               options=BiplaneOptions(view=TOUCH))
+        tree = tree_from_views(cc, ml, laterality="R", nipple_cc=cc.nipple_px, nipple_lateral=ml.nipple_px)
     assert len(bifurcations(tree)) == 1
     ends = [tree.nodes[n]["pos"] for n in tips(tree)]
     assert len(ends) == 2
