@@ -37,7 +37,8 @@ PAIR_TREE_MM = 4.0
 END_DEPTH_MM = 1.0
 #: a duct ending wide takes the other view's end only where that is at least this fraction as wide
 END_WIDTH_FRACTION = 0.5
-#: a sign lies at an end of the tree when an end (as its view sees the tree) projects this close to it (mm)
+#: a sign lies at an end of the tree when an end down its duct (as its view sees the tree) projects this
+#: close to it (mm)
 AT_END_MM = 1.0
 #: ... even where the reading carries it on this far (mm) on a piece seen in the other view only
 ONE_VIEW_TAIL_MM = 0.5

@@ -43,9 +43,9 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    With ``touch_penalty=-0.3`` (the default: a touch scores 0.3 better than
    an X) the mean 3D error over sixteen 20-case sets goes 0.590 -> 0.559 mm
    against reading no touches (``None``; 11 sets better; benchmark
-   0.636 -> 0.574), and the findings find 331 instead of 326 of 400
-   inserted defects (with the findings' rules of the same change). The
-   pairing must break the cycle. What is left is a tree.
+   0.636 -> 0.574); the findings find 331 of 400 inserted defects over
+   twenty sets, against 328 with no touches read. The pairing must break
+   the cycle. What is left is a tree.
 
 The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
 (``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
