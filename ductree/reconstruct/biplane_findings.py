@@ -37,6 +37,9 @@ PAIR_TREE_MM = 4.0
 END_DEPTH_MM = 1.0
 #: a duct ending wide takes the other view's end only where that is at least this fraction as wide
 END_WIDTH_FRACTION = 0.5
+#: ... and of several such ends, being this far (mm) from the tree's guess counts as much as END_DEPTH_MM of
+#: depth difference
+END_GUESS_MM = 5.0
 #: a sign lies at an end of the tree when an end down its duct (as its view sees the tree) projects this
 #: close to it (mm)
 AT_END_MM = 1.0
@@ -1045,13 +1048,17 @@ def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: De
                        r_end_mm: float | None = None) -> None:
     """A duct ending wide in one view ends in the other too, at the same depth: take the unknown
     coordinate of ``p`` (BF mm, in place) from the other view's duct end within ``END_DEPTH_MM`` of that
-    depth nearest to the tree's guess (the tree may have paired the duct with the wrong one there).
+    depth (the tree may have paired the duct with the wrong one there).
+
     With ``r_end_mm`` (the wide end's radius), only ends at least :data:`END_WIDTH_FRACTION` as wide just
-    before the tip count: a duct is about as wide in both views, and a tapering end is another duct's."""
+    before the tip count: a duct is about as wide in both views, and a tapering end is another duct's. Of
+    several, the one that agrees best wins: depth difference per ``END_DEPTH_MM``, plus the width ratio's
+    factor of two (with ``r_end_mm``), plus the distance from the tree's guess per :data:`END_GUESS_MM`."""
     idx = np.flatnonzero(other.kind == 3)
-    if r_end_mm is not None:
-        idx = np.array([i for i in idx if _radius_before_tip(other, int(i)) >= END_WIDTH_FRACTION * r_end_mm],
-                       dtype=np.int64)
+    r_tip = np.array([_radius_before_tip(other, int(i)) for i in idx]) if r_end_mm is not None else None
+    if r_tip is not None:
+        keep = r_tip >= END_WIDTH_FRACTION * r_end_mm
+        idx, r_tip = idx[keep], r_tip[keep]
     tips = other.ud[idx]
     if not len(tips):
         return
@@ -1062,7 +1069,10 @@ def _end_in_other_view(p: np.ndarray, d: float, key: str, other: ViewTree, f: De
         return
     axis = 2 if key == "cc" else 0
     u = tips[near, 0]
-    p[axis] = float(u[np.argmin(np.abs(u - p[axis]))])
+    cost = np.abs(d_other[near] - d) / END_DEPTH_MM + np.abs(u - p[axis]) / END_GUESS_MM
+    if r_tip is not None:
+        cost += np.abs(np.log(r_tip[near] / r_end_mm)) / math.log(2.0)
+    p[axis] = float(u[np.argmin(cost)])
 
 
 def _radius_before_tip(t: ViewTree, i: int) -> float:

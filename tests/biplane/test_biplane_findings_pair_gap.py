@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 
-from ductree.reconstruct.biplane_findings import LONG_GAP_MM, find_candidates, view_candidates
+from ductree.reconstruct.biplane_findings import LONG_GAP_MM, _end_in_other_view, find_candidates, view_candidates
 from ductree.reconstruct.biplane_graph import view_graph
 from ductree.reconstruct.biplane_match import Built, DepthMap
 from ductree.tree import DuctTree
@@ -153,3 +153,24 @@ def test_a_wide_end_is_at_the_end_of_the_tree_as_its_view_sees_it(tail_mm, repor
         assert len(cut) == 1 and np.linalg.norm(np.array(cut[0]["point_bf"]) - END) < 0.5, cut
     else:
         assert cut == []
+
+
+def test_of_two_ends_at_that_depth_the_one_that_agrees_best_wins():
+    # two lateral ducts end as wide as the CC's wide end (0.45 mm), B at depth 22.0 (z = -4) and C at 22.8
+    # (z = +5); the reading's guess z = +1 is nearer C (4 mm against 5), but B ends at the CC end's depth:
+    # cost 0 + 5/5 against 0.8 + 4/5 (depth difference per mm, distance from the guess per 5 mm)
+    fork = (0.0, 2.0, 0.0)
+    segs = [((0.0, 0.0, 0.0), fork, 0.5, 0.5), (fork, tuple(END), 0.45, 0.45),
+            (fork, (5.0, 22.8, 5.0), 0.45, 0.45)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tb = view_graph(draw("lateral", segs), nipple_px=None).tree()
+    ends = tb.ud[tb.kind == 3]
+    assert len(ends) == 2
+    p = np.array([END[0], END[1], 1.0])
+    _end_in_other_view(p, END[1], "cc", tb, DepthMap(), r_end_mm=0.45)
+    assert abs(p[2] - END[2]) < 0.3, p
+    # a guess beside C (z = +4) makes C's end the better one
+    q = np.array([END[0], END[1], 4.0])
+    _end_in_other_view(q, END[1], "cc", tb, DepthMap(), r_end_mm=0.45)
+    assert abs(q[2] - 5.0) < 0.3, q
