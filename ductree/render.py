@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from .atomic import make_output_dir
-from .errors import InputError
+from .errors import DuctreeWarning, InputError
 from .scene import (
     BREAST_VIEWS,
     DEPTH_VIEWS,
@@ -541,6 +542,15 @@ class Renderer:
         sx0 = x0 if title_left else w - margin - 24 * k - sw
         self._text(sub, (sx0, y0 + th + 4 * k, sx0 + sw, y0 + th + 4 * k + sh), sfont, "#444444")
         reserved.append((min(x0, sx0) - 4, y0 - 4, max(x0 + tw, sx0 + sw) + 4, y0 + th + sh + 8 * k))
+        # A lesion of the case that could not be placed is not in the picture: say so on it.
+        ly = y0 + th + sh + 10 * k
+        for label, why in scene.unplaced:
+            note = f"{label} not drawn: {why}"
+            nw, nh = _text_size(note, sfont, True)
+            nx0 = x0 if title_left else w - margin - 24 * k - nw
+            self._text(note, (nx0, ly, nx0 + nw, ly + nh), sfont, "#C0392B", bold=True)
+            reserved.append((nx0 - 4, ly - 4, nx0 + nw + 4, ly + nh + 4))
+            ly += nh + 4 * k
         # Orientation letters at the edge midpoints.
         lfont = int(round(30 * k))
         for edge, text in cam.edge_letters().items():
@@ -796,6 +806,8 @@ def render_views(case: "Case", views: Sequence[str] | None = None, out_dir: str 
         make_output_dir(out)
     if scene is None:
         scene = build_scene(case, located, plans, options)
+    for label, why in scene.unplaced:       # what the pictures leave out is said, not only written on them
+        warnings.warn(f"{case.id}: lesion {label!r} is not drawn: {why}", DuctreeWarning, stacklevel=2)
     if renderer is None:
         if plotter is not None:
             renderer = Renderer(size, background=bg, plotter=plotter)

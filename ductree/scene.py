@@ -425,6 +425,7 @@ class Scene:
     labels: list[Label] = field(default_factory=list)
     legend: list[LegendEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unplaced: list[tuple[str, str]] = field(default_factory=list)   #: (label, why) of lesions not drawn
     duct_span_mm: float = 0.0
     duct_rows: int = 1
     #: BF positions of every tree node (for label placement and tests).
@@ -901,6 +902,7 @@ def build_scene(case_or_tree: "Case | DuctTree", located: Sequence[Any] | None =
         info = lesion_info(les)
         if info is None:
             scene.warnings.append(f"lesion {les.label!r} is unplaced ({les.reason}); it is not drawn")
+            scene.unplaced.append((str(les.label), str(les.reason or "not placed").split(";")[0]))
         else:
             infos.append(info)
     scene.lesions = infos

@@ -144,3 +144,32 @@ def test_cli_render_case_with_missing_source(tmp_path):
     r = _cli("render", str(case), "--out", str(tmp_path / "v"))
     assert r.returncode == 2 and "source.tree" in r.stderr and "nowhere.json" in r.stderr
     assert not (tmp_path / "v").exists()
+
+
+def test_a_lesion_that_cannot_be_placed_is_named_on_the_picture_and_in_a_warning(phantom_cases, tmp_path):
+    import shutil
+
+    folder = tmp_path / "case"
+    shutil.copytree(phantom_cases["L"].parent, folder)
+    toml = folder / phantom_cases["L"].name
+    plain = _cli("render", str(toml), "--out", str(tmp_path / "before"), "--views", "front", "--size", "512,512",
+                 "--mesher", "tubes")
+    assert plain.returncode == 0, plain.stderr
+    # a lesion 95 mm deep at 6 o'clock: no duct of the phantom reaches there
+    toml.write_text(toml.read_text() + '\n[[lesion]]\nlabel = "X9"\nclock = "6:00"\ndepth_mm = 95\n'
+                    'kind = "papilloma"\n')
+    r = _cli("render", str(toml), "--out", str(tmp_path / "after"), "--views", "front", "--size", "512,512",
+             "--mesher", "tubes")
+    assert r.returncode == 0, r.stderr
+    assert "lesion 'X9' is not drawn" in r.stderr
+    assert "not drawn" not in plain.stderr
+
+    def red_in_title_band(path):
+        with Image.open(path) as im:
+            img = np.asarray(im.convert("RGB")).astype(int)
+        band = img[: img.shape[0] // 6, : img.shape[1] // 2]
+        return int(((band[:, :, 0] > 150) & (band[:, :, 1] < 90) & (band[:, :, 2] < 90)).sum())
+
+    # the caption under the case name is written in red, where the picture had none
+    assert red_in_title_band(tmp_path / "before" / "front.png") == 0
+    assert red_in_title_band(tmp_path / "after" / "front.png") > 20
