@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..tree import DuctTree
+from ..tree import DuctTree, iter_rows_children
 from .biplane_graph import ViewTree, _edt, _polyline_length
 from .biplane_match import Built, DepthMap
 from .biplane_options import BiplaneOptions
@@ -988,8 +988,9 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
             row = int(np.argmin(np.linalg.norm(b.pos - p, axis=1)))
             for key, c in (("cc", A[i]), ("lateral", B[j])):
                 placed.append({**c, "view": key, "row": row, "node": row, "point": p, "paired": True})
+    reach = _reach_mm(b.parent, b.pos)
     for key, coords in (("cc", b.cc_ud), ("lateral", b.lat_ud)):
-        ends_here = _ends_in_view(b.parent, b.view, key, b.pos)
+        ends_here = _ends_in_view(b.parent, b.view, key, reach)
         seen = np.isin(np.asarray(b.view), ("both", key)) & np.all(np.isfinite(coords), axis=1)
         for k, c in enumerate(per_view[key]):
             if k in paired[key]:
@@ -1154,24 +1155,22 @@ def _end_just_past(parent: np.ndarray, coords: np.ndarray, ends: np.ndarray, row
     return False
 
 
-def _ends_in_view(parent: np.ndarray, seen_in, key: str, pos_mm: np.ndarray) -> np.ndarray:
+def _ends_in_view(parent: np.ndarray, seen_in, key: str, reach_mm: np.ndarray) -> np.ndarray:
     """Rows where the tree ends as view ``key`` sees it: no child seen in that view (``seen_in`` per row:
     ``"both"``, ``"cc"`` or ``"lateral"``), and what hangs on past it (seen in the other view only) reaches
-    at most :data:`ONE_VIEW_TAIL_MM` (3D, ``pos_mm`` BF). A duct ending wide in the CC is at an end of the
+    at most :data:`ONE_VIEW_TAIL_MM` (``reach_mm``: :func:`_reach_mm`). A duct ending wide in the CC is at an end of the
     tree even where the reading carries it a little farther on a piece seen in the lateral only; a long
     piece there is the duct going on, hidden in this view."""
     seen_in = np.asarray(seen_in)
     kids = np.flatnonzero((parent >= 0) & ((seen_in == "both") | (seen_in == key)))
     has_child = np.zeros(len(parent), dtype=bool)
     has_child[parent[kids]] = True
-    return ~has_child & (_reach_mm(parent, pos_mm) <= ONE_VIEW_TAIL_MM)
+    return ~has_child & (reach_mm <= ONE_VIEW_TAIL_MM)
 
 
 def _reach_mm(parent: np.ndarray, pos_mm: np.ndarray) -> np.ndarray:
-    """Per row, the longest path (mm) from it down through its descendants."""
-    children: list[list[int]] = [[] for _ in parent]
-    for i in np.flatnonzero(parent >= 0):
-        children[parent[i]].append(int(i))
+    """Per row, the longest path (mm, ``pos_mm`` BF) from it down through its descendants."""
+    children = iter_rows_children(parent)
     order = [int(i) for i in np.flatnonzero(parent < 0)]
     for i in order:                   # breadth-first: every row after its parent
         order.extend(children[i])
