@@ -53,11 +53,11 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    wrong T cuts ended outward against 14% of the right ones; with 0.3 the
    wrong cuts of the 280 views go 171 -> 152 and the mean 3D error 0.566 ->
    0.534 mm on the seven tuning sets (5 better) and 0.560 -> 0.535 mm on
-   thirteen others (8 better; 0.2 gave 0.525 and 0.556). It is off (0.0)
-   by default for now: with 0.3, seed 7005 keeps a depth map 3.2 mm wrong
-   that it rejected before, and on seed 1012 the nodes flagged uncertain are
-   placed 1.9x worse than the others instead of over 2x (both are seeded
-   tests). The pairing must break the cycle. What is left is a tree.
+   thirteen others (8 better; 0.2 gave 0.525 and 0.556). It is the default
+   together with the shifted re-reading of the depth map (``map_shifts_mm``
+   in :class:`~ductree.reconstruct.biplane_options.BiplaneOptions`): alone it
+   made one seed's right depth map read a subtree on the wrong ducts, a near
+   tie that a 0.04 mm move of the map flips. The pairing must break the cycle. What is left is a tree.
 
 The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
 (``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
@@ -93,7 +93,7 @@ class ViewOptions:
     t_penalty: float = 0.15              #: a T (duct ending on another) scores worse than an X by this
     touch_penalty: float | None = -0.3   #: two ducts touching (not crossing) score this much worse than an X
                                          #: (None: no touch is read; see the module docs)
-    t_outward_penalty: float = 0.0       #: a T whose ending arm points away from the nipple scores this much
+    t_outward_penalty: float = 0.3       #: a T whose ending arm points away from the nipple scores this much
                                          #: worse (a child leaving its fork looks like that; 0.3 is the measured
                                          #: setting, not yet the default: see the module docs)
     t_outward_cos: float = 0.3           #: ... "away": cosine of the arm with the root-to-node direction above this

@@ -99,7 +99,8 @@ Coordinates: view ``(u, d)`` mm from the nipple as in
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -109,7 +110,7 @@ from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius
                             _Track, nearly_tied_cuts, tree_with_cuts)
 
 __all__ = ["GuidedOptions", "MaskLines", "Reading", "choose_reading", "consistency", "guided_reading",
-           "mask_lines", "project", "readings_spread", "track_in_mask"]
+           "mask_lines", "project", "readings_spread", "reread_shifted", "track_in_mask"]
 
 
 @dataclass(frozen=True)
@@ -682,6 +683,7 @@ class Reading:
     name: str                        #: "matched", "guided_by_cc" or "guided_by_lateral"
     built: Built
     info: dict
+    guide: ViewTree | None = field(default=None, repr=False)   #: the guide view's tree (guided readings)
 
 
 def _finish(acc: _Acc) -> Built:
@@ -999,7 +1001,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     info = {"guide": guide_kind, "track_cost": round(total_cost, 3), "length_mm": round(length_mm, 2),
             "held_mm": round(held_mm, 2), "inside_blob_mm": round(inside_mm, 2),
             "hidden_branches": len(hidden), "hidden_mm": round(sum(h for h in hidden), 2)}
-    return Reading(name=f"guided_by_{guide_kind}", built=b, info=info)
+    return Reading(name=f"guided_by_{guide_kind}", built=b, info=info, guide=guide)
 
 
 def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray, own, q: np.ndarray,
@@ -1269,10 +1271,11 @@ def consistency(b: Built, vga: ViewGraph, vgb: ViewGraph, f: DepthMap, opt: Guid
 
 def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, vgb: ViewGraph, f: DepthMap,
                    mopt: MatchOptions | None = None, opt: GuidedOptions | None = None,
-                   recut_below: float | None = None) -> tuple[Built, dict, list[Built]]:
+                   recut_below: float | None = None) -> tuple[Built, dict, list[Built], Reading]:
     """The reading to keep and why: the matched one, or (``opt.choose``) a guided one that explains the
     masks better by ``opt.switch_margin`` (:func:`consistency`, masks only). Returns the rows, a
-    JSON-ready record (every candidate's scores, the one chosen, the reason) and the readings not kept.
+    JSON-ready record (every candidate's scores, the one chosen, the reason), the readings not kept and
+    the kept :class:`Reading` (with its guide tree, for :func:`reread_shifted`).
     With ``recut_below``, the crossings are re-cut only if the better guided reading scores less than
     that (a reading that cannot compete is not refined)."""
     opt = opt or GuidedOptions()
@@ -1307,7 +1310,7 @@ def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, v
                f"{scores['matched']['score']:.3f}, margin {opt.switch_margin})")
     record = {"chosen": best.name, "why": why, "switch_margin": opt.switch_margin,
               "candidates": {r.name: {**scores[r.name], **r.info} for r in cands}}
-    return best.built, record, [r.built for r in cands if r is not best]
+    return best.built, record, [r.built for r in cands if r is not best], best
 
 
 def _recut(r: Reading, sc: dict, guide: ViewTree, gvg: ViewGraph, ovg: ViewGraph, other: ViewTree,
@@ -1328,6 +1331,36 @@ def _recut(r: Reading, sc: dict, guide: ViewTree, gvg: ViewGraph, ovg: ViewGraph
         r, sc = best
         r.info["recut"] = 1
     return r, sc
+
+
+def reread_shifted(kept: Reading, score: float, vga: ViewGraph, vgb: ViewGraph, ta: ViewTree, tb: ViewTree,
+                   f: DepthMap, shifts_mm: Sequence[float], margin: float, mopt: MatchOptions | None = None,
+                   opt: GuidedOptions | None = None) -> tuple[Reading, float, DepthMap, list[dict]]:
+    """Read the kept guided reading's guide again with the depth map's offset moved by each of ``shifts_mm``
+    (mm); keep the reading whose :func:`consistency` score is lower by more than ``margin``.
+
+    A guided reading hinges on nearly tied choices: two sibling branches of the guide that can take each
+    other's duct in the other view are costed by their subtrees read each on its own, and a shift of the
+    depth map by 0.1 mm, far below what the fit resolves, can flip them (a whole subtree then follows the
+    wrong ducts). The masks tell the readings apart. Returns the reading kept (``kept`` itself when no
+    shift scores better), its score, its map, and a record of every shift tried.
+    """
+    opt = opt or GuidedOptions()
+    if kept.guide is None:
+        return kept, score, f, []
+    kind = kept.info["guide"]
+    ovg, other = (vgb, tb) if kind == "cc" else (vga, ta)
+    best, best_score, best_f, tried, at = kept, score, f, [], None
+    for k, shift in enumerate(shifts_mm):
+        g = replace(f, b=f.b + float(shift))
+        r = guided_reading(kept.guide, ovg, other, g, kind, mopt, opt)
+        sc = consistency(r.built, vga, vgb, g, opt)["score"]
+        tried.append({"shift_mm": float(shift), "score": sc})
+        if sc < best_score - margin:
+            best, best_score, best_f, at = r, sc, g, k
+    for k, rec in enumerate(tried):
+        rec["kept"] = k == at
+    return best, best_score, best_f, tried
 
 
 def readings_spread(kept: Built, others: list[Built], step_mm: float = 0.25) -> np.ndarray:

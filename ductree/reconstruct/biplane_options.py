@@ -37,3 +37,4 @@ class BiplaneOptions:
     map_tries: int = 3                     #: depth maps read in full (the fitted one and the runners-up) ...
     map_switch_margin: float = 0.01        #: ... a runner-up is kept if its reading scores this much lower
     map_recut_within: float = 0.1          #: ... its crossings re-cut only if it scores within this of the fitted's
+    map_shifts_mm: tuple[float, ...] = (-0.1, 0.1)  #: the kept guided reading read again with the map's offset moved by these

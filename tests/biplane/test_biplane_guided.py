@@ -102,7 +102,7 @@ def test_reading_is_recorded_and_consistency_prefers_the_right_tree():
     ta, tb = ga.tree(), gb.tree()
     f = DepthMap()
     rd = guided_reading(tb, ga, ta, f, "lateral")
-    built, rec, others = choose_reading(rd.built, ta, tb, ga, gb, f, opt=GuidedOptions(choose=True))
+    built, rec, others, _ = choose_reading(rd.built, ta, tb, ga, gb, f, opt=GuidedOptions(choose=True))
     assert len(others) == 2 and all(o is not built for o in others)
     assert set(rec["candidates"]) == {"matched", "guided_by_cc", "guided_by_lateral"}
     assert rec["chosen"] in rec["candidates"] and rec["why"]

@@ -47,11 +47,9 @@ def _through_fork(t, tip) -> bool:
     return bool(np.min(np.linalg.norm(_path_nodes(t, tip[:2]) - FORK[:2], axis=1)) < 0.6)
 
 
-OUTWARD = ViewOptions(t_outward_penalty=0.3)     # the measured setting (not yet the default)
-
-
 def test_the_cycle_is_cut_at_the_crossing_and_the_fork_keeps_both_children():
-    t = _tree(OUTWARD)
+    assert ViewOptions().t_outward_penalty == 0.3       # the measured setting is the default
+    t = _tree(ViewOptions())
     # both children reach the root through their fork
     assert _through_fork(t, C2_TIP) and _through_fork(t, C1_TIP)
     # the cut is made where D crosses C1, not at the fork
@@ -63,9 +61,8 @@ def test_the_cycle_is_cut_at_the_crossing_and_the_fork_keeps_both_children():
 
 
 def test_without_the_penalty_the_fork_is_read_as_a_t():
-    # what the penalty replaces (the default for now): C1's arm read as ending on a trunk that runs straight
-    # on into C2
-    t = _tree(ViewOptions())
+    # what the penalty replaced: C1's arm read as ending on a trunk that runs straight on into C2
+    t = _tree(ViewOptions(t_outward_penalty=0.0))
     (cut,) = t.crossings
     assert cut["kind"] == "T" and np.linalg.norm(np.array(cut["ud"]) - FORK[:2]) < 2.0, cut
     assert not _through_fork(t, C2_TIP)

@@ -18,7 +18,7 @@ from ductree.reconstruct.biplane_guided import readings_spread
 from ductree.reconstruct.biplane_match import Built
 from ductree.reconstruct.biplane_options import BiplaneOptions
 
-from biplane_helpers import rebuild, simulated_pair
+from biplane_helpers import bench_branches, rebuild, simulated_pair
 
 
 def _line(points) -> Built:
@@ -90,11 +90,21 @@ def test_every_node_carries_its_spread_and_a_sigma_that_covers_it(rebuilt):
 
 
 def test_uncertain_nodes_are_the_ones_placed_worse(rebuilt):
-    t, sim = rebuilt
-    err = _truth_distance(t, sim)
-    sigma = np.array([t.nodes[n]["pos_sigma_mm"] for n in t.node_ids])
+    # a calibration claim, so checked over four benchmark cases pooled (seed 1012 of the fixture and its
+    # neighbours; one case alone swings: 1012 gives 1.9x to 2.6x as the readings change)
+    cases = [rebuilt]
+    for seed, lat in ((1010, "R"), (1011, "L"), (1013, "L")):
+        sim = simulated_pair(seed, bench_branches(seed - 1000), lat)
+        cases.append((rebuild(sim, lat), sim))
+    errs, sigmas = [], []
+    for k, (tree, truth) in enumerate(cases):
+        err = _truth_distance(tree, truth)
+        sigma = np.array([tree.nodes[n]["pos_sigma_mm"] for n in tree.node_ids])
+        assert 0 < np.sum(sigma >= 1.0) < len(sigma), k
+        errs.append(err)
+        sigmas.append(sigma)
+    err, sigma = np.concatenate(errs), np.concatenate(sigmas)
     unsure = sigma >= 1.0
-    assert 0 < unsure.sum() < len(unsure)
     assert err[unsure].mean() > 2.0 * err[~unsure].mean()
     # the sigma is a 1 SD: most nodes lie within 2 sigma of the true centreline
     assert np.mean(err <= 2.0 * sigma) >= 0.7
