@@ -291,7 +291,8 @@ def _shift_map(best: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedOp
     """Read the kept guided reading again with the depth map's offset moved by ``map_shifts_mm``; keep the
     reading that explains both masks best (by ``map_switch_margin``; see
     :func:`~ductree.reconstruct.biplane_guided.reread_shifted`). The shifts tried and their scores are in
-    ``quality["reading"]["map_shifts"]``; a kept shift also moves ``quality["depth_map"]``."""
+    ``quality["reading"]["map_shifts"]``; a kept shift also moves ``quality["depth_map"]``, and the reading
+    it replaces counts among the readings not kept (their spread is an uncertainty)."""
     if best.kept is None or best.kept.guide is None or not opt.map_shifts_mm:
         return best
     reading, score, f, tried = reread_shifted(best.kept, best.score, ga, gb, best.ta, best.tb, best.f,
@@ -301,7 +302,8 @@ def _shift_map(best: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedOp
     if reading is best.kept:
         return best
     best.quality["depth_map"] = {**f.as_dict(), "shifted_mm": round(f.b - best.f.b, 4)}
-    return replace(best, f=f, built=reading.built, score=score, kept=reading)
+    # the reading replaced is one the masks nearly allowed: where it puts a duct elsewhere, that is uncertain
+    return replace(best, f=f, built=reading.built, score=score, kept=reading, others=best.others + [best.built])
 
 
 # --------------------------------------------------------------------------- building the tree

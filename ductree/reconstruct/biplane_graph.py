@@ -57,7 +57,8 @@ The steps, on the mask of one :class:`~ductree.io.images2d.View2D`:
    together with the shifted re-reading of the depth map (``map_shifts_mm``
    in :class:`~ductree.reconstruct.biplane_options.BiplaneOptions`): alone it
    made one seed's right depth map read a subtree on the wrong ducts, a near
-   tie that a 0.04 mm move of the map flips. The pairing must break the cycle. What is left is a tree.
+   tie that a 0.04 mm move of the map flips. The pairing must break the
+   cycle. What is left is a tree.
 
 The result is a :class:`ViewTree`: nodes in ``(u, d)`` mm from the nipple
 (``u`` = BF x on a CC, BF z on a lateral; ``d`` = depth), each node's
@@ -94,8 +95,7 @@ class ViewOptions:
     touch_penalty: float | None = -0.3   #: two ducts touching (not crossing) score this much worse than an X
                                          #: (None: no touch is read; see the module docs)
     t_outward_penalty: float = 0.3       #: a T whose ending arm points away from the nipple scores this much
-                                         #: worse (a child leaving its fork looks like that; 0.3 is the measured
-                                         #: setting, not yet the default: see the module docs)
+                                         #: worse (a child leaving its fork looks like that; see the module docs)
     t_outward_cos: float = 0.3           #: ... "away": cosine of the arm with the root-to-node direction above this
     defect_ratio: float = 0.3            #: (duct radius beyond - wall) / hole half-width at least this: a defect
     defect_min_width_fraction: float = 0.25  #: a defect hole is at least this fraction of the duct's width
