@@ -282,8 +282,7 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
             best, kept = r, len(record) - 1
     for k, rec in enumerate(record):
         rec["kept"] = k == kept
-    best.quality["depth_map_choice"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}
-                                        for rec in record]
+    best.quality["depth_map_choice"] = [_rounded(rec) for rec in record]
     return best
 
 
@@ -297,13 +296,17 @@ def _shift_map(best: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedOp
         return best
     reading, score, f, tried = reread_shifted(best.kept, best.score, ga, gb, best.ta, best.tb, best.f,
                                               opt.map_shifts_mm, opt.map_switch_margin, opt.match, guided)
-    best.quality["reading"]["map_shifts"] = [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in t.items()}
-                                             for t in tried]
+    best.quality["reading"]["map_shifts"] = [_rounded(t) for t in tried]
     if reading is best.kept:
         return best
     best.quality["depth_map"] = {**f.as_dict(), "shifted_mm": round(f.b - best.f.b, 4)}
     # the reading replaced is one the masks nearly allowed: where it puts a duct elsewhere, that is uncertain
     return replace(best, f=f, built=reading.built, score=score, kept=reading, others=best.others + [best.built])
+
+
+def _rounded(rec: dict) -> dict:
+    """A record for ``graph["biplane"]``: its floats to 4 decimals."""
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in rec.items()}
 
 
 # --------------------------------------------------------------------------- building the tree
