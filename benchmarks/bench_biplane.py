@@ -306,6 +306,8 @@ def _score(tree, sim) -> dict:
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
             "confidence": (tree.graph.get("biplane") or {}).get("confidence"),
             "reading": ((tree.graph.get("biplane") or {}).get("reading") or {}).get("chosen", "matched"),
+            "fork_moved": any(m.get("kept") for m in ((tree.graph.get("biplane") or {}).get("reading") or {})
+                              .get("fork_moves", [])),
             "runner_up_map": any(m.get("kept") and not m.get("fitted")
                                  for m in (tree.graph.get("biplane") or {}).get("depth_map_choice", [])),
             **by_view}
@@ -530,6 +532,9 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "depth map: a runner-up map kept (its reading explains the masks better)",
             100 * float(np.mean([bool(r.get("runner_up_map")) for r in ours])), "%", "-", None, False, "",
             "the fitted map otherwise; see graph.biplane.depth_map_choice"),
+        Row(BENCH, "a guide fork moved back to where the other view forks (its reading explains the masks better)",
+            100 * float(np.mean([bool(r.get("fork_moved")) for r in ours])), "%", "-", None, False, "",
+            "see graph.biplane.reading.fork_moves"),
         Row(BENCH, "where lost (matched reading): 3D error of nodes matched in both views", float(np.mean(m_err)), "mm", "-", None,
             False, "", f"{len(m_err)} nodes; nearest truth centreline"),
         Row(BENCH, "where lost (matched reading): 3D error of one-view nodes", float(np.mean(s_err)) if len(s_err) else float("nan"),

@@ -68,6 +68,7 @@ done (holes, gaps, crossings, specks, fragments).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 
@@ -1325,6 +1326,34 @@ def fork_slack(tree: ViewTree, memo: dict | None = None) -> np.ndarray:
         out[i] = max(best, _merged_run(tree, i))
         if key is not None:
             memo[key] = out[i]
+    return out
+
+
+def fork_moved_back(tree: ViewTree, i: int, k: int) -> ViewTree:
+    """The tree with fork ``i`` moved up its own edge to the edge's point ``k`` (view mm, same rows).
+
+    Where two children leave a fork at a small angle in this projection, they
+    run on top of each other and the skeleton forks only where they part:
+    the junction is seen too deep. Moving it back gives the stretch between
+    point ``k`` and the junction seen to every child (each child's edge starts
+    with it), as the children truly share it in this view. The copy has edge
+    lists of its own (nothing remembered on ``tree`` is reused for it); its
+    ``fork_slack`` is the original's. ``tree`` itself is left unchanged.
+    """
+    edge, rad = np.asarray(tree.edge_ud[i]), np.asarray(tree.edge_r[i])
+    if not 0 < k < len(edge) - 1:
+        raise ValueError(f"point {k} is not inside edge {i} (points 1..{len(edge) - 2})")
+    edge_ud, edge_r = list(tree.edge_ud), list(tree.edge_r)
+    edge_ud[i], edge_r[i] = edge[:k + 1], rad[:k + 1]
+    for c in tree.children[i]:
+        edge_ud[c] = np.vstack([edge[k:], np.asarray(tree.edge_ud[c])[1:]])
+        edge_r[c] = np.concatenate([rad[k:], np.asarray(tree.edge_r[c])[1:]])
+    ud, r = tree.ud.copy(), tree.r.copy()
+    ud[i], r[i] = edge[k], rad[k]
+    out = copy.copy(tree)
+    for name in [n for n in out.__dict__ if n.startswith("_")]:
+        del out.__dict__[name]                   # values remembered on the original (see ViewTree.remembered)
+    out.ud, out.r, out.edge_ud, out.edge_r = ud, r, edge_ud, edge_r
     return out
 
 

@@ -86,6 +86,34 @@ re-read on its own and the best-scoring reading is kept. Every cut within
 takes 2.8 times as long on the benchmark's 2000 px pair (many crossings), so
 the default re-reads one; the three most tied give 0.583 mm at 1.13 times.
 
+**Forks seen too deep, moved back** (:func:`reread_forks`). Two children
+leaving a fork at a small angle in one projection run on top of each other
+there, and the skeleton forks only where they part. On seeds 1000-1019, 139
+of the phantoms' 557 forks (both views; terminal branches under 2 mm left
+out) are seen more than 1 mm too deep, by 4.5 mm at the median (the fork
+slack of the matching covers 16% of them). Guided by such a tree, the child
+that parts first in the other view starts on its parent's duct there and
+follows a wrong duct, and its own stretch before the guide's fork is left to
+a one-view guess. A fork is never seen too shallow, so where the other view's
+own tree forks 1-10 mm shallower on the parent's track
+(:func:`late_fork_moves`), the guide's fork is moved back there
+(:func:`~ductree.reconstruct.biplane_graph.fork_moved_back`: every child's
+edge starts with the shared stretch) and the guide read again; the reading
+is kept if it explains the masks better (``map_switch_margin``). Per fork the
+shortest such move, at most ``fork_move_tries`` (3) of them, the shortest
+first: each is one guided reading (about 0.06-0.1 s). With the simulator's
+own depth map and the guide read from the masks, picking a guide by the score
+gives 0.61 mm on seeds 1000-1019 and 0.64 mm on 3000-3019; with guide forks
+moved back to any fork of the other view 1-10 mm shallower, one at a time
+while the score drops, 0.51 and 0.47 mm (with the projected phantom as the
+guide, 0.08 and 0.12 mm: the guide's 2D tree is where the rest of the error
+is). In the full reconstruction, the mean 3D
+error over 140 tuning cases (seeds 1000-7019) goes 0.518 -> 0.483 mm, over
+260 other cases (9000, 11000-14000, 23000-30000) 0.520 -> 0.511 mm and over
+80 fresh ones (35000-38000) 0.499 -> 0.496 mm. Every move tried
+(``fork_move_tries=99``) gives 0.500 mm on those 260 cases at one guided
+reading per proposed fork (4.5 on average; 7 on the benchmark's 2000 px pair).
+
 **Spread between readings** (:func:`readings_spread`). Where the readings
 agree, the kept one is usually right; where they put a duct in different
 places, any of them may be wrong. Each kept row's distance to the farthest
@@ -105,7 +133,7 @@ from typing import Sequence
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .biplane_graph import ViewGraph, ViewTree
+from .biplane_graph import ViewGraph, ViewTree, fork_moved_back
 from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius, _place_single, _resample,
                             _Track, nearly_tied_cuts, tree_with_cuts)
 
@@ -152,6 +180,10 @@ class GuidedOptions:
     recut_margin: float = 0.8        #: ... those whose runner-up scored within this of the cut made (view units)
     recut_gain: float = 0.0          #: ... kept when the self-consistency score drops by more than this
     recut_best_only: bool = True     #: ... for the guide whose reading scores better only (time)
+    fork_move_tries: int = 3         #: forks of the kept guide moved back to an other-view fork, at most this many
+    fork_move_min_mm: float = 1.0    #: ... that fork lies this much (depth) ...
+    fork_move_max_mm: float = 10.0   #: ... to this much shallower than the guide's, on the parent's track
+    fork_move_tol_mm: float = 0.5    #: ... within the duct's radius + this of the position tracked there
 
 
 # --------------------------------------------------------------------------- the other view as lines of equal depth
@@ -684,6 +716,9 @@ class Reading:
     built: Built
     info: dict
     guide: ViewTree | None = field(default=None, repr=False)   #: the guide view's tree (guided readings)
+    #: per guide branch (row): its samples' depth in the other view, the position tracked there (view mm),
+    #: whether that position is on contrast, the guide radius (mm) and the samples in the guide view (view mm)
+    tracks: dict | None = field(default=None, repr=False)
 
 
 def _finish(acc: _Acc) -> Built:
@@ -733,10 +768,11 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
 
     # samples of every guide branch, their candidates, and the positions at each branch's end (E); what
     # depends only on a branch (and, bottom-up, on its subtree) is remembered across readings of the same
-    # views and map by content: a guide re-cut at a crossing shares most of its branches
+    # views and map by content: a guide re-cut at a crossing, or with a fork moved, shares most of its
+    # branches (so do their tracks: ``runs``, below)
     cache = other_vg.__dict__.setdefault("_guided_cache", {}).setdefault(
-        (guide_kind, float(f.a), float(f.b), float(f.knee_mm), opt), ({}, {}))
-    prep, back = cache
+        (guide_kind, float(f.a), float(f.b), float(f.knee_mm), opt), ({}, {}, {}))
+    prep, back, runs = cache
     resampled = other_vg.__dict__.setdefault("_guided_resampled", {})
     samp: dict[int, tuple] = {}
     ends: dict[int, np.ndarray] = {0: np.array([uo0])}
@@ -775,8 +811,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     # bottom-up: each branch's cost (with everything below it) for every start position at its fork
     msg = {i: np.zeros(len(ends[i])) for i in range(guide.n)}
     msg_hold = {i: 0.0 for i in range(guide.n)}
+    skey: dict[int, tuple] = {}
     if opt.subtree:
-        skey: dict[int, tuple] = {}
         for i in range(guide.n - 1, 0, -1):
             p = int(guide.parent[i])
             # the branch, where it starts (its parent's end positions) and its subtree, children in the order
@@ -797,7 +833,6 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     val_at = {0: uo0}
     tracks: dict[int, tuple] = {}
 
-    memo: dict[int, list] = {}
     pre_near: dict[int, tuple] = {}
 
     def near_pre(i: int) -> tuple | None:
@@ -818,8 +853,10 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
         if sib_pts is not None:
             extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt,
                                                      near_pre(i))
-        # an earlier run from the same start whose track stays the cheapest under these costs is this run
-        for v_prev, ex_prev, res in memo.get(i, ()):
+        # an earlier run of the same branch and subtree (in this reading or another of these views and map)
+        # from the same start whose track stays the cheapest under these costs is this run
+        key = skey.get(i, bkey[i])
+        for v_prev, ex_prev, res in runs.get(key, ()):
             if v_prev == v0 and _still_best(ex_prev, extra, res[5], len(c_u)):
                 return res
         if extra.any():
@@ -828,7 +865,10 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                                           hold_feat[i] + msg_hold[i])
         keep = st == 1
         res = (u_o, st, e, cost, np.column_stack([u_o[keep], d_o[keep], R[keep]]), path)
-        memo.setdefault(i, []).append((v0, extra, res))
+        seen_runs = runs.setdefault(key, [])
+        seen_runs.append((v0, extra, res))
+        if len(seen_runs) > 16:                      # the oldest go (a bound on the look-up, not a result)
+            del seen_runs[0]
         return res
 
     import itertools
@@ -1001,7 +1041,8 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
     info = {"guide": guide_kind, "track_cost": round(total_cost, 3), "length_mm": round(length_mm, 2),
             "held_mm": round(held_mm, 2), "inside_blob_mm": round(inside_mm, 2),
             "hidden_branches": len(hidden), "hidden_mm": round(sum(h for h in hidden), 2)}
-    return Reading(name=f"guided_by_{guide_kind}", built=b, info=info, guide=guide)
+    other_tracks = {i: (samp[i][3], tracks[i][0], tracks[i][1] == 1, samp[i][1], samp[i][0]) for i in tracks}
+    return Reading(name=f"guided_by_{guide_kind}", built=b, info=info, guide=guide, tracks=other_tracks)
 
 
 def _nearest_other_within(kd_all: cKDTree, radius: np.ndarray, owner: np.ndarray, own, q: np.ndarray,
@@ -1361,6 +1402,76 @@ def reread_shifted(kept: Reading, score: float, vga: ViewGraph, vgb: ViewGraph, 
     for k, rec in enumerate(tried):
         rec["kept"] = k == at
     return best, best_score, best_f, tried
+
+
+def late_fork_moves(kept: Reading, other: ViewTree, opt: GuidedOptions | None = None) -> list[tuple[int, int, float]]:
+    """Forks of the kept reading's guide that the other view shows shallower, on the parent's track.
+
+    A fork is never seen too shallow in a projection, only too deep (its
+    children overlapping in that view). Where the other view's own tree forks
+    ``fork_move_min_mm`` to ``fork_move_max_mm`` shallower than a guide fork,
+    within the duct's radius + ``fork_move_tol_mm`` of the position the guide's
+    parent branch was tracked to there (on contrast), the guide's fork may
+    lie there. Returns ``(row, point of its edge, mm moved along it)``: per
+    fork the shortest such move, the shortest first, at most
+    ``fork_move_tries`` (each costs a guided reading).
+    """
+    opt = opt or GuidedOptions()
+    guide, tracks = kept.guide, kept.tracks
+    if guide is None or not tracks or opt.fork_move_tries <= 0:
+        return []
+    o_forks = np.flatnonzero([len(c) >= 2 for c in other.children])
+    if not len(o_forks):
+        return []
+    found: dict[int, tuple[int, float]] = {}
+    for i in range(1, guide.n):
+        if len(guide.children[i]) < 2 or i not in tracks:
+            continue
+        d_o, u_o, seen, radius, samples = tracks[i]
+        edge = np.asarray(guide.edge_ud[i])
+        for q in o_forks:
+            uq, dq = other.ud[q]
+            if not opt.fork_move_min_mm <= d_o[-1] - dq <= opt.fork_move_max_mm:
+                continue
+            j = int(np.argmin(np.abs(d_o - dq)))
+            if abs(d_o[j] - dq) > 0.3 or not seen[j] or abs(u_o[j] - uq) > radius[j] + opt.fork_move_tol_mm:
+                continue
+            k = int(np.argmin(np.linalg.norm(edge - samples[j], axis=1)))
+            if 0 < k < len(edge) - 1:
+                mm = float(np.sum(np.linalg.norm(np.diff(edge[k:], axis=0), axis=1)))
+                if i not in found or (mm, k) < (found[i][1], found[i][0]):
+                    found[i] = (k, mm)
+    moves = sorted(((i, k, mm) for i, (k, mm) in found.items()), key=lambda m: (m[2], m[0]))
+    return moves[: opt.fork_move_tries]
+
+
+def reread_forks(kept: Reading, score: float, vga: ViewGraph, vgb: ViewGraph, ta: ViewTree, tb: ViewTree,
+                 f: DepthMap, margin: float, mopt: MatchOptions | None = None,
+                 opt: GuidedOptions | None = None) -> tuple[Reading, float, list[dict]]:
+    """Read the kept guided reading's guide again with each of its :func:`late_fork_moves` (one at a time);
+    keep the reading whose :func:`consistency` score is lowest, if lower than ``score`` by more than ``margin``.
+
+    A fork seen too deep in the guide makes a child start on its parent's duct in the other view, where the
+    other view shows it already apart: the child then jumps or follows the wrong duct, and the stretch of its
+    own duct before the guide's fork is left unexplained (a one-view branch guessed along the guide view).
+    Returns the reading kept (``kept`` itself when no move scores better), its score and a record of every
+    move tried.
+    """
+    opt = opt or GuidedOptions()
+    if kept.guide is None:
+        return kept, score, []
+    kind = kept.info["guide"]
+    ovg, other = (vgb, tb) if kind == "cc" else (vga, ta)
+    best, best_score, tried, at = kept, score, [], None
+    for n, (i, k, mm) in enumerate(late_fork_moves(kept, other, opt)):
+        r = guided_reading(fork_moved_back(kept.guide, i, k), ovg, other, f, kind, mopt, opt)
+        sc = consistency(r.built, vga, vgb, f, opt)["score"]
+        tried.append({"fork_ud_mm": [float(x) for x in kept.guide.ud[i]], "moved_mm": mm, "score": sc})
+        if sc < score - margin and sc < best_score:
+            best, best_score, at = r, sc, n
+    for n, rec in enumerate(tried):
+        rec["kept"] = n == at
+    return best, best_score, tried
 
 
 def readings_spread(kept: Built, others: list[Built], step_mm: float = 0.25) -> np.ndarray:
