@@ -110,9 +110,10 @@ guide, 0.08 and 0.12 mm: the guide's 2D tree is where the rest of the error
 is). In the full reconstruction, the mean 3D
 error over 140 tuning cases (seeds 1000-7019) goes 0.518 -> 0.483 mm, over
 260 other cases (9000, 11000-14000, 23000-30000) 0.520 -> 0.511 mm and over
-80 fresh ones (35000-38000) 0.499 -> 0.496 mm. Every move tried
-(``fork_move_tries=99``) gives 0.500 mm on those 260 cases at one guided
-reading per proposed fork (4.5 on average; 7 on the benchmark's 2000 px pair).
+80 fresh ones (35000-38000) 0.499 -> 0.496 mm. Every fork tried
+(``fork_move_tries=99``) gives 0.500 mm on those 260 cases, at one guided
+reading per fork proposed (3.0 on average over the tuning cases, up to 9;
+6 on the benchmark's 2000 px pair, where three take about 10% of the time).
 
 **Spread between readings** (:func:`readings_spread`). Where the readings
 agree, the kept one is usually right; where they put a duct in different
