@@ -541,7 +541,7 @@ def _reading_line(rd: dict) -> str:
                                           f"score {moved['score']:.2f}")
         fork = next((t for t in rd.get("fork_moves", ()) if t["kept"]), None)
         if fork is not None:
-            u, d = fork["fork_ud_mm"]
+            d = fork["fork_ud_mm"][1]
             guide, other = ("CC", "lateral") if chosen == "guided_by_cc" else ("lateral", "CC")
             again += (f"; read again with the {guide}'s fork at {d:.1f} mm depth moved {fork['moved_mm']:.1f} mm "
                       f"shallower, where the {other} forks: score {fork['score']:.2f}")
