@@ -1337,8 +1337,9 @@ def fork_moved_back(tree: ViewTree, i: int, k: int) -> ViewTree:
     the junction is seen too deep. Moving it back gives the stretch between
     point ``k`` and the junction seen to every child (each child's edge starts
     with it), as the children truly share it in this view. The copy has edge
-    lists of its own (nothing remembered on ``tree`` is reused for it); its
-    ``fork_slack`` is the original's. ``tree`` itself is left unchanged.
+    lists of its own, so nothing :meth:`ViewTree.remembered` on ``tree`` is
+    reused for it; its ``fork_slack`` is the original's. ``tree`` itself is
+    left unchanged.
     """
     edge, rad = np.asarray(tree.edge_ud[i]), np.asarray(tree.edge_r[i])
     if not 0 < k < len(edge) - 1:
@@ -1351,8 +1352,6 @@ def fork_moved_back(tree: ViewTree, i: int, k: int) -> ViewTree:
     ud, r = tree.ud.copy(), tree.r.copy()
     ud[i], r[i] = edge[k], rad[k]
     out = copy.copy(tree)
-    for name in [n for n in out.__dict__ if n.startswith("_")]:
-        del out.__dict__[name]                   # values remembered on the original (see ViewTree.remembered)
     out.ud, out.r, out.edge_ud, out.edge_r = ud, r, edge_ud, edge_r
     return out
 
