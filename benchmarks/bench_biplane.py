@@ -170,9 +170,7 @@ def true_depth_map(sim):
     differ, so it is approximate over the first 5-10 mm)."""
     from ductree.reconstruct.biplane_match import DepthMap
 
-    c, lt = sim.cc, sim.lateral
-    a = c.depth_scale / lt.depth_scale
-    return DepthMap(a, c.depth_offset_mm - a * lt.depth_offset_mm, lt.depth_scale * lt.ramp_mm + lt.depth_offset_mm)
+    return DepthMap(*sim.lateral_to_cc_depth())
 
 
 def naive_tree(sim, lat):

@@ -137,6 +137,14 @@ class Ductogram:
     def views(self) -> dict[str, SimView]:
         return {"cc": self.cc, "lateral": self.lateral}
 
+    def lateral_to_cc_depth(self) -> tuple[float, float, float]:
+        """The lateral -> CC depth map the two compressions made, as ``(scale, offset_mm, knee_mm)``:
+        ``d_cc = scale * d_lat + offset_mm`` beyond ``knee_mm`` of lateral depth (the end of the lateral's
+        nipple ramp; the views' ramps may differ, so it is approximate over the first 5-10 mm)."""
+        c, lt = self.cc, self.lateral
+        a = c.depth_scale / lt.depth_scale
+        return a, c.depth_offset_mm - a * lt.depth_offset_mm, lt.depth_scale * lt.ramp_mm + lt.depth_offset_mm
+
     def as_dict(self) -> dict:
         """JSON-ready parameters and ground truth (not the masks)."""
         views = {}

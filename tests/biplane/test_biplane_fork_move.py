@@ -29,13 +29,6 @@ from biplane_helpers import bench_branches, rebuild, simulated_pair
 SEED, LAT = 1004, "R"
 
 
-def _simulator_map(sim) -> DepthMap:
-    """The phantom's own lateral -> CC depth map (beyond the nipple ramp)."""
-    c, lt = sim.cc, sim.lateral
-    a = c.depth_scale / lt.depth_scale
-    return DepthMap(a, c.depth_offset_mm - a * lt.depth_offset_mm, lt.depth_scale * lt.ramp_mm + lt.depth_offset_mm)
-
-
 def _truth_forks_cc(sim) -> np.ndarray:
     """Forks of the phantom projected into the CC (view mm: x, CC depth)."""
     t = sim.truth
@@ -51,7 +44,7 @@ def late_fork():
         warnings.simplefilter("ignore")
         ga = view_graph(sim.cc.view, nipple_px=sim.cc.view.nipple_px)
         gb = view_graph(sim.lateral.view, nipple_px=sim.lateral.view.nipple_px)
-        ta, tb, f, _, _ = match_views(ga, gb, depth_map=_simulator_map(sim))
+        ta, tb, f, _, _ = match_views(ga, gb, depth_map=DepthMap(*sim.lateral_to_cc_depth()))
         reading = guided_reading(ta, gb, tb, f, "cc")
     return sim, ga, gb, ta, tb, f, reading, consistency(reading.built, ga, gb, f)["score"]
 

@@ -88,3 +88,16 @@ def test_deterministic(phantom):
     assert np.array_equal(a.cc.view.mask, b.cc.view.mask) and np.array_equal(a.lateral.view.mask, b.lateral.view.mask)
     c = simulate_ductogram(tree, lesions, seed=10)
     assert c.magnification != a.magnification
+
+
+def test_lateral_to_cc_depth_pairs_the_views_depths(phantom):
+    tree, lesions = phantom
+    sim = simulate_ductogram(tree, lesions, seed=3)
+    scale, offset, knee = sim.lateral_to_cc_depth()
+    y = np.linspace(0.0, 60.0, 121)                       # true depths behind the nipple (BF mm)
+    d_lat, d_cc = sim.lateral.depth(y), sim.cc.depth(y)
+    beyond = (d_lat >= knee) & (y >= max(sim.cc.ramp_mm, sim.lateral.ramp_mm))
+    assert beyond.sum() > 50
+    assert np.allclose(scale * d_lat[beyond] + offset, d_cc[beyond], atol=1e-9)
+    # the compressions differ, so the map is not the identity
+    assert abs(scale - 1.0) > 1e-3 or abs(offset) > 1e-3
