@@ -295,6 +295,8 @@ def _score(tree, sim) -> dict:
     sigma = np.array([float(tree.nodes[n].get("pos_sigma_mm") or 0.0) for n in tree.node_ids])
     far, ghost = _wrong_correspondence(tree, sim, dense.reshape(-1, 3), node_err)
     by_view = _error_by_view(tree, cKDTree(dense.reshape(-1, 3)))
+    bp = tree.graph.get("biplane") or {}
+    reading = bp.get("reading") or {}
     return {"within_2sigma": int(np.sum(node_err <= 2.0 * sigma)), "nodes": len(sigma), "far": far, "ghost": ghost,
             "err": s.recon_to_truth_mean_mm, "cover": s.truth_to_recon_mean_mm, "recall": s.branch_recall,
             "precision": s.branch_precision, "bif_right": right, "bif_total": total,
@@ -302,12 +304,10 @@ def _score(tree, sim) -> dict:
             "amb": [o for f, o in zip(found, off) if f.get("alternatives_bf")],
             "unamb": [o for f, o in zip(found, off) if not f.get("alternatives_bf")],
             "single": float(np.mean([tree.nodes[n].get("single_view", False) for n in tree.nodes])),
-            "confidence": (tree.graph.get("biplane") or {}).get("confidence"),
-            "reading": ((tree.graph.get("biplane") or {}).get("reading") or {}).get("chosen", "matched"),
-            "fork_moved": any(m.get("kept") for m in ((tree.graph.get("biplane") or {}).get("reading") or {})
-                              .get("fork_moves", [])),
-            "runner_up_map": any(m.get("kept") and not m.get("fitted")
-                                 for m in (tree.graph.get("biplane") or {}).get("depth_map_choice", [])),
+            "confidence": bp.get("confidence"),
+            "reading": reading.get("chosen", "matched"),
+            "fork_moved": any(m.get("kept") for m in reading.get("fork_moves", [])),
+            "runner_up_map": any(m.get("kept") and not m.get("fitted") for m in bp.get("depth_map_choice", [])),
             **by_view}
 
 
