@@ -143,6 +143,17 @@ def separate_close_vertices(verts: np.ndarray, faces: np.ndarray, eps: float = W
 FLAT_HEIGHT_MM = 2e-5
 
 
+def _triangle_shape(V: np.ndarray, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per triangle: edge lengths (T, 3), normal x twice the area (T, 3) and height over the longest
+    edge (T,), mm."""
+    tri = V[F]
+    edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], 1)
+    lens = np.linalg.norm(edges, axis=2)
+    cross = np.cross(edges[:, 0], -edges[:, 2])
+    height = np.linalg.norm(cross, axis=1) / np.maximum(lens.max(axis=1), 1e-300)
+    return lens, cross, height
+
+
 def flip_flat_triangles(verts: np.ndarray, faces: np.ndarray, min_height: float = FLAT_HEIGHT_MM,
                         rounds: int = 6) -> np.ndarray:
     """Remove zero-height triangles by flipping their longest edge; returns new faces.
@@ -158,11 +169,8 @@ def flip_flat_triangles(verts: np.ndarray, faces: np.ndarray, min_height: float 
     nv = max(len(V), 1)
     cand = np.arange(len(F))
     for _ in range(rounds):
-        tri = V[F[cand]]
-        edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], 1)
-        lens = np.linalg.norm(edges, axis=2)
-        area2 = np.linalg.norm(np.cross(edges[:, 0], -edges[:, 2]), axis=1)
-        flat = area2 / np.maximum(lens.max(axis=1), 1e-300) < min_height
+        lens, _, height = _triangle_shape(V, F[cand])
+        flat = height < min_height
         bad = cand[flat]
         longest = np.argmax(lens[flat], axis=1)
         if not len(bad):
@@ -209,12 +217,9 @@ def nudge_flat_triangles(verts: np.ndarray, faces: np.ndarray, min_height: float
     """
     V = np.array(verts, dtype=float)
     F = np.asarray(faces, dtype=np.int64)
-    tri = V[F]
-    edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], 1)
-    lens = np.linalg.norm(edges, axis=2)
-    cross = np.cross(edges[:, 0], -edges[:, 2])
+    lens, cross, height = _triangle_shape(V, F)
     area2 = np.linalg.norm(cross, axis=1)
-    bad = np.flatnonzero(area2 / np.maximum(lens.max(axis=1), 1e-300) < min_height)
+    bad = np.flatnonzero(height < min_height)
     for f in bad.tolist():
         kk = int(np.argmax(lens[f]))
         u, v, c = F[f, kk], F[f, (kk + 1) % 3], F[f, (kk + 2) % 3]
@@ -232,13 +237,19 @@ def nudge_flat_triangles(verts: np.ndarray, faces: np.ndarray, min_height: float
     return V
 
 
-def clean_arrays(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def clean_arrays(verts: np.ndarray, faces: np.ndarray, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Make a union's mesh safe to write: no near-coincident vertices, no flat triangles.
 
     :func:`separate_close_vertices`, then :func:`flip_flat_triangles`, then
-    :func:`nudge_flat_triangles`; vertices move by less than 0.1 micrometre.
+    :func:`nudge_flat_triangles` (the last two again, up to ``rounds`` times, while a flat
+    triangle is left); vertices move by less than 0.1 micrometre per round.
     """
     v = separate_close_vertices(verts, faces)
-    f = flip_flat_triangles(v, faces)
-    v = nudge_flat_triangles(v, f)
+    f = np.asarray(faces, dtype=np.int64)
+    for _ in range(rounds):
+        f = flip_flat_triangles(v, f)
+        v = nudge_flat_triangles(v, f)
+        # A nudged apex can flatten a neighbour of its own (a random tree did): go round again.
+        if not np.any(_triangle_shape(v, f)[2] < FLAT_HEIGHT_MM):
+            break
     return v, f

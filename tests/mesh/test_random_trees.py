@@ -57,6 +57,14 @@ def test_a_round_off_speck_beside_the_union_is_not_a_second_body():
     assert c.ok and c.bodies == 1, c.problems
 
 
+def test_a_nudged_apex_that_flattens_a_neighbour_is_cleaned_again():
+    # Found by the property above: on this tree (draft, flat ends) nudging the apexes of two flat
+    # triangles of the union flattened a third triangle; one round of clean-up left it flat.
+    model = tree_to_mesh(tree_from_seed(182, 10), quality="draft", end="flat")
+    c = check_watertight(model[0].mesh, expect_bodies=1)
+    assert c.ok and c.degenerate_triangles == 0, c.problems
+
+
 def test_drop_slivers_keeps_real_pieces():
     import manifold3d as m3
 
