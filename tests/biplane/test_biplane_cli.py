@@ -78,8 +78,14 @@ def test_png_pair_needs_spacing_and_matches_dicom(case, tmp_path, capsys):
                        "--out", out)
     one_line_error(code, err, "cc_mask.png", "--spacing")
     assert not out.exists()
+    # the geometry the DICOM pair carries, as written there (DS strings round the simulator's values to ~6
+    # digits; a pixel size 3e-6 off can change which runner-up depth maps are read, so the same numbers)
+    import pydicom
+
+    ds = pydicom.dcmread(d / "cc.dcm", stop_before_pixels=True)
+    spacing, magnification = str(ds.ImagerPixelSpacing[0]), str(ds.EstimatedRadiographicMagnificationFactor)
     args = ["build", "--cc", d / "cc_mask.png", "--lateral", d / "ml_mask.png", "-l", "R", "--out", out,
-            "--spacing", f"{sim['detector_pixel_mm']:.8f}", "--magnification", f"{sim['magnification']:.8f}",
+            "--spacing", spacing, "--magnification", magnification,
             "--cc-nipple", nipple(sim, "cc"), "--lateral-nipple", nipple(sim, "lateral")]
     code, stdout, err = run(capsys, *args)
     assert code == 0, err
