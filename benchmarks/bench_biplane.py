@@ -27,7 +27,8 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
   the projected truth (the other view as read), i.e. how much each view's reading costs; the error
   with the simulator's own depth map (what a perfect map would give); and the share
   of the nodes more than 1 mm off whose projections both lie on the truth (wrong correspondences);
-- **the depth map kept**: the share of cases where a runner-up map was kept;
+- **the depth map kept**: the share of cases where a runner-up map was kept; the share where the last
+  pick among every reading scored kept another reading than the steps had;
 - **the thorough setting**: the mean error with every nearly tied crossing cut
   of the guide re-read (``GuidedOptions(recut_tries=99)``; the default
   re-reads the most nearly tied one), beside the default's, with the time per
@@ -307,6 +308,7 @@ def _score(tree, sim) -> dict:
             "confidence": bp.get("confidence"),
             "reading": reading.get("chosen", "matched"),
             "fork_moved": any(m.get("kept") for m in reading.get("fork_moves", [])),
+            "final_pick": bool((reading.get("final_pick") or {}).get("switched")),
             "runner_up_map": any(m.get("kept") and not m.get("fitted") for m in bp.get("depth_map_choice", [])),
             **by_view}
 
@@ -533,6 +535,9 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "a guide fork moved back to where the other view forks (its reading explains the masks better)",
             100 * float(np.mean([bool(r.get("fork_moved")) for r in ours])), "%", "-", None, False, "",
             "see graph.biplane.reading.fork_moves"),
+        Row(BENCH, "the last pick kept another reading than the steps (counting unconfirmed forks/tips and length)",
+            100 * float(np.mean([bool(r.get("final_pick")) for r in ours])), "%", "-", None, False, "",
+            "see graph.biplane.reading.final_pick"),
         Row(BENCH, "where lost (matched reading): 3D error of nodes matched in both views", float(np.mean(m_err)), "mm", "-", None,
             False, "", f"{len(m_err)} nodes; nearest truth centreline"),
         Row(BENCH, "where lost (matched reading): 3D error of one-view nodes", float(np.mean(s_err)) if len(s_err) else float("nan"),

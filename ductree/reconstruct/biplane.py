@@ -31,7 +31,13 @@ The pipeline, for two views of one opacified duct system (DOMAIN §3):
    again (:func:`~ductree.reconstruct.biplane_guided.reread_forks`: a fork is
    seen too deep where its children overlap in one view); 0.518 -> 0.483 mm
    and 0.520 -> 0.511 mm. The moves tried and their scores are in
-   ``graph["biplane"]["reading"]["fork_moves"]``.
+   ``graph["biplane"]["reading"]["fork_moves"]``. Of every reading scored on
+   the way, the one with the lowest
+   :func:`~ductree.reconstruct.biplane_guided.final_score` is kept in the end
+   (the score plus the share of forks and tips the views do not confirm and
+   the tree's length over the views' skeleton length; ``final_pick`` in
+   ``graph["biplane"]["reading"]``): 0.485 -> 0.462 mm and 0.511 ->
+   0.491 mm.
 4. **Triangulation**: ``x`` from the CC, ``z`` from the lateral, ``y`` the mean
    depth, radius from the two widths. A branch seen in one view only is kept,
    flagged (``single_view=True``, ``view="cc"`` or ``"lateral"``), its unknown
@@ -88,8 +94,8 @@ from ..tree import DuctTree
 from .biplane_findings import (add_findings_to_case, find_candidates, findings_as_lesion_specs,
                                _planar_findings, view_candidates)
 from .biplane_graph import ViewTree, _polyline_length, view_graph
-from .biplane_guided import (GuidedOptions, Reading, choose_reading, readings_spread, reread_forks,
-                             reread_shifted)
+from .biplane_guided import (GuidedOptions, Reading, choose_reading, keep_best_scored, readings_spread,
+                             reread_forks, reread_shifted, scored_readings)
 from .biplane_match import Built, DepthMap, Matching, build_3d, match_views
 from .biplane_options import BiplaneOptions
 
@@ -188,11 +194,14 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
         tree = _planar_tree(t, "cc" if ga is not None else "lateral", laterality, opt)
         views = [t]
     else:
-        r = _read_pair(ga, gb, opt, guided)
-        _check_quality(r.quality, opt)
-        r = _choose_map(r, ga, gb, opt, guided)
-        r = _shift_map(r, ga, gb, opt, guided)
-        r = _move_forks(r, ga, gb, opt, guided)
+        with scored_readings() as ledger:
+            ledger.stage = "with the fitted depth map"
+            r = _read_pair(ga, gb, opt, guided)
+            _check_quality(r.quality, opt)
+            r = _choose_map(r, ga, gb, opt, guided, ledger)
+            r = _shift_map(r, ga, gb, opt, guided)
+            r = _move_forks(r, ga, gb, opt, guided)
+        r = _keep_best_scored(r, ledger, guided)
         ta, tb, f, matched, built, quality, others = r.ta, r.tb, r.f, r.matched, r.built, r.quality, r.others
         quality["single_view_nodes"] = int(np.sum(built.single_view))
         if built is not matched:
@@ -263,7 +272,8 @@ def _read_pair(ga, gb, opt: BiplaneOptions, guided: GuidedOptions | None,
     return _PairReading(ta, tb, f, matched, built, quality, others, float(score), tried, kept)
 
 
-def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedOptions | None) -> _PairReading:
+def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedOptions | None,
+                ledger=None) -> _PairReading:
     """Read the views again with the runner-up depth maps; keep the map whose reading explains both masks best.
 
     The matching cost ranks candidate maps by fork and end depths, which
@@ -279,7 +289,9 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
     runners = [g for _, g in sorted(first.tried, key=lambda cg: cg[0]) if not same_map(g, first.f)]
     record = [{"scale": first.f.a, "offset_mm": first.f.b, "knee_mm": first.f.knee_mm, "score": first.score,
                "fitted": True}]
-    for g in runners[: max(opt.map_tries - 1, 0)]:
+    for n, g in enumerate(runners[: max(opt.map_tries - 1, 0)]):
+        if ledger is not None:
+            ledger.stage = f"with runner-up depth map {n + 1}"
         # a runner-up whose guided reading is far behind the fitted map's is not refined (it cannot win)
         r = _read_pair(ga, gb, opt, guided, depth_map=g, recut_below=first.score + opt.map_recut_within)
         unmatched = min(r.quality["matched_fraction"].values()) < opt.unmatchable_fraction
@@ -290,6 +302,8 @@ def _choose_map(first: _PairReading, ga, gb, opt: BiplaneOptions, guided: Guided
     for k, rec in enumerate(record):
         rec["kept"] = k == kept
     best.quality["depth_map_choice"] = [_rounded(rec) for rec in record]
+    if ledger is not None:
+        ledger.stage = ""   # the re-reads to come start from the kept reading and its map
     return best
 
 
@@ -327,6 +341,27 @@ def _move_forks(best: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedO
     if reading is best.kept:
         return best
     return replace(best, built=reading.built, score=score, kept=reading, others=best.others + [best.built])
+
+
+def _keep_best_scored(best: _PairReading, ledger: list, guided: GuidedOptions | None) -> _PairReading:
+    """Of every reading scored on the way (every map, guide, re-cut, shift and fork move), keep the one with
+    the lowest :func:`~ductree.reconstruct.biplane_guided.final_score`, which also counts the forks and tips
+    the views do not confirm and the tree's length; the steps above decide what to read next by the masks
+    alone. Recorded in ``quality["reading"]["final_pick"]``; the reading it replaces counts among those not
+    kept."""
+    from .biplane_guided import final_score
+
+    pick = keep_best_scored(best.built, ledger, guided)
+    mine = min((final_score(s.scores, guided) for s in ledger if s.built is best.built), default=None)
+    rec = {"readings": len(ledger), "kept_score": None if mine is None else round(mine, 4), "switched": False}
+    if pick is not None:
+        rec.update(switched=True, label=pick.label, score=round(final_score(pick.scores, guided), 4))
+        if pick.f is not best.f:
+            best.quality["depth_map"] = {**pick.f.as_dict(), "final_pick": True}
+        others = [b for b in best.others if b is not pick.built] + [best.built]
+        best = replace(best, built=pick.built, f=pick.f, score=pick.scores["score"], others=others)
+    best.quality["reading"]["final_pick"] = rec
+    return best
 
 
 def _rounded(rec: dict) -> dict:
@@ -532,6 +567,19 @@ _READING_NAMES = {"matched": "matched", "guided_by_cc": "guided by the CC", "gui
 
 def _reading_line(rd: dict) -> str:
     """One line: the reading kept and why (self-consistency scores, lower is better)."""
+    line = _stepwise_reading_line(rd)
+    pick = rd.get("final_pick") or {}
+    if pick.get("switched"):
+        first, _, rest = pick["label"].partition(", ")
+        label = ", ".join(x for x in (_READING_NAMES.get(first, first), rest) if x)
+        line += (f"; of the {pick['readings']} readings scored, kept at the end: {label} (score {pick['score']:.3f} "
+                 f"against {pick['kept_score']:.3f}, counting also the forks and tips the views do not confirm and "
+                 "the length of duct)")
+    return line
+
+
+def _stepwise_reading_line(rd: dict) -> str:
+    """The reading the steps kept and why (self-consistency scores, lower is better)."""
     sc = {k: v["score"] for k, v in rd["candidates"].items()}
     chosen = rd["chosen"]
     name = _READING_NAMES.get(chosen, chosen)
