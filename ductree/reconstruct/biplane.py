@@ -94,8 +94,8 @@ from ..tree import DuctTree
 from .biplane_findings import (add_findings_to_case, find_candidates, findings_as_lesion_specs,
                                _planar_findings, view_candidates)
 from .biplane_graph import ViewTree, _polyline_length, view_graph
-from .biplane_guided import (GuidedOptions, Reading, choose_reading, keep_best_scored, readings_spread,
-                             reread_forks, reread_shifted, scored_readings)
+from .biplane_guided import (GuidedOptions, Reading, ScoredReadings, choose_reading, final_score,
+                             keep_best_scored, readings_spread, reread_forks, reread_shifted, scored_readings)
 from .biplane_match import Built, DepthMap, Matching, build_3d, match_views
 from .biplane_options import BiplaneOptions
 
@@ -343,16 +343,13 @@ def _move_forks(best: _PairReading, ga, gb, opt: BiplaneOptions, guided: GuidedO
     return replace(best, built=reading.built, score=score, kept=reading, others=best.others + [best.built])
 
 
-def _keep_best_scored(best: _PairReading, ledger: list, guided: GuidedOptions | None) -> _PairReading:
+def _keep_best_scored(best: _PairReading, ledger: ScoredReadings, guided: GuidedOptions | None) -> _PairReading:
     """Of every reading scored on the way (every map, guide, re-cut, shift and fork move), keep the one with
     the lowest :func:`~ductree.reconstruct.biplane_guided.final_score`, which also counts the forks and tips
     the views do not confirm and the tree's length; the steps above decide what to read next by the masks
     alone. Recorded in ``quality["reading"]["final_pick"]``; the reading it replaces counts among those not
     kept."""
-    from .biplane_guided import final_score
-
-    pick = keep_best_scored(best.built, ledger, guided)
-    mine = min((final_score(s.scores, guided) for s in ledger if s.built is best.built), default=None)
+    pick, mine = keep_best_scored(best.built, ledger, guided)
     rec = {"readings": len(ledger), "kept_score": None if mine is None else round(mine, 4), "switched": False}
     if pick is not None:
         rec.update(switched=True, label=pick.label, score=round(final_score(pick.scores, guided), 4))

@@ -1388,17 +1388,16 @@ def final_score(scores: dict, opt: GuidedOptions | None = None) -> float:
             + opt.final_length_weight * scores["length"])
 
 
-def keep_best_scored(kept: Built, ledger: list[ScoredReading], opt: GuidedOptions | None = None) -> ScoredReading | None:
-    """The reading of ``ledger`` with the lowest :func:`final_score`, if it is not ``kept`` and scores lower
-    than ``kept`` does; else ``None`` (also with ``final_pick`` off)."""
+def keep_best_scored(kept: Built, ledger: list[ScoredReading],
+                     opt: GuidedOptions | None = None) -> tuple[ScoredReading | None, float | None]:
+    """The reading of ``ledger`` with the lowest :func:`final_score` if that is lower than ``kept``'s (else
+    ``None``, also with ``final_pick`` off), and ``kept``'s final score (``None`` if it was not scored)."""
     opt = opt or GuidedOptions()
-    if not ledger or not opt.final_pick:
-        return None
+    mine = min((final_score(r.scores, opt) for r in ledger if r.built is kept), default=None)
+    if mine is None or not opt.final_pick:
+        return None, mine
     best = min(ledger, key=lambda r: final_score(r.scores, opt))
-    mine = [final_score(r.scores, opt) for r in ledger if r.built is kept]
-    if best.built is kept or not mine or final_score(best.scores, opt) >= min(mine):
-        return None
-    return best
+    return (best if final_score(best.scores, opt) < mine else None), mine
 
 
 def choose_reading(matched: Built, ta: ViewTree, tb: ViewTree, vga: ViewGraph, vgb: ViewGraph, f: DepthMap,

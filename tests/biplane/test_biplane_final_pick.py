@@ -67,11 +67,12 @@ def test_the_last_pick_keeps_the_lowest_final_score():
     long = scored("long", 0.10, 0.9, 1.60)                  # explains the masks better, 0.3 x skeleton longer
     opt = GuidedOptions(final_feature_weight=0.3, final_length_weight=0.6)
     # by hand: kept 0.20 + 0.15 + 0.78 = 1.13; confirmed 0.20 + 0.03 + 0.78 = 1.01; long 0.10 + 0.03 + 0.96 = 1.09
-    assert keep_best_scored("kept", [kept, confirmed, long], opt) is confirmed
-    assert keep_best_scored("kept", [kept, long], opt) is long
-    assert keep_best_scored("kept", [kept, scored("worse", 0.30, 0.5, 1.3)], opt) is None
-    assert keep_best_scored("kept", [kept, confirmed], replace(opt, final_pick=False)) is None
-    assert keep_best_scored("kept", [], opt) is None
+    pick, mine = keep_best_scored("kept", [kept, confirmed, long], opt)
+    assert pick is confirmed and mine == pytest.approx(1.13)
+    assert keep_best_scored("kept", [kept, long], opt)[0] is long
+    assert keep_best_scored("kept", [kept, scored("worse", 0.30, 0.5, 1.3)], opt)[0] is None
+    assert keep_best_scored("kept", [kept, confirmed], replace(opt, final_pick=False)) == (None, pytest.approx(1.13))
+    assert keep_best_scored("kept", [], opt) == (None, None)
 
 
 def test_every_reading_scored_inside_the_block_is_remembered(matched_1000):
