@@ -756,6 +756,18 @@ class Built:
     depth_residual: np.ndarray     #: |d_cc - f(d_lat)| at each matched node (mm), NaN elsewhere
 
 
+def built_from_tree(tree) -> Built:
+    """A 3D tree (:class:`~ductree.tree.DuctTree`, BF mm) as reading rows, every node taken as seen in both
+    views, so the self-consistency score (:func:`~ductree.reconstruct.biplane_guided.consistency`) can say
+    how well any tree - an edited one, or a phantom's truth - explains a pair of masks."""
+    n = tree.number_of_nodes()
+    return Built(pos=np.asarray(tree.positions, dtype=float), radius=np.asarray(tree.radii, dtype=float),
+                 parent=np.asarray(tree.parent_index, dtype=np.int64), single_view=np.zeros(n, dtype=bool),
+                 view=["both"] * n, sigma=np.zeros(n), cc_ud=np.full((n, 2), np.nan),
+                 lat_ud=np.full((n, 2), np.nan), pair_of=np.full(n, -1, dtype=np.int64),
+                 depth_residual=np.full(n, np.nan))
+
+
 class _Acc:
     def __init__(self) -> None:
         self.pos: list = []
