@@ -576,9 +576,9 @@ def run(quick: bool = False) -> list[Row]:
             "mm", "-", None, False, "", "both views as read, the true lateral->CC depth map, one map read"),
         Row(BENCH, "where lost: the true tree explains both masks better than the reading kept",
             100 * float(np.mean(truth_better)), "%", "-", None, False, "",
-            f"by the last pick's own score, the truth with the true depth map; cases over 0.7 mm: "
-            f"{sum(bad_better)} of {len(bad_better)}: no reading near the truth is made (search), though the "
-            "score would prefer it"),
+            f"by the last pick's own score, with the true depth map; also in {sum(bad_better)} of the "
+            f"{len(bad_better)} cases over 0.7 mm. Where the truth wins, the error comes from the readings made "
+            "(search), not from the pick among them (judge)"),
     ]
     sp = _speed(quick)
     rows += [
