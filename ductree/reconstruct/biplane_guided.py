@@ -134,7 +134,12 @@ often right. Mean 3D error over 140 tuning cases (seeds 1000-7019) 0.485 ->
 recall does not drop (79.6 -> 79.8% on the 260). The same two terms in the
 steps' own score instead give 0.484 mm on the tuning cases: the steps then
 read on from other readings and flip more. The best of the readings scored,
-picked by the truth, would be 0.381 mm: the judge is still a lever.
+picked by the truth, would be 0.381 mm, but no pick by the masks gets near
+it: weights refitted on the tuning cases (14 terms) and a mask-coverage term
+both lose on the other cases. The truth itself, scored the same way
+(:func:`~ductree.reconstruct.biplane_match.built_from_tree`), beats the
+reading kept in 95% of the tuning cases and in all those over 0.7 mm: what
+limits is the readings made (the search), more than the pick among them.
 ``GuidedOptions(final_pick=False)`` keeps the steps' choice.
 
 **Spread between readings** (:func:`readings_spread`). Where the readings
