@@ -137,9 +137,11 @@ read on from other readings and flip more. The best of the readings scored,
 picked by the truth, would be 0.381 mm, but no pick by the masks gets near
 it: weights refitted on the tuning cases (14 terms) and a mask-coverage term
 both lose on the other cases. The truth itself, scored the same way
-(:func:`~ductree.reconstruct.biplane_match.built_from_tree`), beats the
-reading kept in 95% of the tuning cases and in all those over 0.7 mm: what
-limits is the readings made (the search), more than the pick among them.
+(:func:`~ductree.reconstruct.biplane_match.built_from_tree`, and charged
+the kept reading's share of one-view nodes, since it has none by
+construction), beats the reading kept in 78% of the tuning cases and in 27
+of the 30 over 0.7 mm: where the error is large, what limits is the readings
+made (the search), more than the pick among them.
 ``GuidedOptions(final_pick=False)`` keeps the steps' choice.
 
 **Spread between readings** (:func:`readings_spread`). Where the readings
