@@ -28,8 +28,9 @@ Scored with :func:`ductree.metrics.compare_trees` against the opacified truth
   with the simulator's own depth map (what a perfect map would give); and the share
   of the nodes more than 1 mm off whose projections both lie on the truth (wrong correspondences);
   and the share of cases where the truth itself, scored as the last pick scores a reading (with the
-  true depth map), beats the reading kept: where it does, the reading a better judge would need was
-  never made (the search limits, not the judge);
+  true depth map, and charged the kept reading's share of one-view nodes: it has none by construction),
+  beats the reading kept: where it does, the reading a better judge would need was never made (the
+  search limits, not the judge);
 - **the depth map kept**: the share of cases where a runner-up map was kept; the share where the last
   pick among every reading scored kept another reading than the steps had;
 - **the thorough setting**: the mean error with every nearly tied crossing cut
@@ -483,10 +484,10 @@ def run(quick: bool = False) -> list[Row]:
     # behind another duct, and the truth read from these masks would have them too: it pays the kept
     # reading's share, so only how well each explains the masks and confirms forks and tips is compared
     single_w = GuidedOptions().single_weight
-    truth_better = [lo["truth_final"] + single_w * r["single"] < r["final_score"] for lo, r in zip(lost, ours)
-                    if r["final_score"] is not None]
-    bad_better = [lo["truth_final"] + single_w * r["single"] < r["final_score"] for lo, r in zip(lost, ours)
-                  if r["final_score"] is not None and r["err"] > 0.7]
+    truth_wins = [(lo["truth_final"] + single_w * r["single"] < r["final_score"], r["err"])
+                  for lo, r in zip(lost, ours) if r["final_score"] is not None]
+    truth_better = [won for won, _ in truth_wins]
+    bad_better = [won for won, err in truth_wins if err > 0.7]
     rows = [
         Row(BENCH, "mean 3D centreline error (recon->truth)", mean(ours, "err"), "mm", PEER, mean(base, "err"),
             False, "<= 0.5 mm", note),
