@@ -168,6 +168,7 @@ from scipy.spatial import cKDTree
 from .biplane_graph import ViewGraph, ViewTree, fork_moved_back
 from .biplane_match import (Built, DepthMap, MatchOptions, _Acc, _combine_radius, _place_single, _resample,
                             _Track, nearly_tied_cuts, tree_with_cuts)
+from .jit import compiled, failed
 
 __all__ = ["GuidedOptions", "MaskLines", "Reading", "choose_reading", "consistency", "guided_reading",
            "mask_lines", "project", "readings_spread", "reread_shifted", "track_in_mask"]
@@ -362,18 +363,29 @@ def _near(c_u, c_step, d_other, radius, s, used: cKDTree, used_r: np.ndarray, op
     return out
 
 
-def _near_within(n: int, pre: tuple, kd_s: cKDTree | None, r_s: np.ndarray | None, r_used: float) -> np.ndarray | None:
+def _near_within(n: int, pre: tuple, near_s: tuple | None, r_used: float) -> np.ndarray | None:
     """:func:`_near` of ``n`` candidates (``pre``: their :func:`_near_prep`) against used positions of
-    widest radius ``r_used``, from a KD-tree ``kd_s`` (radii ``r_s``) of those of them that lie within
-    reach of the candidates (``None``: none does). The nearest position within reach is the same as in the
-    tree of all; where two or more lie at exactly that distance (repeated positions are common), all of
-    them are looked at: if they could answer differently (the tree of all would pick one of them),
-    ``None`` (the caller asks the tree of all)."""
+    widest radius ``r_used``: ``near_s`` is ``(u, d, radius)`` of those of them that lie within reach of the
+    candidates, sorted by ``u`` (``None``: none does). The nearest position within reach is the same as
+    among all; where two or more lie at exactly that distance (repeated positions are common), all of them
+    are looked at: if they could answer differently (the tree of all would pick one of them), ``None``
+    (the caller asks the tree of all)."""
     r_c_max, ramp_live, live, q, r_live = pre
     out = np.zeros(n)
-    if not len(live) or kd_s is None:
+    if not len(live) or near_s is None:
         return out
     bound = max(r_c_max, r_used) * (1 + 1e-9)
+    kernel = compiled(_near_steps)
+    if kernel is not None:
+        near = np.empty(len(q), dtype=np.int8)
+        try:
+            if not kernel(q[:, 0], q[:, 1], r_live, near_s[0], near_s[1], near_s[2], bound, near):
+                return None
+            out[live] = near * ramp_live
+            return out
+        except Exception:                      # pragma: no cover - a broken numba cache or build: the KD-tree
+            failed(_near_steps)
+    kd_s, r_s = cKDTree(np.column_stack(near_s[:2])), near_s[2]
     m = kd_s.n
     near = np.zeros(len(q), dtype=bool)
     todo = np.arange(len(q))
@@ -395,6 +407,46 @@ def _near_within(n: int, pre: tuple, kd_s: cKDTree | None, r_s: np.ndarray | Non
         kq = min(4 * kq, m)
     out[live] = near * ramp_live
     return out
+
+
+def _near_steps(qu, qd, rq, pu, pd, pr, bound, near):  # pragma: no cover - compiled
+    """The look-up of :func:`_near_within`, scalar by scalar (for numba): per query ``(qu, qd)`` (radius
+    ``rq``), ``near`` is 1 where its nearest position ``(pu, pd)`` (sorted by ``pu``; radii ``pr``) closer
+    than ``bound`` lies within either radius. Distances are the KD-tree's (the square root of du^2 + dd^2,
+    in that order). False where positions tied at the nearest distance answer differently."""
+    m = len(pu)
+    for i in range(len(qu)):
+        u = qu[i]
+        d = qd[i]
+        lo = 0
+        hi = m
+        while lo < hi:                         # the first position with pu >= u - bound
+            mid = (lo + hi) // 2
+            if pu[mid] < u - bound:
+                lo = mid + 1
+            else:
+                hi = mid
+        best = bound
+        ans = 0
+        tie_differs = False
+        j = lo
+        while j < m and pu[j] <= u + bound:    # farther in u is farther than the bound
+            du = u - pu[j]
+            dd = d - pd[j]
+            dist = np.sqrt(du * du + dd * dd)
+            if dist <= best:
+                a = 1 if dist < max(rq[i], pr[j]) else 0
+                if dist < best:
+                    best = dist
+                    ans = a
+                    tie_differs = False
+                elif a != ans:
+                    tie_differs = True
+            j += 1
+        if tie_differs:
+            return False
+        near[i] = ans
+    return True
 
 
 def _near_prep(c_u, c_step, d_other, radius, s, opt: GuidedOptions) -> tuple:
@@ -454,7 +506,7 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     # transition out of it (a hold state's also counts the arc held before it, set in the loop)
     Df = np.empty(size)
     Df[np.arange(nc_all) + stepk - 1] = np.concatenate([dsa, [1.0]])[stepk]
-    kernel = _viterbi_kernel()
+    kernel = compiled(_viterbi_steps)
     if kernel is not None:
         offa = np.zeros(n, dtype=np.int64)
         fe = np.zeros(0) if final_extra is None else np.asarray(final_extra, dtype=float)
@@ -464,7 +516,7 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
                         final_extra is not None, float(hold_final), Vf, Gf, Cf, Bf, Df, offa)
             return Vf, Bf, offa.tolist(), Ck
         except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
-            _KERNEL[0] = None
+            failed(_viterbi_steps)
     obl = ob.tolist()
     off = [0] * n
     cu_col = cu[:, None]
@@ -517,29 +569,6 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
             Df[hk] = dsa[k] + held
         V, G, C, D = Vf[o:hk + 1], Gf[o:hk + 1], Cf[o:hk + 1], Df[o:hk + 1]
     return Vf, Bf, off, C
-
-
-_KERNEL: list = []
-
-
-def _viterbi_kernel():
-    """The step loop of :func:`_viterbi` compiled by numba (a dependency) when available: the same
-    operations in the same order, element by element (no fast-math), so the very same values; ``None``
-    without numba or with ``DUCTREE_NO_NUMBA`` set (the numpy loop then)."""
-    if _KERNEL:
-        return _KERNEL[0]
-    import os
-
-    kern = None
-    if not os.environ.get("DUCTREE_NO_NUMBA"):
-        try:
-            import numba
-        except ImportError:                    # pragma: no cover - numba is a dependency
-            numba = None
-        if numba is not None:
-            kern = numba.njit(cache=True, nogil=False)(_viterbi_steps)
-    _KERNEL.append(kern)
-    return kern
 
 
 def _viterbi_steps(V, C, cu, cfd, obl, dsa, step, fac, c_hold, sh, final_extra, has_fe, hold_final,
@@ -932,7 +961,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                 r_used = float(used_r.max())
                 pres = {i: near_pre(i) for i in rows}
                 live_q = [pres[i][3] for i in rows if pres[i] is not None and len(pres[i][2])]
-                kd_s = r_s = None
+                near_s = None
                 if live_q:
                     Q = np.vstack(live_q)
                     margin = max(max(pres[i][0] for i in rows if pres[i] is not None), r_used) * (1 + 1e-6)
@@ -940,11 +969,12 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                     sel = np.flatnonzero((allp[:, 0] >= lo[0]) & (allp[:, 0] <= hi[0])
                                          & (allp[:, 1] >= lo[1]) & (allp[:, 1] <= hi[1]))
                     if len(sel):
-                        kd_s, r_s = cKDTree(allp[sel, :2]), used_r[sel]
+                        sel = sel[np.argsort(allp[sel, 0], kind="stable")]
+                        near_s = (allp[sel, 0], allp[sel, 1], used_r[sel])
                 kd_u = None
                 for i in rows:
                     P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
-                    got = np.zeros(0) if pres[i] is None else _near_within(len(c_u), pres[i], kd_s, r_s, r_used)
+                    got = np.zeros(0) if pres[i] is None else _near_within(len(c_u), pres[i], near_s, r_used)
                     if got is None:
                         if kd_u is None:
                             kd_u = cKDTree(allp[:, :2])

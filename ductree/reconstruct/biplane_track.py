@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .jit import compiled, failed
+
 
 def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray, v0: float, *,
                   band_mm: float = 0.15, jump0_mm: float = 0.05, slope: float = 1.5, used_cost: float = 1.0,
@@ -77,6 +79,16 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
     if start_sigma_mm > 0:
         scales[0] = max(scales[0], start_sigma_mm)    # the attachment's value is itself uncertain
     hold = (hold_cost * ds_all).tolist()
+    kernel = compiled(_track_steps)
+    if kernel is not None:
+        try:
+            kernel(float(v0), cu_all, cused_all, emit_all, np.asarray(start, dtype=np.int64),
+                   np.asarray(cnt, dtype=np.int64), np.asarray(scales), np.asarray(hold), int(max_candidates),
+                   vals, tracked, behind)
+            return vals, tracked, behind
+        except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
+            failed(_track_steps)
+            vals[1:], tracked[:], behind[:] = float(v0), False, False
     ar = np.arange(max(cnt + [1]))
     # states per step: the candidates, plus one "hold" state carrying the best predecessor's value
     V = np.array([float(v0)])
@@ -91,7 +103,7 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
         if m > max_candidates:
             # keep the nearest to the current cheapest state (a duct across the depth axis gives many)
             ref = V[int(C.argmin())]
-            keep = np.argsort(np.abs(cu - ref))[:max_candidates]
+            keep = np.argsort(np.abs(cu - ref), kind="stable")[:max_candidates]
             cu, cused, emit = cu[keep], cused[keep], emit[keep]
             m = max_candidates
         h = int(C.argmin())
@@ -130,3 +142,77 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
         behind[k] = states_used[k][j]
         j = int(back[k - 1][j])
     return vals, tracked, behind
+
+
+def _track_steps(v0, cu_all, cused_all, emit_all, start, cnt, scales, hold, max_candidates,
+                 vals, tracked, behind):  # pragma: no cover - compiled
+    """The loop of :func:`track_unknown`, scalar by scalar (for numba): the same states, costs and
+    first-minimum ties; fills ``vals``, ``tracked`` and ``behind`` from sample 1 on."""
+    K = len(cnt) + 1
+    size = 1
+    for k in range(K - 1):
+        size += min(cnt[k], max_candidates) + 1
+    Vs = np.empty(size)                        # every step's states, flat: candidates then the hold state
+    Cs = np.empty(size)
+    Us = np.zeros(size, dtype=np.bool_)
+    Bs = np.zeros(size, dtype=np.int64)        # back-pointer into the previous step's states
+    off = np.zeros(K + 1, dtype=np.int64)
+    mk = np.zeros(K, dtype=np.int64)           # candidates kept per step (the hold state follows them)
+    Vs[0] = v0
+    Cs[0] = 0.0
+    off[1] = 1
+    for k in range(1, K):
+        p0 = off[k - 1]
+        L = off[k] - p0
+        h = 0
+        for q in range(1, L):
+            if Cs[p0 + q] < Cs[p0 + h]:
+                h = q
+        a = start[k - 1]
+        m = cnt[k - 1]
+        idx = np.arange(a, a + m)
+        if m > max_candidates:
+            ref = Vs[p0 + h]
+            idx = idx[np.argsort(np.abs(cu_all[a:a + m] - ref), kind="mergesort")[:max_candidates]]
+            m = max_candidates
+        o = off[k]
+        sc = scales[k - 1]
+        if m:
+            for c in range(m):
+                u = cu_all[idx[c]]
+                best = 0
+                bv = 0.0
+                for q in range(L):
+                    z = (u - Vs[p0 + q]) / sc
+                    z = z * z
+                    z = z + Cs[p0 + q]
+                    if q == 0 or z < bv:
+                        bv = z
+                        best = q
+                Vs[o + c] = u
+                Cs[o + c] = bv + emit_all[idx[c]]
+                Bs[o + c] = best
+                Us[o + c] = cused_all[idx[c]]
+        Vs[o + m] = Vs[p0 + h]
+        Cs[o + m] = Cs[p0 + h] + hold[k - 1]
+        Bs[o + m] = h
+        Us[o + m] = False
+        mk[k] = m
+        off[k + 1] = o + m + 1
+        lo = Cs[o]
+        for q in range(1, m + 1):
+            if Cs[o + q] < lo:
+                lo = Cs[o + q]
+        for q in range(m + 1):
+            Cs[o + q] = Cs[o + q] - lo
+    o = off[K - 1]
+    j = 0
+    for q in range(1, off[K] - o):
+        if Cs[o + q] < Cs[o + j]:
+            j = q
+    for k in range(K - 1, 0, -1):
+        o = off[k]
+        vals[k] = Vs[o + j]
+        tracked[k] = j < mk[k]
+        behind[k] = Us[o + j]
+        j = Bs[o + j]

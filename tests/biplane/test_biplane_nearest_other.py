@@ -1,6 +1,7 @@
 """biplane_guided._nearest_other_within answers as a KD-tree of the other tracks' points alone would."""
 
 import numpy as np
+import pytest
 from scipy.spatial import cKDTree
 
 from ductree.reconstruct.biplane_guided import _nearest_other_within
@@ -61,9 +62,14 @@ def test_a_tie_with_disagreeing_radii_is_left_to_the_caller():
     assert got.tolist() == [True]
 
 
-def test_near_from_the_positions_within_reach():
-    """_near_within (a tree of the used positions within reach) gives _near's answer (a tree of all)."""
+@pytest.mark.parametrize("numba_loop", [True, False])
+def test_near_from_the_positions_within_reach(numba_loop, monkeypatch):
+    """_near_within (the used positions within reach, by the compiled loop or a KD-tree of them) gives
+    _near's answer (a tree of all)."""
     from ductree.reconstruct.biplane_guided import GuidedOptions, _near, _near_prep, _near_within
+
+    if not numba_loop:
+        monkeypatch.setenv("DUCTREE_NO_NUMBA", "1")
 
     opt = GuidedOptions()
     rng = np.random.default_rng(9)
@@ -90,8 +96,9 @@ def test_near_from_the_positions_within_reach():
             margin = max(pre[0], r_used) * (1 + 1e-6)
             lo, hi = pre[3].min(axis=0) - margin, pre[3].max(axis=0) + margin
             sel = np.flatnonzero(np.all((used[:, :2] >= lo) & (used[:, :2] <= hi), axis=1))
-        kd_s = cKDTree(used[sel, :2]) if len(sel) else None
-        got = _near_within(len(c_u), pre, kd_s, used[sel, 2], r_used)
+        sel = sel[np.argsort(used[sel, 0], kind="stable")]
+        near_s = (used[sel, 0], used[sel, 1], used[sel, 2]) if len(sel) else None
+        got = _near_within(len(c_u), pre, near_s, r_used)
         if got is None:
             undecided += 1
             continue

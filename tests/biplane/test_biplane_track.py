@@ -82,3 +82,40 @@ def test_width_must_agree():
     vals, tracked, _ = track_unknown(other, d, r, s, 1.0)
     assert not tracked.any()
     np.testing.assert_allclose(vals, 1.0)
+
+
+def test_compiled_loop_gives_the_numpy_loops_choice(monkeypatch):
+    """The numba-compiled tracker and its numpy loop choose the same values on random 'other views', with
+    repeated coordinates (ties), crowded depths (more candidates than ``max_candidates``) and gaps."""
+    import pytest
+
+    from ductree.reconstruct import jit
+    from ductree.reconstruct.biplane_track import _track_steps
+
+    if jit.compiled(_track_steps) is None:
+        pytest.fail("numba is a dependency: the compiled tracker must be there to be compared")
+    rng = np.random.default_rng(11)
+    crowded = tracked = 0
+    for trial in range(120):
+        ducts = []
+        for _ in range(int(rng.integers(1, 7))):
+            d0 = rng.uniform(0, 10)
+            d = np.arange(d0, d0 + rng.uniform(1, 15), 0.1)
+            u = np.round(rng.uniform(-3, 3) + np.cumsum(rng.normal(0, 0.05, len(d))), 1)   # ties
+            ducts.append((d, u, float(rng.choice([0.2, 0.3, 0.5])), bool(rng.integers(0, 2))))
+        if trial % 3 == 0:                               # a duct across the depth axis: many at one depth
+            d = np.full(120, rng.uniform(2, 12)) + rng.uniform(-0.05, 0.05, 120)
+            ducts.append((d, np.round(np.linspace(-4, 4, 120), 2), 0.3, False))
+            crowded += 1
+        track = _Samples(ducts)
+        dep, rad, s = _branch(0.0, float(rng.uniform(3, 15)), r=float(rng.choice([0.2, 0.3])))
+        v0 = float(rng.uniform(-1, 1))
+        most = 5 if trial % 2 else 40                    # 5: most steps are crowded
+        monkeypatch.delenv("DUCTREE_NO_NUMBA", raising=False)
+        fast = track_unknown(track, dep, rad, s, v0, max_candidates=most)
+        monkeypatch.setenv("DUCTREE_NO_NUMBA", "1")
+        slow = track_unknown(track, dep, rad, s, v0, max_candidates=most)
+        for a, b in zip(fast, slow):
+            assert np.array_equal(a, b)
+        tracked += int(slow[1].sum())
+    assert crowded >= 30 and tracked > 1000
