@@ -98,6 +98,7 @@ from .biplane_guided import (GuidedOptions, Reading, ScoredReadings, choose_read
                              keep_best_scored, readings_spread, reread_forks, reread_shifted, scored_readings)
 from .biplane_match import Built, DepthMap, Matching, build_3d, match_views
 from .biplane_options import BiplaneOptions
+from .both import both
 
 __all__ = ["BiplaneOptions", "add_findings_to_case", "find_candidates", "findings_as_lesion_specs", "read_views",
            "report_lines", "tree_from_case", "tree_from_files", "tree_from_views", "view_candidates"]
@@ -184,8 +185,9 @@ def tree_from_views(cc: View2D | None, lateral: View2D | None, *, laterality: st
     opt = options or BiplaneOptions()
     if cc is None and lateral is None:
         raise InputError("a ductogram needs a CC view, a lateral view or both", key="--cc")
-    ga = None if cc is None else view_graph(cc, nipple_px=nipple_cc, options=opt.view)
-    gb = None if lateral is None else view_graph(lateral, nipple_px=nipple_lateral, options=opt.view)
+    ga, gb = both(lambda: None if cc is None else view_graph(cc, nipple_px=nipple_cc, options=opt.view),
+                  lambda: None if lateral is None else view_graph(lateral, nipple_px=nipple_lateral,
+                                                                  options=opt.view))
     nipple_from = {k: ("given" if n is not None else "orifice end of the duct")
                    for k, n in (("cc", nipple_cc), ("lateral", nipple_lateral))}
     if ga is None or gb is None:

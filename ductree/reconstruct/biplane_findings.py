@@ -23,6 +23,7 @@ from ..tree import DuctTree, iter_rows_children
 from .biplane_graph import ViewTree, _edt, _polyline_length
 from .biplane_match import Built, DepthMap
 from .biplane_options import BiplaneOptions
+from .both import both
 
 if TYPE_CHECKING:
     from ..case import Case, LesionSpec
@@ -961,7 +962,8 @@ def find_candidates(tree: DuctTree, b: Built, ta: ViewTree, tb: ViewTree, opt: B
     one (:func:`_end_in_other_view`).
     """
     opt = opt or BiplaneOptions()
-    per_view = {"cc": view_candidates(ta, opt), "lateral": view_candidates(tb, opt)}
+    cands_cc, cands_lat = both(lambda: view_candidates(ta, opt), lambda: view_candidates(tb, opt))
+    per_view = {"cc": cands_cc, "lateral": cands_lat}
     placed: list[dict] = []
     paired: dict[str, set[int]] = {"cc": set(), "lateral": set()}
     if f is not None and len(b.pos):

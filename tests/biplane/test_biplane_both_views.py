@@ -1,0 +1,45 @@
+"""The two views read side by side (ductree.reconstruct.both): the results and errors of reading them in turn."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from ductree.reconstruct.both import both
+
+
+def test_results_in_order_and_the_second_on_another_thread():
+    where = {}
+
+    def first():
+        where["first"] = threading.get_ident()
+        return "cc"
+
+    def second():
+        where["second"] = threading.get_ident()
+        return "lateral"
+
+    assert both(first, second) == ("cc", "lateral")
+    assert where["first"] == threading.get_ident() != where["second"]
+
+
+def test_the_first_views_error_wins_and_the_second_is_finished():
+    done, started, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def second():
+        started.set()
+        done.wait(5)
+        finished.set()
+        raise ValueError("lateral")
+
+    def first():
+        done.set()
+        raise KeyError("cc")
+
+    with pytest.raises(KeyError, match="cc"):
+        both(first, second)
+    # nothing of the lateral is left running behind the error: cancelled before it began, or finished
+    assert finished.is_set() or not started.is_set()
+    with pytest.raises(ValueError, match="lateral"):
+        both(lambda: "cc", second)
