@@ -596,7 +596,8 @@ def run(quick: bool = False) -> list[Row]:
         Row(BENCH, "2000x2000 PNG pair -> tree (in process, warm)", sp["in_process"], "s", "-", None, False, "< 2 s",
             f"{sp['nodes']} nodes; reading the two PNGs alone {sp['read']:.2f} s; load average {sp['load']:.1f}"),
         Row(BENCH, "2000x2000 PNG pair -> tree, CPU time", sp["cpu"], "s", "-", None, False, "< 2 s",
-            "process CPU time, less sensitive to other jobs on the machine"),
+            "process CPU time, less sensitive to other jobs on the machine (both threads: the two views are "
+            "read side by side)"),
         Row(BENCH, "2000x2000 PNG pair -> tree.json (fresh ductree build)", sp["cli"], "s", "-", None, False, "",
             "imports included"),
     ]
