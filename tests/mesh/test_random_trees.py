@@ -3,6 +3,7 @@ multifurcations, tapers both ways), every system comes out closed, manifold, out
 the tolerance of its ideal surface."""
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ductree.mesh import check_watertight, fidelity, round_cones_of_tree, tree_to_mesh
@@ -76,3 +77,16 @@ def test_drop_slivers_keeps_real_pieces():
     assert abs(speck.volume()) < SLIVER_MM3 < small.volume()
     out = drop_slivers(m3.Manifold.compose([big, speck, small]))
     assert len(out.decompose()) == 2 and abs(out.volume() - 8.001) < 1e-9
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect, found by the property above: where a thin duct (r 0.43-0.54 mm) leaves a much wider "
+    "node sphere (r 1.53 mm) through a zero-length segment, the sphere's facets, sized for its own "
+    "radius, stand 0.08 mm outside it right beside the thin duct: over the thin duct's draft tolerance "
+    "(0.07 mm there). Remove this mark when the sphere is faceted for the ducts leaving it."))
+def test_a_wide_sphere_is_faceted_finely_where_a_thin_duct_leaves_it():
+    tree = tree_from_seed(4662, 6)
+    model = tree_to_mesh(tree, quality="draft", end="round")
+    assert check_watertight(model[0].mesh, expect_bodies=1).ok
+    f = fidelity(model[0].mesh, round_cones_of_tree(tree), tolerance="draft", n_random=5_000, ideal_points=20_000)
+    assert f.ok, f
