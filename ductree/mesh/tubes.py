@@ -467,6 +467,7 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
     """
     seg = seg or _Seg(g, tol)
     P, R = g.pos, g.radius
+    R_tol = _sphere_tolerance_radius(g, seg)
     nruns = len(plan.runs)
     rings = _Rings()
     if nruns:
@@ -503,7 +504,7 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
         rs = np.flatnonzero(~flat_start & ~buried)
         if len(rs):
             nodes, fseg = s_node[rs], f_node[rs]
-            m_sph = sides_for(R[nodes], tol.at(R[nodes]), tol.min_sides)
+            m_sph = sides_for(R[nodes], tol.at(R_tol[nodes]), tol.min_sides)
             ksph = vertex_scale(m_sph)
             elev0 = -np.arcsin(seg.sin[fseg])
             rings.cap(rs, 0, P[nodes], -seg.dir[fseg], seg.dir[fseg], R[nodes], elev0, m_sph, ksph, False)
@@ -531,7 +532,7 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
         re_ = np.flatnonzero(~flat_end)
         if len(re_):
             nodes = e_node[re_]
-            m_sph = sides_for(R[nodes], tol.at(R[nodes]), tol.min_sides)
+            m_sph = sides_for(R[nodes], tol.at(R_tol[nodes]), tol.min_sides)
             ksph = vertex_scale(m_sph)
             elev0 = np.arcsin(seg.sin[nodes])
             rings.add(run=re_, part=np.full(len(re_), 3), center=seg.end_center[nodes], normal=seg.dir[nodes],
@@ -550,7 +551,7 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
     sp = np.asarray(plan.spheres, dtype=np.int64)
     if len(sp):
         ids = nruns + np.arange(len(sp))
-        m_sph = sides_for(R[sp], tol.at(R[sp]), tol.min_sides)
+        m_sph = sides_for(R[sp], tol.at(R_tol[sp]), tol.min_sides)
         ksph = vertex_scale(m_sph)
         z = np.tile([0.0, 0.0, 1.0], (len(sp), 1))
         zero = np.zeros(len(sp))
@@ -561,6 +562,22 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
     if not rings.parts:
         return []
     return _meshes_from_rings(rings.sorted(), nruns + len(sp))
+
+
+def _sphere_tolerance_radius(g: SystemGeometry, seg: _Seg) -> np.ndarray:
+    """Per node, the radius whose tolerance its sphere is faceted to: its own, or the thinnest duct that
+    leaves the sphere (through a zero-length segment too) where that is thinner. A facet of a wide
+    sphere stands out by a share of the wide tolerance; right beside a thin duct leaving it, that is
+    nearer the thin duct's surface than the sphere's and must keep within the thin duct's tolerance."""
+    R = g.radius
+    out = R.astype(float).copy()
+    for c in range(len(R) - 1, -1, -1):           # rows are parents-first: a child is done before its parent
+        p = int(g.parent[c])
+        if p < 0:
+            continue
+        leaving = out[c] if seg.degenerate[c] else seg.start_radius[c]
+        out[p] = min(out[p], leaving)
+    return out
 
 
 # ----------------------------------------------------------------------------- rings -> triangles

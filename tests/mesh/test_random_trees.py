@@ -79,13 +79,24 @@ def test_drop_slivers_keeps_real_pieces():
     assert len(out.decompose()) == 2 and abs(out.volume() - 8.001) < 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known defect, found by the property above: where a thin duct (r 0.43-0.54 mm) leaves a much wider "
-    "node sphere (r 1.53 mm) through a zero-length segment, the sphere's facets, sized for its own "
-    "radius, stand 0.08 mm outside it right beside the thin duct: over the thin duct's draft tolerance "
-    "(0.07 mm there). Remove this mark when the sphere is faceted for the ducts leaving it."))
 def test_a_wide_sphere_is_faceted_finely_where_a_thin_duct_leaves_it():
+    # Found by the property above: a thin duct (r 0.43-0.54 mm) leaves a wide node sphere (r 1.53 mm)
+    # through a zero-length segment; faceted for its own radius, the sphere stood 0.08 mm out right
+    # beside the thin duct, over the thin duct's draft tolerance (0.07 mm there).
     tree = tree_from_seed(4662, 6)
+    model = tree_to_mesh(tree, quality="draft", end="round")
+    assert check_watertight(model[0].mesh, expect_bodies=1).ok
+    f = fidelity(model[0].mesh, round_cones_of_tree(tree), tolerance="draft", n_random=5_000, ideal_points=20_000)
+    assert f.ok, f
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known defect, found by the property above: the root sphere (r 0.96 mm) holds a child sphere "
+    "(r 1.20 mm) 0.05 mm away, and four ducts leave the two; the draft model misses a patch of the ideal "
+    "surface by 0.19 mm where 0.14 mm is allowed (near BF (0.47, 1.40, 0.79) mm, between the ducts to "
+    "rows 1 and 16). Remove this mark when it is fixed."))
+def test_a_cluster_of_ducts_at_a_doubled_root_is_all_there():
+    tree = tree_from_seed(589548883, 20)
     model = tree_to_mesh(tree, quality="draft", end="round")
     assert check_watertight(model[0].mesh, expect_bodies=1).ok
     f = fidelity(model[0].mesh, round_cones_of_tree(tree), tolerance="draft", n_random=5_000, ideal_points=20_000)
