@@ -565,18 +565,19 @@ def build_tubes(g: SystemGeometry, plan: RunPlan, tol: Tolerance, *, ends: str =
 
 
 def _sphere_tolerance_radius(g: SystemGeometry, seg: _Seg) -> np.ndarray:
-    """Per node, the radius whose tolerance its sphere is faceted to: its own, or the thinnest duct that
-    leaves the sphere (through a zero-length segment too) where that is thinner. A facet of a wide
-    sphere stands out by a share of the wide tolerance; right beside a thin duct leaving it, that is
-    nearer the thin duct's surface than the sphere's and must keep within the thin duct's tolerance."""
+    """Per node, the radius whose tolerance its sphere is faceted to: its own, or that of a thinner sphere
+    it holds (a zero-length segment, or one sphere inside the other) and of the ducts leaving that one.
+    A facet of a wide sphere stands out by a share of the wide tolerance; right beside a thin duct
+    leaving from inside it, that is nearer the thin duct's surface than the sphere's and must keep
+    within the thin duct's tolerance. (A duct leaving the sphere's own surface starts about as wide as
+    the sphere: nothing changes there.)"""
     R = g.radius
     out = R.astype(float).copy()
     for c in range(len(R) - 1, -1, -1):           # rows are parents-first: a child is done before its parent
         p = int(g.parent[c])
-        if p < 0:
-            continue
-        leaving = out[c] if seg.degenerate[c] else seg.start_radius[c]
-        out[p] = min(out[p], leaving)
+        if p >= 0 and seg.degenerate[c]:
+            kids_leaving = [seg.start_radius[k] for k in np.flatnonzero(g.parent == c) if not seg.degenerate[k]]
+            out[p] = min(out[p], out[c], *kids_leaving)
     return out
 
 
