@@ -43,3 +43,27 @@ def test_the_first_views_error_wins_and_the_second_is_finished():
     assert finished.is_set() or not started.is_set()
     with pytest.raises(ValueError, match="lateral"):
         both(lambda: "cc", second)
+
+
+def test_nested_and_after_a_fork():
+    """On the worker itself the two run in turn (the worker would wait for itself); a forked child, whose
+    copy of the parent's pool has no thread, gets a pool of its own."""
+    import multiprocessing as mp
+
+    got = []
+    t = threading.Thread(target=lambda: got.append(both(lambda: both(lambda: 1, lambda: 2),
+                                                        lambda: both(lambda: 3, lambda: 4))), daemon=True)
+    t.start()
+    t.join(20)                                   # a worker waiting for itself would never return
+    assert got == [((1, 2), (3, 4))]
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as p:
+        assert p.apply_async(both, (_cc, _lateral)).get(timeout=20) == ("cc", "lateral")
+
+
+def _cc():
+    return "cc"
+
+
+def _lateral():
+    return "lateral"
