@@ -488,6 +488,18 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     if n <= 1:
         return np.zeros(0), np.zeros(0, dtype=np.int64), [0], C
     dsa = np.asarray(ds[:n - 1], dtype=float)
+    kernel = compiled(_viterbi_steps)
+    if kernel is not None:
+        fe = np.zeros(0) if final_extra is None else np.asarray(final_extra, dtype=float)
+        try:
+            Vf, Bf, offa, Ck = kernel(np.ascontiguousarray(V), np.ascontiguousarray(C),
+                                      np.ascontiguousarray(cu, dtype=float), np.ascontiguousarray(cf, dtype=float),
+                                      np.asarray(ob, dtype=np.int64), dsa, np.asarray(free, dtype=float),
+                                      float(opt.jump0_mm), float(opt.curve), float(opt.hold_cost),
+                                      float(opt.slope_held), fe, final_extra is not None, float(hold_final))
+            return Vf, Bf, offa.tolist(), Ck
+        except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
+            failed(_viterbi_steps)
     cnt = np.diff(ob)
     nc_all = len(cu)
     stepk = np.repeat(np.arange(n), cnt)            # the step of each candidate (>= 1)
@@ -506,17 +518,6 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     # transition out of it (a hold state's also counts the arc held before it, set in the loop)
     Df = np.empty(size)
     Df[np.arange(nc_all) + stepk - 1] = np.concatenate([dsa, [1.0]])[stepk]
-    kernel = compiled(_viterbi_steps)
-    if kernel is not None:
-        offa = np.zeros(n, dtype=np.int64)
-        fe = np.zeros(0) if final_extra is None else np.asarray(final_extra, dtype=float)
-        try:
-            Ck = kernel(np.ascontiguousarray(V), np.ascontiguousarray(C), np.ascontiguousarray(cu, dtype=float), cfd,
-                        np.asarray(ob, dtype=np.int64), dsa, step, np.asarray(fac), np.asarray(c_hold), float(sh), fe,
-                        final_extra is not None, float(hold_final), Vf, Gf, Cf, Bf, Df, offa)
-            return Vf, Bf, offa.tolist(), Ck
-        except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
-            failed(_viterbi_steps)
     obl = ob.tolist()
     off = [0] * n
     cu_col = cu[:, None]
@@ -571,11 +572,34 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     return Vf, Bf, off, C
 
 
-def _viterbi_steps(V, C, cu, cfd, obl, dsa, step, fac, c_hold, sh, final_extra, has_fe, hold_final,
-                   Vf, Gf, Cf, Bf, Df, off):  # pragma: no cover - compiled
-    """The loop of :func:`_viterbi`, scalar by scalar (for numba): see there. NaN costs are taken as numpy's
-    argmin takes them (the first NaN)."""
+def _viterbi_steps(V, C, cu, cf, obl, dsa, free, jump0, curve, hold_cost, sh, final_extra, has_fe,
+                   hold_final):  # pragma: no cover - compiled
+    """:func:`_viterbi`, scalar by scalar (for numba): the tables laid out, then the loop; see there. The
+    same values (the same operations in the same order); NaN costs are taken as numpy's argmin takes them
+    (the first NaN). Returns ``(Vf, Bf, off, last step's costs)``."""
     n = len(obl) - 1
+    size = len(cu) + n - 1
+    Vf = np.empty(size)
+    Gf = np.empty(size)
+    Cf = np.empty(size)
+    Bf = np.empty(size, dtype=np.int64)
+    Df = np.empty(size)
+    off = np.zeros(n, dtype=np.int64)
+    cfd = np.empty(len(cu))
+    step = np.empty(n - 1)
+    fac = np.empty(n - 1)
+    c_hold = np.empty(n - 1)
+    for k in range(1, n):
+        dk = dsa[k - 1]
+        step[k - 1] = jump0 + curve * dk
+        z = free[k] / step[k - 1]
+        fac[k - 1] = z * z
+        c_hold[k - 1] = hold_cost * dk
+        d_out = dsa[k] if k < n - 1 else 1.0
+        for i in range(obl[k], obl[k + 1]):
+            cfd[i] = cf[i] * dk
+            Vf[i + k - 1] = cu[i]
+            Df[i + k - 1] = d_out
     G = np.zeros(len(V))
     D = np.ones(len(V))
     held = 0.0
@@ -643,7 +667,7 @@ def _viterbi_steps(V, C, cu, cfd, obl, dsa, step, fac, c_hold, sh, final_extra, 
         G = Gf[o:hk + 1]
         C = Cf[o:hk + 1]
         D = Df[o:hk + 1]
-    return C.copy()
+    return Vf, Bf, off, C.copy()
 
 
 def _overlapping(tracks: list[np.ndarray], opt: GuidedOptions) -> bool:
