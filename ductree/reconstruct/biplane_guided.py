@@ -934,14 +934,21 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
             got = pre_near[i] = _near_prep(c_u, c_step, d_o, R, S, opt)
         return got
 
-    def run(i: int, v0: float, used_extra: np.ndarray | None, sib_pts: tuple | None) -> tuple:
+    def run(i: int, v0: float, used_extra: np.ndarray | None, sib_pts: np.ndarray | None) -> tuple:
         """Track branch ``i`` from ``v0``; positions of other branches cost ``used_extra`` (per candidate),
-        of its siblings ``overlap_cost`` per mm."""
+        of its siblings (``sib_pts``: (u, d, r) rows) ``overlap_cost`` per mm."""
         P, R, S, d_o, c_u, c_e, fit, bounds, c_step = samp[i]
         extra = np.zeros(len(c_u)) if used_extra is None else used_extra
         if sib_pts is not None:
-            extra = extra + opt.overlap_cost * _near(c_u, c_step, d_o, R, S, sib_pts[0], sib_pts[1], opt,
-                                                     near_pre(i))
+            pre = near_pre(i)
+            got = None
+            if pre is not None:                      # by the look-up; the KD-tree where ties could differ
+                o = np.argsort(sib_pts[:, 0], kind="stable")
+                got = _near_within(len(c_u), pre, (sib_pts[o, 0], sib_pts[o, 1], sib_pts[o, 2]),
+                                   float(sib_pts[:, 2].max()))
+            if got is None:
+                got = _near(c_u, c_step, d_o, R, S, cKDTree(sib_pts[:, :2]), sib_pts[:, 2], opt, pre)
+            extra = extra + opt.overlap_cost * got
         # an earlier run of the same branch and subtree (in this reading or another of these views and map)
         # from the same start whose track stays the cheapest under these costs is this run
         key = skey.get(i, bkey[i])
@@ -1026,7 +1033,7 @@ def guided_reading(guide: ViewTree, other_vg: ViewGraph, other_tree: ViewTree, f
                         else:
                             sib = np.vstack([got[k][4] for k in got])
                             got[i] = run(i, val_at[p], used_extra.get(i),
-                                         (cKDTree(sib[:, :2]), sib[:, 2]) if len(sib) else None)
+                                         sib if len(sib) else None)
                         total += got[i][3]
                         if best is not None and total >= best[0]:
                             break

@@ -789,8 +789,8 @@ class _Acc:
         self.single.append(bool(single))
         self.view.append(view)
         self.sigma.append(float(sigma))
-        self.cc.append(tuple(float(v) for v in cc))
-        self.lat.append(tuple(float(v) for v in lat))
+        self.cc.append((float(cc[0]), float(cc[1])))
+        self.lat.append((float(lat[0]), float(lat[1])))
         self.pair.append(int(pair))
         self.res.append(float(res))
         return len(self.pos) - 1
