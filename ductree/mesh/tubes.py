@@ -573,10 +573,11 @@ def _sphere_tolerance_radius(g: SystemGeometry, seg: _Seg) -> np.ndarray:
     the sphere: nothing changes there.)"""
     R = g.radius
     out = R.astype(float).copy()
+    kids = g.children()
     for c in range(len(R) - 1, -1, -1):           # rows are parents-first: a child is done before its parent
         p = int(g.parent[c])
         if p >= 0 and seg.degenerate[c]:
-            kids_leaving = [seg.start_radius[k] for k in np.flatnonzero(g.parent == c) if not seg.degenerate[k]]
+            kids_leaving = [seg.start_radius[k] for k in kids[c] if not seg.degenerate[k]]
             out[p] = min(out[p], out[c], *kids_leaving)
     return out
 

@@ -72,23 +72,22 @@ def track_unknown(track, depth_cc: np.ndarray, radius: np.ndarray, s: np.ndarray
     cu_all, cr_all, cused_all, step_of, rs = cu_all[ok], cr_all[ok], cused_all[ok], step_of[ok], rs[ok]
     emit_all = ds_all[step_of] * (used_cost * cused_all
                                   + width_weight * (np.log(np.maximum(cr_all, 1e-3) / rs) / 0.35) ** 2)
-    cnt = np.bincount(step_of, minlength=K - 1)
-    start = (np.cumsum(cnt) - cnt).tolist()
-    cnt = cnt.tolist()
-    scales = (jump0_mm + slope * ds_all).tolist()
+    cnt = np.bincount(step_of, minlength=K - 1).astype(np.int64)
+    start = np.cumsum(cnt) - cnt
+    scales = jump0_mm + slope * ds_all
     if start_sigma_mm > 0:
-        scales[0] = max(scales[0], start_sigma_mm)    # the attachment's value is itself uncertain
-    hold = (hold_cost * ds_all).tolist()
+        scales[0] = max(float(scales[0]), start_sigma_mm)    # the attachment's value is itself uncertain
+    hold = hold_cost * ds_all
     kernel = compiled(_track_steps)
     if kernel is not None:
         try:
-            kernel(float(v0), cu_all, cused_all, emit_all, np.asarray(start, dtype=np.int64),
-                   np.asarray(cnt, dtype=np.int64), np.asarray(scales), np.asarray(hold), int(max_candidates),
+            kernel(float(v0), cu_all, cused_all, emit_all, start, cnt, scales, hold, int(max_candidates),
                    vals, tracked, behind)
             return vals, tracked, behind
         except Exception:                      # pragma: no cover - a broken numba cache or build: numpy loop
             failed(_track_steps)
             vals[1:], tracked[:], behind[:] = float(v0), False, False
+    start, cnt, scales, hold = start.tolist(), cnt.tolist(), scales.tolist(), hold.tolist()
     ar = np.arange(max(cnt + [1]))
     # states per step: the candidates, plus one "hold" state carrying the best predecessor's value
     V = np.array([float(v0)])
