@@ -991,6 +991,18 @@ def _score_t_memo(g: _G, n: int, px: float, opt: ViewOptions, memo: dict | None)
     return _remembered(memo, key, refs, lambda: _score_t(g, n, px, opt))
 
 
+def _score_touch_memo(g: _G, n: int, m: int, link: int, px: float, opt: ViewOptions,
+                      memo: dict | None) -> list[dict]:
+    """:func:`_score_touch`, remembered by everything it reads (both nodes, their edges in order, the link,
+    px, options)."""
+    if memo is None:
+        return _score_touch(g, n, m, link, px, opt)
+    es = [e for a in (n, m) for e in g.adj[a]]
+    key = ("touch", _node_key(g, n), _node_key(g, m), link, tuple(_edge_key(g, e) for e in es), px, opt)
+    refs = [g.nodes[n]["rc"], g.nodes[m]["rc"]] + [g.edges[e][k] for e in es for k in ("rc", "r")]
+    return _remembered(memo, key, refs, lambda: _score_touch(g, n, m, link, px, opt))
+
+
 def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
                 exclude: set[int] = frozenset(), memo: dict | None = None) -> list[dict]:
     cands = []
@@ -1019,7 +1031,7 @@ def _candidates(g: _G, nodes: set[int], root: int, px: float, opt: ViewOptions,
                 arms = [(x, n) for x in g.adj[n] if x != e] + [(x, m) for x in g.adj[m] if x != e]
                 rsum = g.nodes[n]["r"] + g.nodes[m]["r"]
                 extra = opt.link_penalty * max(0.0, link_px * px / rsum - 1.0)
-                touch = _score_touch(g, n, m, e, px, opt) if opt.touch_penalty is not None else []
+                touch = _score_touch_memo(g, n, m, e, px, opt, memo) if opt.touch_penalty is not None else []
                 for c in _score_x_memo(g, [n, m], arms, e, px, opt, memo) + touch:
                     c["score"] += extra
                     cands.append(c)
