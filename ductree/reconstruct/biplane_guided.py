@@ -487,7 +487,10 @@ def _viterbi(V0: np.ndarray, C0: np.ndarray, cu: np.ndarray, cf: np.ndarray, ob:
     C = np.asarray(C0, dtype=float)
     if n <= 1:
         return np.zeros(0), np.zeros(0, dtype=np.int64), [0], C
-    dsa = np.asarray(ds[:n - 1], dtype=float)
+    # contiguous whichever way the steps run (the backward pass hands a reversed view): one compiled
+    # overload, not a second one for the strided layout (a second compile on a cold cache, a second load
+    # in every process)
+    dsa = np.ascontiguousarray(ds[:n - 1], dtype=float)
     kernel = compiled(_viterbi_steps)
     if kernel is not None:
         fe = np.zeros(0) if final_extra is None else np.asarray(final_extra, dtype=float)
