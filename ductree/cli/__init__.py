@@ -101,6 +101,9 @@ def _run(argv: Sequence[str] | None) -> int:
     if state["debug"]:
         args.insert(0, "--debug")
     code = 0
+    from ..reconstruct import jit
+
+    jit.on_compile = _note_compiling
     try:
         result = app(args=args, prog_name="ductree", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -131,6 +134,13 @@ def _run(argv: Sequence[str] | None) -> int:
         _err(f"internal error: {type(exc).__name__}: {exc} (run again with --debug for a traceback)")
         code = 1
     return _finish(code, argv)
+
+
+def _note_compiling(name: str) -> None:
+    """Say why the first ductogram rebuild on a machine takes longer (numba compiles its inner loops)."""
+    sys.stderr.write("ductree: note: compiling the ductogram reconstruction's inner loops for this machine "
+                     "(once, 5-10 s; later runs load them)\n")
+    sys.stderr.flush()
 
 
 def _tolerate_ascii_terminals() -> None:

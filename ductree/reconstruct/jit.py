@@ -14,6 +14,10 @@ from typing import Callable
 
 _COMPILED: dict[Callable, Callable | None] = {}
 
+#: Called once per process, with the loop's name, when a loop has no usable compiled copy on disk and so
+#: is compiled now (seconds, once per machine and version): the command line says so. ``None``: silent.
+on_compile: Callable[[str], None] | None = None
+
 
 def compiled(func: Callable) -> Callable | None:
     """``func`` compiled by numba, or ``None`` (use the numpy path) without numba, after a failure, or with
@@ -27,7 +31,23 @@ def compiled(func: Callable) -> Callable | None:
             _COMPILED[func] = None
         else:
             _COMPILED[func] = numba.njit(cache=True)(func)
+            _tell_if_compiling(_COMPILED[func], func.__name__)
     return _COMPILED[func]
+
+
+def _tell_if_compiling(dispatcher, name: str) -> None:
+    """Call :data:`on_compile` (once) when ``dispatcher`` has no usable cache: its first call compiles."""
+    global on_compile
+    if on_compile is None:
+        return
+    try:
+        # numba's own test of its cache index: empty when missing, of another numba or of another source
+        cached = bool(dispatcher._cache._cache_file._load_index())
+    except Exception:                          # pragma: no cover - numba's internals moved: say nothing
+        return
+    if not cached:
+        hook, on_compile = on_compile, None
+        hook(name)
 
 
 def failed(func: Callable) -> None:

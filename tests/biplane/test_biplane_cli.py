@@ -4,6 +4,7 @@ no output written); no DICOM patient identifier reaches an output."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -221,3 +222,23 @@ def test_case_file_route_adds_ductogram_findings(case):
     assert [les.label for les in mine] == [f["label"] for f in found]
     assert all(les.point_bf is not None and les.laterality == "R" for les in mine)
     assert {les.label for les in c.lesions if les.origin == "case"} == {"L1"}
+
+
+def test_first_build_on_a_machine_says_it_compiles_then_later_builds_do_not(case, tmp_path):
+    # The reconstruction's inner loops are compiled by numba on first use and cached on disk: a cold cache
+    # (a cache folder of its own) makes the first build seconds longer, and the command line says why, once.
+    d, _, _ = case
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    env.pop("DUCTREE_NO_NUMBA", None)
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"t{k}.json"
+        r = subprocess.run([sys.executable, "-m", "ductree", "build", "--cc", str(d / "cc.dcm"), "--lateral",
+                            str(d / "ml.dcm"), "-l", "R", "--out", str(out)],
+                           capture_output=True, text=True, encoding="utf-8", env=env)
+        assert r.returncode == 0, r.stderr
+        outs.append((r.stderr, read_tree(out)))
+    notes = [[x for x in err.splitlines() if x.startswith("ductree: note: compiling")] for err, _ in outs]
+    assert len(notes[0]) == 1 and notes[1] == [], [err for err, _ in outs]
+    a, b = outs[0][1], outs[1][1]
+    assert np.array_equal(a.positions, b.positions) and np.array_equal(a.radii, b.radii)
